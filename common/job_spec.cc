@@ -1,0 +1,166 @@
+#include "common/job_spec.h"
+
+#include <cmath>
+#include <initializer_list>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/codec/codec.h"
+#include "common/file.h"
+#include "common/models/model.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace tributary {
+namespace {
+
+using tributary::v1::JobSpec;
+using FieldPath = std::initializer_list<const char*>;
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectErrors(absl::string_view source) : source_(source) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_.push_back(absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+// Collects semantic errors, each located at the line where the offending
+// field was written (when it was written at all).
+class Validator {
+ public:
+  Validator(absl::string_view source, const google::protobuf::TextFormat::ParseInfoTree* tree)
+      : source_(source), tree_(tree) {}
+
+  void Require(bool ok, FieldPath path, absl::string_view message) {
+    if (!ok) errors_.push_back(absl::StrCat(Where(path), absl::StrJoin(path, "."), ": ", message));
+  }
+  void Require(const absl::Status& status, FieldPath path) {
+    if (!status.ok()) Require(false, path, status.message());
+  }
+  absl::Status status() const {
+    if (errors_.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
+  }
+
+ private:
+  // "source:line: " for a field written in the text, else "source: ".
+  std::string Where(FieldPath path) const {
+    const google::protobuf::Descriptor* type = JobSpec::descriptor();
+    const google::protobuf::TextFormat::ParseInfoTree* tree = tree_;
+    google::protobuf::TextFormat::ParseLocation location;
+    for (const char* name : path) {
+      const google::protobuf::FieldDescriptor* field = type ? type->FindFieldByName(name) : nullptr;
+      if (field == nullptr || tree == nullptr) break;
+      const int index = field->is_repeated() ? 0 : -1;
+      location = tree->GetLocation(field, index);
+      tree = tree->GetTreeForNested(field, index);
+      type = field->message_type();
+    }
+    if (location.line < 0) return absl::StrCat(source_, ": ");
+    return absl::StrCat(source_, ":", location.line + 1, ": ");
+  }
+
+  std::string source_;
+  const google::protobuf::TextFormat::ParseInfoTree* tree_;
+  std::vector<std::string> errors_;
+};
+
+void FillDefaults(JobSpec& job) {
+  if (job.model().kind_case() == tributary::v1::ModelSpec::KIND_NOT_SET) {
+    job.mutable_model()->mutable_mlp();
+  }
+  if (job.data().source_case() == tributary::v1::DataSpec::SOURCE_NOT_SET) {
+    job.mutable_data()->mutable_fashion_mnist();
+  }
+}
+
+std::string Got(double v) { return absl::StrCat(", got ", v); }
+
+void Validate(const JobSpec& job, Validator& v) {
+  v.Require(!job.name().empty() && job.name().size() <= 128, {"name"},
+            "must be 1 to 128 characters");
+  v.Require(CreateModel(job.model()).status(), {"model"});
+
+  const auto& data = job.data();
+  v.Require(data.shard_examples() >= 1 && data.shard_examples() <= 65536,
+            {"data", "shard_examples"}, "must be in [1, 65536]" + Got(data.shard_examples()));
+  if (data.has_fashion_mnist()) {
+    v.Require(!data.fashion_mnist().dir().empty(), {"data", "fashion_mnist", "dir"}, "must not be empty");
+    v.Require(data.fashion_mnist().max_train_examples() >= 0,
+              {"data", "fashion_mnist", "max_train_examples"},
+              "must not be negative" + Got(data.fashion_mnist().max_train_examples()));
+    v.Require(job.model().has_mlp(), {"model"}, "fashion_mnist data needs an mlp model");
+  }
+
+  v.Require(job.eval().interval_versions() >= 1, {"eval", "interval_versions"},
+            "must be at least 1" + Got(job.eval().interval_versions()));
+  v.Require(job.eval().max_examples() >= 0, {"eval", "max_examples"},
+            "must not be negative" + Got(job.eval().max_examples()));
+
+  const auto& opt = job.optimizer();
+  v.Require(std::isfinite(opt.lr()) && opt.lr() > 0 && opt.lr() <= 100, {"optimizer", "lr"},
+            "must be in (0, 100]" + Got(opt.lr()));
+  v.Require(opt.momentum() >= 0 && opt.momentum() < 1, {"optimizer", "momentum"},
+            "must be in [0, 1)" + Got(opt.momentum()));
+  v.Require(std::isfinite(opt.weight_decay()) && opt.weight_decay() >= 0,
+            {"optimizer", "weight_decay"}, "must not be negative" + Got(opt.weight_decay()));
+
+  v.Require(job.aggregation().max_staleness() >= 0, {"aggregation", "max_staleness"},
+            "must not be negative" + Got(job.aggregation().max_staleness()));
+  v.Require(CreateCodec(job.codec()).status(), {"codec", "name"});
+  v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= 100000, {"budget", "epochs"},
+            "must be in [1, 100000]" + Got(job.budget().epochs()));
+
+  const auto& lease = job.lease();
+  v.Require(lease.lease_timeout_s() > 0, {"lease", "lease_timeout_s"},
+            "must be positive" + Got(lease.lease_timeout_s()));
+  v.Require(lease.heartbeat_interval_s() > 0, {"lease", "heartbeat_interval_s"},
+            "must be positive" + Got(lease.heartbeat_interval_s()));
+  v.Require(lease.heartbeat_timeout_s() > lease.heartbeat_interval_s(),
+            {"lease", "heartbeat_timeout_s"},
+            absl::StrCat("must exceed heartbeat_interval_s (", lease.heartbeat_interval_s(), ")") +
+                Got(lease.heartbeat_timeout_s()));
+  v.Require(lease.max_invalid_requests() >= 1, {"lease", "max_invalid_requests"},
+            "must be at least 1" + Got(lease.max_invalid_requests()));
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> ParseJobSpec(absl::string_view text, absl::string_view source) {
+  JobSpec job;
+  CollectErrors syntax_errors(source);
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&syntax_errors);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(std::string(text), &job)) {
+    return absl::InvalidArgumentError(absl::StrJoin(syntax_errors.errors(), "\n"));
+  }
+  FillDefaults(job);
+  Validator validator(source, &tree);
+  Validate(job, validator);
+  if (!validator.status().ok()) return validator.status();
+  return job;
+}
+
+absl::StatusOr<JobSpec> LoadJobSpec(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParseJobSpec(*text, path);
+}
+
+JobSpec DefaultJobSpec() {
+  absl::StatusOr<JobSpec> job = ParseJobSpec("", "<built-in default job>");
+  // The built-in job is all defaults, which the job_spec test validates.
+  return *std::move(job);
+}
+
+}  // namespace tributary

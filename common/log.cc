@@ -1,0 +1,48 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace tributary {
+namespace {
+
+char LevelLetter(LogLevel level) {
+  switch (level) {
+    case LogLevel::kInfo:
+      return 'I';
+    case LogLevel::kWarning:
+      return 'W';
+    case LogLevel::kError:
+      return 'E';
+  }
+  return '?';
+}
+
+// "coordinator/run.cc" rather than the build machine's absolute path.
+const char* ShortPath(const char* file) {
+  for (const char* dir : {"/common/", "/coordinator/", "/worker/", "/tests/", "/bench/"}) {
+    if (const char* p = std::strstr(file, dir)) return p + 1;
+  }
+  return file;
+}
+
+}  // namespace
+
+LogMessage::LogMessage(LogLevel level, const char* file, int line) {
+  stream_ << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << ' '
+          << LevelLetter(level) << ' ' << ShortPath(file) << ':' << line << "] ";
+}
+
+LogMessage::~LogMessage() {
+  stream_ << '\n';
+  const std::string text = stream_.str();
+  // One write per line; a short write to stderr is not worth retrying.
+  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+}
+
+}  // namespace tributary

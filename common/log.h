@@ -1,0 +1,41 @@
+// One small logging helper: levels, timestamps, one line per event, written
+// to stderr with a single write so lines from threads never interleave.
+//
+//   TLOG(INFO) << "worker " << id << " joined";
+//
+// Never log tokens or other secrets.
+#ifndef TRIBUTARY_COMMON_LOG_H_
+#define TRIBUTARY_COMMON_LOG_H_
+
+#include <sstream>
+
+namespace tributary {
+
+enum class LogLevel { kInfo, kWarning, kError };
+
+// Collects one line and emits it when destroyed.
+class LogMessage {
+ public:
+  LogMessage(LogLevel level, const char* file, int line);
+  ~LogMessage();
+  LogMessage(const LogMessage&) = delete;
+  LogMessage& operator=(const LogMessage&) = delete;
+
+  template <typename T>
+  LogMessage& operator<<(const T& value) {
+    stream_ << value;
+    return *this;
+  }
+
+ private:
+  std::ostringstream stream_;
+};
+
+}  // namespace tributary
+
+#define TLOG_LEVEL_INFO ::tributary::LogLevel::kInfo
+#define TLOG_LEVEL_WARNING ::tributary::LogLevel::kWarning
+#define TLOG_LEVEL_ERROR ::tributary::LogLevel::kError
+#define TLOG(level) ::tributary::LogMessage(TLOG_LEVEL_##level, __FILE__, __LINE__)
+
+#endif  // TRIBUTARY_COMMON_LOG_H_

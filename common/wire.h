@@ -1,0 +1,25 @@
+// Constants of the wire protocol (proto/tributary/v1/coordinator.proto)
+// that both sides must agree on. See docs/ARCHITECTURE.md.
+#ifndef TRIBUTARY_COMMON_WIRE_H_
+#define TRIBUTARY_COMMON_WIRE_H_
+
+#include <cstddef>
+
+namespace tributary {
+
+// Payload bytes per streamed Chunk or SubmitUpdateChunk; well under gRPC's
+// default 4 MiB message limit.
+inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
+
+// Metadata entry carrying "Bearer <session token>" on every call after Join.
+inline constexpr char kSessionMetadataKey[] = "authorization";
+inline constexpr char kBearerPrefix[] = "Bearer ";
+
+// Limits on free-form strings a worker sends at Join.
+inline constexpr size_t kMaxNameBytes = 64;
+inline constexpr size_t kMaxDeviceBytes = 32;
+inline constexpr size_t kMaxJoinTokenBytes = 4096;
+
+}  // namespace tributary
+
+#endif  // TRIBUTARY_COMMON_WIRE_H_

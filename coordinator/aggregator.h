@@ -1,0 +1,57 @@
+// The aggregator owns the master weights (fp32) and the optimizer state, and
+// folds updates into them as they arrive (apply-on-arrival asynchronous SGD).
+//
+// An update computed from base version b arrives when the model is at
+// version v; its staleness is v - b. Updates beyond the job's bound are
+// rejected; the rest are scaled by the job's staleness weighting and applied
+// with SGD (momentum, optionally Nesterov, coupled weight decay). Every
+// applied update advances the version by one.
+//
+// Pure and deterministic; not thread-safe (the owner serialises calls).
+#ifndef TRIBUTARY_COORDINATOR_AGGREGATOR_H_
+#define TRIBUTARY_COORDINATOR_AGGREGATOR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "tributary/v1/job.pb.h"
+
+namespace tributary::coordinator {
+
+struct AggregatorOptions {
+  tributary::v1::OptimizerSpec optimizer;
+  tributary::v1::AggregationSpec aggregation;
+};
+
+class Aggregator {
+ public:
+  // Starts from `initial_params` at version 0.
+  Aggregator(const AggregatorOptions& options, std::vector<float> initial_params);
+
+  uint64_t version() const { return version_; }
+  absl::Span<const float> params() const { return params_; }
+
+  // The weight an update of this staleness gets (in (0, 1]).
+  double StalenessWeight(uint64_t staleness) const;
+
+  // OK when an update from `base_version` would be accepted now;
+  // ABORTED when it is too stale, INVALID_ARGUMENT for a future version.
+  absl::Status CheckStaleness(uint64_t base_version) const;
+
+  // Applies `gradient` (same size as the params, finite) computed from
+  // `base_version`. Returns the new version, or CheckStaleness's error with
+  // nothing changed.
+  absl::StatusOr<uint64_t> Apply(absl::Span<const float> gradient, uint64_t base_version);
+
+ private:
+  AggregatorOptions options_;
+  std::vector<float> params_;
+  std::vector<float> momentum_;
+  uint64_t version_ = 0;
+};
+
+}  // namespace tributary::coordinator
+
+#endif  // TRIBUTARY_COORDINATOR_AGGREGATOR_H_

@@ -1,0 +1,88 @@
+#include "coordinator/dataset.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace tributary::coordinator {
+namespace {
+
+absl::StatusOr<std::string> LoadFashionMnistSplit(const tributary::v1::FashionMnistData& data,
+                                                  const tributary::v1::MlpSpec& mlp,
+                                                  absl::string_view split) {
+  const std::string images_path = absl::StrCat(data.dir(), "/", split, "-images-idx3-ubyte.gz");
+  const std::string labels_path = absl::StrCat(data.dir(), "/", split, "-labels-idx1-ubyte.gz");
+  absl::StatusOr<IdxArray> images = ReadIdxFile(images_path);
+  if (!images.ok()) return images.status();
+  absl::StatusOr<IdxArray> labels = ReadIdxFile(labels_path);
+  if (!labels.ok()) return labels.status();
+  return ImageRecords(*images, *labels, mlp.inputs(), mlp.classes(), images_path);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ImageRecords(const IdxArray& images, const IdxArray& labels,
+                                         int inputs, int classes, absl::string_view what) {
+  if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": want images (N, rows, cols) and N labels"));
+  }
+  const int64_t n = images.dims[0];
+  const int64_t pixels = int64_t{images.dims[1]} * images.dims[2];
+  if (pixels != inputs) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": images have ", pixels,
+                                                   " pixels, model.mlp.inputs is ", inputs));
+  }
+  std::string records;
+  records.resize(n * (pixels + 1));
+  for (int64_t i = 0; i < n; ++i) {
+    const auto label = static_cast<uint8_t>(labels.data[i]);
+    if (label >= classes) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": example ", i, " has label ", int{label},
+                                                     ", model.mlp.classes is ", classes));
+    }
+    char* record = &records[i * (pixels + 1)];
+    std::copy_n(images.data.data() + i * pixels, pixels, record);
+    record[pixels] = static_cast<char>(label);
+  }
+  return records;
+}
+
+std::vector<Shard> CutShards(absl::string_view records, int64_t example_bytes, int shard_examples) {
+  std::vector<Shard> shards;
+  const int64_t n = static_cast<int64_t>(records.size()) / example_bytes;
+  for (int64_t first = 0; first < n; first += shard_examples) {
+    Shard shard;
+    shard.examples = static_cast<int>(std::min<int64_t>(shard_examples, n - first));
+    shard.offset = first * example_bytes;
+    shard.bytes = shard.examples * example_bytes;
+    shard.sha256 = Sha256(records.substr(shard.offset, shard.bytes));
+    shards.push_back(shard);
+  }
+  return shards;
+}
+
+absl::StatusOr<std::unique_ptr<Dataset>> LoadDataset(const tributary::v1::JobSpec& job) {
+  const auto& data = job.data().fashion_mnist();
+  const auto& mlp = job.model().mlp();
+  auto dataset = std::make_unique<Dataset>();
+  dataset->example_bytes = mlp.inputs() + 1;
+  absl::StatusOr<std::string> train = LoadFashionMnistSplit(data, mlp, "train");
+  if (!train.ok()) return train.status();
+  absl::StatusOr<std::string> test = LoadFashionMnistSplit(data, mlp, "t10k");
+  if (!test.ok()) return test.status();
+  dataset->train = *std::move(train);
+  dataset->test = *std::move(test);
+  if (data.max_train_examples() > 0) {
+    dataset->train.resize(std::min<size_t>(dataset->train.size(),
+                                           data.max_train_examples() * dataset->example_bytes));
+  }
+  dataset->shards = CutShards(dataset->train, dataset->example_bytes, job.data().shard_examples());
+  if (dataset->shards.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(data.dir(), ": no training examples"));
+  }
+  return dataset;
+}
+
+}  // namespace tributary::coordinator

@@ -1,0 +1,159 @@
+// tributary-coordinator: serves one training job to any number of workers.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/clock.h"
+#include "common/codec/codec.h"
+#include "common/file.h"
+#include "common/job_spec.h"
+#include "common/log.h"
+#include "common/models/model.h"
+#include "coordinator/dataset.h"
+#include "coordinator/run.h"
+#include "coordinator/service.h"
+#include "coordinator/status_http.h"
+
+ABSL_FLAG(std::string, job, "", "Job spec (text-format JobSpec); empty runs the built-in default job");
+ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to (HOST:PORT)");
+ABSL_FLAG(std::string, http, "0.0.0.0:8080", "Status endpoint address (HOST:PORT)");
+ABSL_FLAG(std::string, join_token_file, "", "File holding the secret workers must present to join");
+ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the final eval is done");
+
+namespace tributary::coordinator {
+namespace {
+
+struct CoordinatorOptions {
+  std::string job_path;
+  std::string listen;
+  std::string http;
+  std::string join_token_file;
+  bool exit_when_done = false;
+};
+
+constexpr int kEvalBatchExamples = 1000;
+constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
+
+absl::StatusOr<std::string> ReadJoinToken(const std::string& path) {
+  if (path.empty()) return std::string();
+  absl::StatusOr<std::string> token = ReadFile(path);
+  if (!token.ok()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", token.status().message()));
+  std::string trimmed(absl::StripTrailingAsciiWhitespace(*token));
+  if (trimmed.empty()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", path, " is empty"));
+  return trimmed;
+}
+
+// Evaluates whenever the run asks, until `stop`.
+void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>& stop) {
+  absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(run.job().model());
+  const int64_t max_examples = run.job().eval().max_examples();
+  absl::string_view test = dataset.test;
+  if (max_examples > 0) test = test.substr(0, max_examples * dataset.example_bytes);
+  const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(test.data()), test.size());
+  while (!stop.load()) {
+    std::optional<EvalRequest> request = run.WaitForEval(absl::Milliseconds(200));
+    if (!request) continue;
+    run.RecordEval(*request, EvaluateInBatches(**model, request->model->params(), records, kEvalBatchExamples));
+  }
+}
+
+// Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit then.
+void WaitForShutdown(TrainingRun& run, bool exit_when_done) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  const timespec poll = {0, 100'000'000};
+  while (true) {
+    if (const int sig = sigtimedwait(&signals, nullptr, &poll); sig > 0) {
+      TLOG(INFO) << "signal " << sig << ": shutting down";
+      return;
+    }
+    if (exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
+  }
+}
+
+absl::Status RunCoordinator(const CoordinatorOptions& options) {
+  absl::StatusOr<tributary::v1::JobSpec> job =
+      options.job_path.empty() ? DefaultJobSpec() : LoadJobSpec(options.job_path);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<std::string> join_token = ReadJoinToken(options.join_token_file);
+  if (!join_token.ok()) return join_token.status();
+  absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
+  if (!dataset.ok()) return dataset.status();
+  absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
+  if (!model.ok()) return model.status();
+  absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec());
+  if (!codec.ok()) return codec.status();
+
+  const int64_t num_params = (*model)->layout().size();
+  std::vector<float> params(num_params);
+  (*model)->InitParams(absl::MakeSpan(params), job->seed());
+  TLOG(INFO) << "job \"" << job->name() << "\": " << num_params << " parameters, "
+             << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
+
+  RealClock clock;
+  TrainingRun run(*job, **dataset, std::move(params), clock);
+  CoordinatorService service(run, **dataset, **codec, num_params, *join_token);
+  TLOG(WARNING) << "gRPC without TLS (plaintext): anyone on the path can read and alter traffic";
+  absl::StatusOr<RunningServer> grpc_server =
+      StartGrpcServer(options.listen, grpc::InsecureServerCredentials(), &service);
+  if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
+  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(options.http, run);
+  if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));
+  TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: http://localhost:"
+             << (*http)->port() << "/";
+
+  std::atomic<bool> stop_eval{false};
+  std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
+  WaitForShutdown(run, options.exit_when_done);
+
+  grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
+  stop_eval = true;
+  eval_thread.join();
+  const RunStatus status = run.Status();
+  TLOG(INFO) << "final: state=" << (status.done ? "done" : "running")
+             << " model_version=" << status.model_version
+             << " eval_loss=" << status.eval_loss.value_or(NAN)
+             << " eval_accuracy=" << status.eval_accuracy.value_or(NAN)
+             << " shards_done=" << status.shards.done << "/" << status.shards.total
+             << " uptime_s=" << status.uptime_s;
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace tributary::coordinator
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves a Tributary training job to workers.\n  tributary-coordinator --job=FILE");
+  absl::ParseCommandLine(argc, argv);
+  // Signals are taken synchronously by WaitForShutdown; block them in every thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  tributary::coordinator::CoordinatorOptions options;
+  options.job_path = absl::GetFlag(FLAGS_job);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.http = absl::GetFlag(FLAGS_http);
+  options.join_token_file = absl::GetFlag(FLAGS_join_token_file);
+  options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
+  const absl::Status status = tributary::coordinator::RunCoordinator(options);
+  if (!status.ok()) {
+    std::fprintf(stderr, "tributary-coordinator: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

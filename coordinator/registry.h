@@ -1,0 +1,77 @@
+// The worker registry: who joined, under which session, when each was last
+// heard from, and what each has done. Pure bookkeeping: session tokens are
+// made by the caller (from a CSPRNG), time comes in as arguments, and the
+// owner serialises calls.
+#ifndef TRIBUTARY_COORDINATOR_REGISTRY_H_
+#define TRIBUTARY_COORDINATOR_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace tributary::coordinator {
+
+enum class WorkerState { kActive, kLost, kLeft, kBanned };
+
+const char* WorkerStateName(WorkerState state);
+
+struct WorkerRecord {
+  std::string id;
+  std::string name;
+  std::string device;
+  int threads = 0;
+  WorkerState state = WorkerState::kActive;
+  absl::Time joined;
+  absl::Time last_seen;
+  uint64_t current_task = 0;  // As the worker last reported; 0 when idle.
+  int64_t tasks_done = 0;
+  int64_t updates_accepted = 0;
+  int64_t updates_rejected = 0;
+  int64_t invalid_requests = 0;
+  int64_t bytes_sent_wire = 0;
+  int64_t bytes_received_wire = 0;
+  int64_t bytes_received_raw = 0;
+};
+
+class WorkerRegistry {
+ public:
+  // Registers a new active worker under `session_token`; returns its record.
+  WorkerRecord& Add(absl::string_view name, absl::string_view device, int threads,
+                    const std::string& session_token, absl::Time now);
+
+  // The active worker holding this session, or nullptr. A lost, departed or
+  // banned worker's session is dead: it must join again.
+  WorkerRecord* FindActiveBySession(const std::string& session_token);
+  WorkerRecord* Find(absl::string_view id);
+
+  // Marks a worker heard from at `now`.
+  void Touch(WorkerRecord& worker, absl::Time now) { worker.last_seen = now; }
+
+  // Marks active workers silent for longer than `timeout` as lost; returns
+  // their ids.
+  std::vector<std::string> MarkSilentLost(absl::Time now, absl::Duration timeout);
+
+  // Ends a worker's session in `state` (kLeft, kLost or kBanned).
+  void End(WorkerRecord& worker, WorkerState state);
+
+  // Counts an invalid request; bans the worker when it reaches `limit`.
+  // Returns whether the worker is now banned.
+  bool RecordInvalid(WorkerRecord& worker, int limit);
+
+  // All workers ever seen, in join order.
+  std::vector<const WorkerRecord*> All() const;
+
+ private:
+  std::map<uint64_t, WorkerRecord> workers_;  // By join number.
+  absl::flat_hash_map<std::string, uint64_t> by_session_;
+  uint64_t next_number_ = 1;
+};
+
+}  // namespace tributary::coordinator
+
+#endif  // TRIBUTARY_COORDINATOR_REGISTRY_H_

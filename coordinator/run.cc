@@ -1,0 +1,299 @@
+#include "coordinator/run.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace tributary::coordinator {
+namespace {
+
+// How often an idle worker asks again while the last shards are leased.
+constexpr absl::Duration kRetryWhenDrained = absl::Milliseconds(500);
+// Smoothing of the reported training loss (weight of the newest update).
+constexpr double kTrainLossSmoothing = 0.05;
+// A history point of the training loss every this many applied updates.
+constexpr int64_t kHistoryEveryUpdates = 10;
+
+LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset& dataset) {
+  LedgerOptions options;
+  options.num_shards = static_cast<int>(dataset.shards.size());
+  options.epochs = job.budget().epochs();
+  options.lease_timeout = absl::Seconds(job.lease().lease_timeout_s());
+  options.seed = job.seed();
+  return options;
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& dataset,
+                         std::vector<float> initial_params, Clock& clock)
+    : job_(job),
+      dataset_(dataset),
+      clock_(clock),
+      start_(clock.Now()),
+      ledger_(MakeLedgerOptions(job, dataset)),
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation()}, std::move(initial_params)),
+      next_eval_version_(job.eval().interval_versions()) {}
+
+double TrainingRun::SecondsSinceStart(absl::Time now) const {
+  return absl::ToDoubleSeconds(now - start_);
+}
+
+void TrainingRun::Tick(absl::Time now) {
+  const absl::Duration timeout = absl::Seconds(job_.lease().heartbeat_timeout_s());
+  for (const std::string& id : registry_.MarkSilentLost(now, timeout)) {
+    const std::vector<uint64_t> released = ledger_.ReleaseWorker(id);
+    TLOG(WARNING) << "worker " << id << " lost (silent for over " << timeout << "); "
+                  << released.size() << " lease(s) back in the queue";
+  }
+  for (uint64_t task : ledger_.ExpireLeases(now)) {
+    TLOG(WARNING) << "task " << task << ": lease expired; shard back in the queue";
+  }
+}
+
+std::string TrainingRun::Join(absl::string_view name, absl::string_view device, int threads,
+                              const std::string& session_token) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  Tick(now);
+  const WorkerRecord& worker = registry_.Add(name, device, threads, session_token, now);
+  TLOG(INFO) << "worker " << worker.id << " joined: name=" << worker.name
+             << " device=" << worker.device << " threads=" << threads;
+  return worker.id;
+}
+
+absl::StatusOr<std::string> TrainingRun::Authenticate(const std::string& session_token) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  Tick(now);
+  WorkerRecord* worker = registry_.FindActiveBySession(session_token);
+  if (worker == nullptr) {
+    return absl::UnauthenticatedError("unknown or expired session; join again");
+  }
+  registry_.Touch(*worker, now);
+  return worker->id;
+}
+
+std::vector<uint64_t> TrainingRun::Heartbeat(const std::string& worker_id, uint64_t current_task) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  WorkerRecord* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return {};
+  worker->current_task = current_task;
+  ledger_.Renew(worker_id, now);
+  if (current_task != 0 && !ledger_.HoldsLease(current_task, worker_id)) return {current_task};
+  return {};
+}
+
+std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
+  const uint64_t version = aggregator_.version();
+  if (!snapshots_.empty() && snapshots_.rbegin()->first == version) {
+    return snapshots_.rbegin()->second;
+  }
+  auto snapshot = std::make_shared<ModelSnapshot>();
+  snapshot->version = version;
+  const absl::Span<const float> params = aggregator_.params();
+  snapshot->bytes.assign(reinterpret_cast<const char*>(params.data()), params.size() * sizeof(float));
+  snapshot->sha256 = Sha256(snapshot->bytes);
+  snapshots_[version] = snapshot;
+  // Versions older than the staleness bound can no longer yield an accepted update.
+  const uint64_t bound = job_.aggregation().max_staleness();
+  if (version > bound) snapshots_.erase(snapshots_.begin(), snapshots_.lower_bound(version - bound));
+  return snapshot;
+}
+
+TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  Tick(now);
+  TaskDecision decision;
+  if (ledger_.finished()) {
+    decision.job_done = true;
+    return decision;
+  }
+  ledger_.ReleaseWorker(worker_id);
+  std::shared_ptr<const ModelSnapshot> model = CurrentSnapshot();
+  std::optional<Lease> lease = ledger_.LeaseNext(worker_id, model->version, now);
+  if (!lease) {
+    decision.retry_after = kRetryWhenDrained;
+    return decision;
+  }
+  const Shard& shard = dataset_.shards[lease->shard];
+  tributary::v1::Task& task = decision.task.emplace();
+  task.set_task_id(lease->task_id);
+  task.set_shard_id(lease->shard);
+  task.set_epoch(lease->epoch);
+  task.set_shard_sha256(DigestBytes(shard.sha256));
+  task.set_shard_bytes(shard.bytes);
+  task.set_shard_examples(shard.examples);
+  task.set_base_version(model->version);
+  task.set_model_sha256(DigestBytes(model->sha256));
+  task.set_model_bytes(model->bytes.size());
+  task.set_local_steps(1);
+  task.set_batch_examples(shard.examples);
+  task.set_schedule_step(model->version);
+  task.set_lease_deadline_unix_s(absl::ToDoubleSeconds(lease->deadline - absl::UnixEpoch()));
+  return decision;
+}
+
+absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {
+  absl::MutexLock lock(&mu_);
+  auto it = snapshots_.find(version);
+  if (it == snapshots_.end()) {
+    return absl::NotFoundError(absl::StrCat("model version ", version, " is no longer served"));
+  }
+  return it->second;
+}
+
+void TrainingRun::CountRejected(WorkerRecord& worker, const std::string& reason) {
+  ++updates_rejected_;
+  ++rejected_by_reason_[reason];
+  ++worker.updates_rejected;
+}
+
+absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
+                                                 const tributary::v1::UpdateHeader& header,
+                                                 absl::Span<const float> update,
+                                                 int64_t wire_bytes) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  Tick(now);
+  WorkerRecord* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");
+  worker->bytes_received_wire += wire_bytes;
+  worker->bytes_received_raw += update.size() * sizeof(float);
+  bytes_received_wire_ += wire_bytes;
+  bytes_received_raw_ += update.size() * sizeof(float);
+
+  const uint64_t task_id = header.task_id();
+  absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now);
+  if (!live.ok()) {
+    CountRejected(*worker, "lease");
+    return live.status();
+  }
+  if (!*live) return SubmitResult{false, aggregator_.version()};
+  if (header.base_version() != ledger_.Find(task_id)->base_version) {
+    CountRejected(*worker, "invalid");
+    return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": base version ",
+                                                   header.base_version(), " differs from the lease's ",
+                                                   ledger_.Find(task_id)->base_version));
+  }
+  absl::StatusOr<uint64_t> version = aggregator_.Apply(update, header.base_version());
+  if (!version.ok()) {
+    ledger_.Abandon(task_id);
+    CountRejected(*worker, absl::IsAborted(version.status()) ? "stale" : "invalid");
+    return absl::Status(version.status().code(),
+                        absl::StrCat("task ", task_id, ": ", version.status().message()));
+  }
+  ledger_.Complete(task_id);
+  ++updates_applied_;
+  ++worker->updates_accepted;
+  ++worker->tasks_done;
+  samples_processed_ += header.examples();
+  train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
+                            : header.loss();
+  if (updates_applied_ % kHistoryEveryUpdates == 0) {
+    history_.push_back({*version, SecondsSinceStart(now), train_loss_, std::nullopt});
+  }
+  return SubmitResult{true, *version};
+}
+
+absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl::Status& error) {
+  absl::MutexLock lock(&mu_);
+  WorkerRecord* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return error;
+  CountRejected(*worker, "invalid");
+  if (!registry_.RecordInvalid(*worker, job_.lease().max_invalid_requests())) return error;
+  ledger_.ReleaseWorker(worker_id);
+  TLOG(WARNING) << "worker " << worker_id << " banned after " << worker->invalid_requests
+                << " invalid requests; last: " << error.message();
+  return absl::PermissionDeniedError(absl::StrCat(error.message(), " (worker banned)"));
+}
+
+void TrainingRun::Leave(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  WorkerRecord* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return;
+  registry_.End(*worker, WorkerState::kLeft);
+  const std::vector<uint64_t> released = ledger_.ReleaseWorker(worker_id);
+  TLOG(INFO) << "worker " << worker_id << " left; " << released.size() << " lease(s) released";
+}
+
+void TrainingRun::CountSent(const std::string& worker_id, int64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  bytes_sent_wire_ += bytes;
+  if (WorkerRecord* worker = registry_.Find(worker_id)) worker->bytes_sent_wire += bytes;
+}
+
+bool TrainingRun::EvalDue() const {
+  if (eval_in_flight_ || done_) return false;
+  return ledger_.finished() || aggregator_.version() >= next_eval_version_;
+}
+
+std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(this, &TrainingRun::EvalDue), timeout)) {
+    return std::nullopt;
+  }
+  eval_in_flight_ = true;
+  return EvalRequest{CurrentSnapshot(), ledger_.finished()};
+}
+
+void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
+  absl::MutexLock lock(&mu_);
+  eval_in_flight_ = false;
+  last_eval_ = stats;
+  next_eval_version_ = request.model->version + job_.eval().interval_versions();
+  history_.push_back({request.model->version, SecondsSinceStart(clock_.Now()), train_loss_,
+                      stats.mean_loss()});
+  TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
+             << " accuracy " << stats.accuracy() << (request.final ? " (final)" : "");
+  if (request.final) done_ = true;
+}
+
+bool TrainingRun::WaitUntilDone(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &TrainingRun::Done), timeout);
+}
+
+RunStatus TrainingRun::Status() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  Tick(now);
+  RunStatus s;
+  s.job = job_.name();
+  s.done = done_;
+  s.model_version = aggregator_.version();
+  s.updates_applied = updates_applied_;
+  s.updates_rejected = updates_rejected_;
+  s.rejected_by_reason = rejected_by_reason_;
+  s.samples_processed = samples_processed_;
+  s.train_loss = train_loss_;
+  if (last_eval_) {
+    s.eval_loss = last_eval_->mean_loss();
+    s.eval_accuracy = last_eval_->accuracy();
+  }
+  s.uptime_s = SecondsSinceStart(now);
+  s.epochs = job_.budget().epochs();
+  s.shards = ledger_.counts();
+  s.bytes_received_wire = bytes_received_wire_;
+  s.bytes_received_raw = bytes_received_raw_;
+  s.bytes_sent_wire = bytes_sent_wire_;
+  s.now = now;
+  for (const WorkerRecord* worker : registry_.All()) s.workers.push_back(*worker);
+  return s;
+}
+
+std::vector<HistoryPoint> TrainingRun::History() {
+  absl::MutexLock lock(&mu_);
+  return history_;
+}
+
+std::vector<WorkItem> TrainingRun::LedgerItems() {
+  absl::MutexLock lock(&mu_);
+  return ledger_.items();
+}
+
+}  // namespace tributary::coordinator

@@ -1,0 +1,193 @@
+// TrainingRun is the coordinator's state for one job: the ledger, the
+// aggregator (master weights), the worker registry, counters and history.
+// It owns them and serialises every call behind one mutex, so the cores
+// inside stay lock-free. It decides; the gRPC and HTTP shells only translate.
+//
+// Time comes from the injected Clock; no call blocks on I/O or the network.
+// Thread-safe.
+#ifndef TRIBUTARY_COORDINATOR_RUN_H_
+#define TRIBUTARY_COORDINATOR_RUN_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "common/clock.h"
+#include "common/models/model.h"
+#include "common/sha256.h"
+#include "coordinator/aggregator.h"
+#include "coordinator/dataset.h"
+#include "coordinator/ledger.h"
+#include "coordinator/registry.h"
+#include "tributary/v1/coordinator.pb.h"
+#include "tributary/v1/job.pb.h"
+
+namespace tributary::coordinator {
+
+// One model version as sent to workers: fp32 weights, little-endian.
+struct ModelSnapshot {
+  uint64_t version = 0;
+  std::string bytes;
+  Sha256Digest sha256{};
+
+  absl::Span<const float> params() const {
+    return absl::Span<const float>(reinterpret_cast<const float*>(bytes.data()),
+                                   bytes.size() / sizeof(float));
+  }
+};
+
+struct TaskDecision {
+  std::optional<tributary::v1::Task> task;  // Set when a task was leased.
+  bool job_done = false;
+  absl::Duration retry_after = absl::ZeroDuration();
+};
+
+struct SubmitResult {
+  bool applied = false;  // False for a duplicate of an applied submit.
+  uint64_t model_version = 0;
+};
+
+struct EvalRequest {
+  std::shared_ptr<const ModelSnapshot> model;
+  bool final = false;  // The evaluation after the budget is spent.
+};
+
+struct HistoryPoint {
+  uint64_t version = 0;
+  double time_s = 0;  // Since the run started.
+  std::optional<double> train_loss;
+  std::optional<double> eval_loss;
+};
+
+// Everything the status endpoint shows, copied out under the lock.
+struct RunStatus {
+  std::string job;
+  bool done = false;
+  uint64_t model_version = 0;
+  int64_t updates_applied = 0;
+  int64_t updates_rejected = 0;
+  std::map<std::string, int64_t> rejected_by_reason;
+  int64_t samples_processed = 0;
+  int64_t tokens_processed = 0;
+  std::optional<double> train_loss;
+  std::optional<double> eval_loss;
+  std::optional<double> eval_accuracy;
+  double uptime_s = 0;
+  int epochs = 0;
+  LedgerCounts shards;
+  int64_t bytes_received_wire = 0;
+  int64_t bytes_received_raw = 0;
+  int64_t bytes_sent_wire = 0;
+  absl::Time now;
+  std::vector<WorkerRecord> workers;
+};
+
+class TrainingRun {
+ public:
+  // `dataset` is borrowed and must outlive the run. Starts at version 0 from
+  // `initial_params`.
+  TrainingRun(const tributary::v1::JobSpec& job, const Dataset& dataset,
+              std::vector<float> initial_params, Clock& clock);
+
+  const tributary::v1::JobSpec& job() const { return job_; }
+
+  // Registers a worker under `session_token` (made by the caller from a
+  // CSPRNG); returns its id.
+  std::string Join(absl::string_view name, absl::string_view device, int threads,
+                   const std::string& session_token);
+
+  // The id of the active worker holding this session. UNAUTHENTICATED for
+  // an unknown or ended session (lost, left, banned).
+  absl::StatusOr<std::string> Authenticate(const std::string& session_token);
+
+  // Renews the worker's leases. Returns the reported task when it is no
+  // longer leased to the worker (the worker should abandon it).
+  std::vector<uint64_t> Heartbeat(const std::string& worker_id, uint64_t current_task);
+
+  // Leases the next shard to the worker (releasing any lease it still holds:
+  // a worker works on one task at a time).
+  TaskDecision GetTask(const std::string& worker_id);
+
+  // A version a task may still be based on. NOT_FOUND once it is too old.
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Model(uint64_t version);
+
+  // Folds a decoded update (finite, params-sized) into the model. Counts the
+  // upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,
+  // unknown task), ABORTED for a stale update, INVALID_ARGUMENT for a base
+  // version that disagrees with the lease. A retried submit of an applied
+  // task returns OK with applied = false.
+  absl::StatusOr<SubmitResult> Submit(const std::string& worker_id,
+                                      const tributary::v1::UpdateHeader& header,
+                                      absl::Span<const float> update, int64_t wire_bytes);
+
+  // Counts an invalid request against the worker and bans it at the job's
+  // limit. Returns `error`, noting a ban.
+  absl::Status RecordInvalid(const std::string& worker_id, const absl::Status& error);
+
+  // The worker leaves cleanly: its leases return to the queue at once.
+  void Leave(const std::string& worker_id);
+
+  // Counts payload bytes streamed to a worker (shards and models).
+  void CountSent(const std::string& worker_id, int64_t bytes);
+
+  // Waits up to `timeout` for an evaluation to be due, and returns it. The
+  // caller evaluates outside the lock and reports back with RecordEval.
+  std::optional<EvalRequest> WaitForEval(absl::Duration timeout);
+  void RecordEval(const EvalRequest& request, const LossStats& stats);
+
+  // Waits up to `timeout` for the run to be done: budget spent and the final
+  // evaluation recorded.
+  bool WaitUntilDone(absl::Duration timeout);
+
+  RunStatus Status();
+  std::vector<HistoryPoint> History();
+  // The ledger's audit: every work item with its lease and completion counts.
+  std::vector<WorkItem> LedgerItems();
+
+ private:
+  // Declares silent workers lost and expires overdue leases.
+  void Tick(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
+  void CountRejected(WorkerRecord& worker, const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double SecondsSinceStart(absl::Time now) const;
+
+  const tributary::v1::JobSpec job_;
+  const Dataset& dataset_;
+  Clock& clock_;
+  const absl::Time start_;
+
+  absl::Mutex mu_;
+  ShardLedger ledger_ ABSL_GUARDED_BY(mu_);
+  Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
+  WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<uint64_t, std::shared_ptr<const ModelSnapshot>> snapshots_ ABSL_GUARDED_BY(mu_);
+  int64_t updates_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> rejected_by_reason_ ABSL_GUARDED_BY(mu_);
+  int64_t samples_processed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<double> train_loss_ ABSL_GUARDED_BY(mu_);
+  std::optional<LossStats> last_eval_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_eval_version_ ABSL_GUARDED_BY(mu_);
+  bool eval_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t bytes_received_wire_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_sent_wire_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<HistoryPoint> history_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tributary::coordinator
+
+#endif  // TRIBUTARY_COORDINATOR_RUN_H_

@@ -1,0 +1,98 @@
+#include "coordinator/status_json.h"
+
+#include <optional>
+
+namespace tributary::coordinator {
+namespace {
+
+using nlohmann::json;
+
+json OrNull(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+json WorkerJson(const WorkerRecord& w, absl::Time now) {
+  return {
+      {"id", w.id},
+      {"name", w.name},
+      {"device", w.device},
+      {"threads", w.threads},
+      {"state", WorkerStateName(w.state)},
+      {"last_seen_s", absl::ToDoubleSeconds(now - w.last_seen)},
+      {"current_task", w.current_task},
+      {"tasks_done", w.tasks_done},
+      {"updates_accepted", w.updates_accepted},
+      {"updates_rejected", w.updates_rejected},
+      {"invalid_requests", w.invalid_requests},
+      {"bytes", {{"sent_wire", w.bytes_sent_wire},
+                 {"received_wire", w.bytes_received_wire},
+                 {"received_raw", w.bytes_received_raw}}},
+  };
+}
+
+const char* WorkStateName(WorkState state) {
+  switch (state) {
+    case WorkState::kPending:
+      return "pending";
+    case WorkState::kLeased:
+      return "leased";
+    case WorkState::kDone:
+      return "done";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+json StatusJson(const RunStatus& s) {
+  json workers = json::array();
+  for (const WorkerRecord& w : s.workers) workers.push_back(WorkerJson(w, s.now));
+  return {
+      {"job", s.job},
+      {"state", s.done ? "done" : "running"},
+      {"model_version", s.model_version},
+      {"updates_applied", s.updates_applied},
+      {"updates_rejected", s.updates_rejected},
+      {"rejected_by_reason", s.rejected_by_reason},
+      {"samples_processed", s.samples_processed},
+      {"tokens_processed", s.tokens_processed},
+      {"train_loss", OrNull(s.train_loss)},
+      {"eval_loss", OrNull(s.eval_loss)},
+      {"eval_accuracy", OrNull(s.eval_accuracy)},
+      {"uptime_s", s.uptime_s},
+      {"epochs", s.epochs},
+      {"shards", {{"total", s.shards.total},
+                  {"done", s.shards.done},
+                  {"leased", s.shards.leased},
+                  {"pending", s.shards.pending}}},
+      {"bytes", {{"received_wire", s.bytes_received_wire},
+                 {"received_raw", s.bytes_received_raw},
+                 {"sent_wire", s.bytes_sent_wire}}},
+      {"workers", workers},
+  };
+}
+
+json HistoryJson(const std::vector<HistoryPoint>& history) {
+  json version = json::array(), time = json::array(), train = json::array(), eval = json::array();
+  for (const HistoryPoint& p : history) {
+    version.push_back(p.version);
+    time.push_back(p.time_s);
+    train.push_back(OrNull(p.train_loss));
+    eval.push_back(OrNull(p.eval_loss));
+  }
+  return {{"model_version", version}, {"time_s", time}, {"train_loss", train}, {"eval_loss", eval}};
+}
+
+json LedgerJson(const std::vector<WorkItem>& items) {
+  json out = json::array();
+  for (const WorkItem& item : items) {
+    out.push_back({{"epoch", item.epoch},
+                   {"shard", item.shard},
+                   {"state", WorkStateName(item.state)},
+                   {"task_id", item.task_id},
+                   {"worker", item.worker},
+                   {"leases", item.leases},
+                   {"completions", item.completions}});
+  }
+  return {{"items", out}};
+}
+
+}  // namespace tributary::coordinator

@@ -1,0 +1,159 @@
+#include "worker/client.h"
+
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+#include "common/wire.h"
+
+namespace tributary::worker {
+namespace {
+
+using tributary::v1::Chunk;
+
+constexpr absl::Duration kUnaryTimeout = absl::Seconds(10);
+constexpr absl::Duration kJoinTimeout = absl::Seconds(3);
+// Slowest link a transfer deadline allows for: 256 KiB/s.
+constexpr double kMinBytesPerSecond = 256 * 1024;
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  // Reconnect promptly when the coordinator comes back; our own backoff paces retries.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return args;
+}
+
+}  // namespace
+
+absl::Duration TransferTimeout(uint64_t bytes) {
+  return kUnaryTimeout + absl::Seconds(static_cast<double>(bytes) / kMinBytesPerSecond);
+}
+
+CoordinatorClient::CoordinatorClient(const std::string& address,
+                                     std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : stub_(tributary::v1::Coordinator::NewStub(
+          grpc::CreateCustomChannel(address, std::move(credentials), ChannelArgs()))) {}
+
+std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  absl::MutexLock lock(&mu_);
+  if (!session_token_.empty()) {
+    context->AddMetadata(kSessionMetadataKey, absl::StrCat(kBearerPrefix, session_token_));
+  }
+  return context;
+}
+
+absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
+    const tributary::v1::JoinRequest& request) {
+  {
+    absl::MutexLock lock(&mu_);
+    session_token_.clear();
+  }
+  tributary::v1::JoinResponse response;
+  auto context = NewContext(kJoinTimeout);
+  // Wait for the connection (rather than fail on the channel's last error),
+  // so a coordinator that just came up is joined at once.
+  context->set_wait_for_ready(true);
+  if (grpc::Status s = stub_->Join(context.get(), request, &response); !s.ok()) {
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return absl::UnavailableError(absl::StrCat("no connection within ", absl::FormatDuration(kJoinTimeout)));
+    }
+    return FromGrpc(s);
+  }
+  absl::MutexLock lock(&mu_);
+  session_token_ = response.session_token();
+  return response;
+}
+
+absl::StatusOr<tributary::v1::HeartbeatResponse> CoordinatorClient::Heartbeat(uint64_t current_task) {
+  tributary::v1::HeartbeatRequest request;
+  request.set_task_id(current_task);
+  tributary::v1::HeartbeatResponse response;
+  auto context = NewContext(kUnaryTimeout);
+  if (grpc::Status s = stub_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s);
+  return response;
+}
+
+absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask() {
+  tributary::v1::GetTaskResponse response;
+  auto context = NewContext(kUnaryTimeout);
+  if (grpc::Status s = stub_->GetTask(context.get(), {}, &response); !s.ok()) return FromGrpc(s);
+  return response;
+}
+
+absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open,
+                                                        const std::string& sha256, uint64_t bytes) {
+  auto context = NewContext(TransferTimeout(bytes));
+  std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
+  std::string payload;
+  payload.reserve(bytes);
+  Chunk chunk;
+  absl::Status problem;
+  while (problem.ok() && reader->Read(&chunk)) {
+    if (payload.empty() && chunk.offset() == 0 &&
+        (chunk.total_bytes() != bytes || chunk.sha256() != sha256)) {
+      problem = absl::DataLossError("download does not match the task's size and digest");
+    } else if (chunk.offset() != payload.size() || payload.size() + chunk.data().size() > bytes) {
+      problem = absl::DataLossError("download chunks out of order or oversized");
+    } else {
+      payload.append(chunk.data());
+    }
+  }
+  if (!problem.ok()) {
+    context->TryCancel();
+    reader->Finish();
+    return problem;
+  }
+  if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (payload.size() != bytes || DigestBytes(Sha256(payload)) != sha256) {
+    return absl::DataLossError("download failed its SHA-256 check");
+  }
+  return payload;
+}
+
+absl::StatusOr<std::string> CoordinatorClient::FetchModel(uint64_t version, const std::string& sha256,
+                                                          uint64_t bytes) {
+  tributary::v1::FetchModelRequest request;
+  request.set_version(version);
+  return Download([&](grpc::ClientContext* c) { return stub_->FetchModel(c, request); }, sha256, bytes);
+}
+
+absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, const std::string& sha256,
+                                                          uint64_t bytes) {
+  tributary::v1::FetchShardRequest request;
+  request.set_shard_id(shard_id);
+  return Download([&](grpc::ClientContext* c) { return stub_->FetchShard(c, request); }, sha256, bytes);
+}
+
+absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(
+    const tributary::v1::UpdateHeader& header, const std::string& payload) {
+  tributary::v1::SubmitUpdateResponse response;
+  auto context = NewContext(TransferTimeout(payload.size()));
+  auto writer = stub_->SubmitUpdate(context.get(), &response);
+  tributary::v1::SubmitUpdateChunk chunk;
+  *chunk.mutable_header() = header;
+  bool open = writer->Write(chunk);
+  for (size_t offset = 0; open && offset < payload.size(); offset += kMaxChunkBytes) {
+    chunk.set_data(payload.substr(offset, kMaxChunkBytes));
+    open = writer->Write(chunk);
+  }
+  writer->WritesDone();
+  if (grpc::Status s = writer->Finish(); !s.ok()) return FromGrpc(s);
+  return response;
+}
+
+absl::Status CoordinatorClient::Leave() {
+  tributary::v1::LeaveResponse response;
+  auto context = NewContext(absl::Seconds(2));
+  return FromGrpc(stub_->Leave(context.get(), {}, &response));
+}
+
+}  // namespace tributary::worker

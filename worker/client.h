@@ -1,0 +1,59 @@
+// The worker's side of the gRPC API: one method per RPC, each with a
+// deadline, each returning absl::Status. Downloads are reassembled from
+// chunks and verified against the SHA-256 the coordinator announced.
+// Thread-safe (the heartbeat thread shares it with the task loop).
+#ifndef TRIBUTARY_WORKER_CLIENT_H_
+#define TRIBUTARY_WORKER_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "tributary/v1/coordinator.grpc.pb.h"
+
+namespace tributary::worker {
+
+class CoordinatorClient {
+ public:
+  CoordinatorClient(const std::string& address,
+                    std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+  // Joins and keeps the session token for every later call.
+  absl::StatusOr<tributary::v1::JoinResponse> Join(const tributary::v1::JoinRequest& request);
+  absl::StatusOr<tributary::v1::HeartbeatResponse> Heartbeat(uint64_t current_task);
+  absl::StatusOr<tributary::v1::GetTaskResponse> GetTask();
+  // The weights of `version`, verified: DATA_LOSS when they do not match
+  // the digest or size the task promised.
+  absl::StatusOr<std::string> FetchModel(uint64_t version, const std::string& sha256,
+                                         uint64_t bytes);
+  absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
+                                         uint64_t bytes);
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
+      const tributary::v1::UpdateHeader& header, const std::string& payload);
+  absl::Status Leave();
+
+ private:
+  // A context with the session token and a deadline `timeout` from now.
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout);
+  using OpenStream = std::function<std::unique_ptr<grpc::ClientReader<tributary::v1::Chunk>>(
+      grpc::ClientContext*)>;
+  // Runs a chunked download that `open` starts, and verifies it.
+  absl::StatusOr<std::string> Download(const OpenStream& open, const std::string& sha256,
+                                       uint64_t bytes);
+
+  std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;
+  absl::Mutex mu_;
+  std::string session_token_ ABSL_GUARDED_BY(mu_);
+};
+
+// The deadline for moving `bytes` over a slow home link.
+absl::Duration TransferTimeout(uint64_t bytes);
+
+}  // namespace tributary::worker
+
+#endif  // TRIBUTARY_WORKER_CLIENT_H_

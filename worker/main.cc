@@ -1,0 +1,108 @@
+// tributary-worker: joins a coordinator and trains until the job is done.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "Eigen/Core"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "worker/client.h"
+#include "worker/worker.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "Coordinator gRPC address (HOST:PORT)");
+ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu");
+ABSL_FLAG(int, threads, 0, "Compute threads (0 = all cores)");
+ABSL_FLAG(std::string, name, "", "Name shown on the dashboard (default: the host name)");
+ABSL_FLAG(std::string, join_token_file, "", "File holding the coordinator's join token");
+ABSL_FLAG(std::string, cache_dir, "", "Directory caching shards by content hash (empty: memory only)");
+ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
+ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
+          "Testing only: hold each task this long before submitting (a slow device)");
+
+namespace tributary::worker {
+namespace {
+
+absl::StatusOr<WorkerOptions> OptionsFromFlags() {
+  WorkerOptions options;
+  options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  options.device = absl::GetFlag(FLAGS_device);
+  if (options.device != "cpu") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device: \"", options.device, "\" is not available in this build (supported: cpu)"));
+  }
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.threads < 0) return absl::InvalidArgumentError("--threads: must not be negative");
+  if (options.threads == 0) options.threads = static_cast<int>(std::thread::hardware_concurrency());
+  options.name = absl::GetFlag(FLAGS_name);
+  if (options.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    options.name = absl::StrCat(host, "-", getpid());
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_join_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadFile(path);
+    if (!token.ok()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", token.status().message()));
+    options.join_token = std::string(absl::StripTrailingAsciiWhitespace(*token));
+  }
+  options.cache_dir = absl::GetFlag(FLAGS_cache_dir);
+  options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
+  if (options.max_tasks < 0) return absl::InvalidArgumentError("--max_tasks: must not be negative");
+  options.task_delay = absl::GetFlag(FLAGS_test_task_delay);
+  options.seed = std::random_device{}();
+  return options;
+}
+
+}  // namespace
+}  // namespace tributary::worker
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Joins a Tributary coordinator and trains.\n  tributary-worker --coordinator=HOST:PORT");
+  absl::ParseCommandLine(argc, argv);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<tributary::worker::WorkerOptions> options = tributary::worker::OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "tributary-worker: %s\n", std::string(options.status().message()).c_str());
+    return 1;
+  }
+  Eigen::setNbThreads(options->threads);
+  tributary::worker::CoordinatorClient client(options->coordinator, grpc::InsecureChannelCredentials());
+  tributary::worker::Worker worker(*options, client);
+
+  std::atomic<bool> finished{false};
+  absl::Status result;
+  std::thread runner([&] {
+    result = worker.Run();
+    finished = true;
+  });
+  const timespec poll = {0, 100'000'000};
+  while (!finished) {
+    if (const int sig = sigtimedwait(&signals, nullptr, &poll); sig > 0) {
+      TLOG(INFO) << "signal " << sig << ": leaving";
+      worker.Stop();
+    }
+  }
+  runner.join();
+  if (!result.ok()) {
+    std::fprintf(stderr, "tributary-worker: %s\n", std::string(result.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

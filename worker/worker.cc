@@ -1,0 +1,247 @@
+#include "worker/worker.h"
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/models/model.h"
+
+namespace tributary::worker {
+namespace {
+
+constexpr absl::Duration kBackoffInitial = absl::Milliseconds(500);
+constexpr absl::Duration kBackoffMax = absl::Seconds(30);
+constexpr size_t kCacheMemoryBytes = size_t{512} << 20;
+
+// Errors that mean the coordinator is (for now) out of reach.
+bool IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s) ||
+         absl::IsUnknown(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s);
+}
+
+std::string FormatBytes(double bytes) {
+  if (bytes >= 1 << 20) return absl::StrFormat("%.1f MiB", bytes / (1 << 20));
+  return absl::StrFormat("%.0f KiB", bytes / 1024);
+}
+
+}  // namespace
+
+Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
+    : options_(options),
+      client_(client),
+      backoff_(kBackoffInitial, kBackoffMax, options.seed),
+      cache_(options.cache_dir, kCacheMemoryBytes) {}
+
+void Worker::Stop() {
+  absl::MutexLock lock(&mu_);
+  stop_ = true;
+}
+
+bool Worker::stopped() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+bool Worker::SleepUnlessStopped(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
+}
+
+absl::Status Worker::Run() {
+  std::thread heartbeats([this] { HeartbeatLoop(); });
+  absl::Status result;
+  while (result.ok() && !stopped()) {
+    if (!joined_) {
+      result = JoinWithRetries();
+      continue;
+    }
+    if (NextTask() == Outcome::kJobDone) {
+      TLOG(INFO) << "the job is done";
+      break;
+    } else if (options_.max_tasks > 0 && tasks_done_ >= options_.max_tasks) {
+      TLOG(INFO) << "done " << tasks_done_ << " task(s), as --max_tasks asked";
+      break;
+    }
+  }
+  Stop();
+  heartbeats.join();
+  if (joined_) {
+    const absl::Status left = client_.Leave();
+    TLOG(INFO) << (left.ok() ? "left the coordinator" : absl::StrCat("leave failed: ", left.message()));
+  }
+  return result;
+}
+
+absl::Status Worker::JoinWithRetries() {
+  tributary::v1::JoinRequest request;
+  request.set_join_token(options_.join_token);
+  request.set_name(options_.name);
+  request.set_device(options_.device);
+  request.set_threads(options_.threads);
+  while (!stopped()) {
+    absl::StatusOr<tributary::v1::JoinResponse> joined = client_.Join(request);
+    if (!joined.ok()) {
+      if (!IsTransient(joined.status())) {
+        return absl::Status(joined.status().code(),
+                            absl::StrCat("the coordinator refused to let us join: ", joined.status().message()));
+      }
+      const absl::Duration delay = backoff_.Next();
+      TLOG(WARNING) << "coordinator " << options_.coordinator << " unreachable ("
+                    << joined.status().message() << "); retrying in " << delay;
+      SleepUnlessStopped(delay);
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
+    if (!model.ok()) return model.status();
+    absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(joined->codec());
+    if (!codec.ok()) return codec.status();
+    trainer_ = std::make_unique<Trainer>(*std::move(model));
+    codec_ = *std::move(codec);
+    joined_ = true;
+    session_lost_ = false;
+    backoff_.Reset();
+    {
+      absl::MutexLock lock(&mu_);
+      heartbeat_interval_ = absl::Seconds(joined->heartbeat_interval_s());
+      heartbeats_on_ = true;
+    }
+    TLOG(INFO) << "joined " << options_.coordinator << " as " << joined->worker_id() << " for job \""
+               << joined->job_name() << "\" (" << trainer_->model().layout().size() << " parameters)";
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Recover(const absl::Status& error, absl::string_view during) {
+  if (absl::IsUnauthenticated(error)) {
+    TLOG(WARNING) << during << ": session no longer valid (" << error.message() << "); joining again";
+    joined_ = false;
+    absl::MutexLock lock(&mu_);
+    heartbeats_on_ = false;
+  } else if (IsTransient(error)) {
+    const absl::Duration delay = backoff_.Next();
+    TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
+                  << delay;
+    SleepUnlessStopped(delay);
+  } else {
+    // The coordinator refused this one piece of work (stale, lease expired,
+    // bad payload); the next task may well be fine.
+    TLOG(WARNING) << during << ": " << error;
+  }
+}
+
+Worker::Outcome Worker::NextTask() {
+  if (session_lost_) {
+    Recover(absl::UnauthenticatedError("heartbeat refused"), "heartbeat");
+    return Outcome::kContinue;
+  }
+  absl::StatusOr<tributary::v1::GetTaskResponse> response = client_.GetTask();
+  if (!response.ok()) {
+    Recover(response.status(), "GetTask");
+    return Outcome::kContinue;
+  }
+  switch (response->result_case()) {
+    case tributary::v1::GetTaskResponse::kJobDone:
+      return Outcome::kJobDone;
+    case tributary::v1::GetTaskResponse::kTask: {
+      const uint64_t id = response->task().task_id();
+      if (absl::Status s = RunTask(response->task()); !s.ok()) Recover(s, absl::StrCat("task ", id));
+      return Outcome::kContinue;
+    }
+    case tributary::v1::GetTaskResponse::kRetryAfterS:
+    case tributary::v1::GetTaskResponse::RESULT_NOT_SET:
+      SleepUnlessStopped(absl::Seconds(response->retry_after_s()));
+      return Outcome::kContinue;
+  }
+  return Outcome::kContinue;
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
+    const std::string& what, const std::string& sha256, bool persist,
+    const std::function<absl::StatusOr<std::string>()>& fetch) {
+  Sha256Digest digest{};
+  if (sha256.size() != digest.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": malformed digest"));
+  }
+  std::copy(sha256.begin(), sha256.end(), digest.begin());
+  if (auto cached = cache_.Get(digest)) return cached;
+  absl::StatusOr<std::string> fetched = fetch();
+  if (!fetched.ok()) {
+    return absl::Status(fetched.status().code(), absl::StrCat(what, ": ", fetched.status().message()));
+  }
+  auto payload = std::make_shared<const std::string>(*std::move(fetched));
+  cache_.Put(digest, payload, persist);
+  return payload;
+}
+
+absl::Status Worker::RunTask(const tributary::v1::Task& task) {
+  current_task_ = task.task_id();
+  revoked_task_ = 0;
+  absl::StatusOr<std::shared_ptr<const std::string>> shard =
+      Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), /*persist=*/true,
+              [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
+  if (!shard.ok()) return shard.status();
+  absl::StatusOr<std::shared_ptr<const std::string>> model =
+      Payload(absl::StrCat("model v", task.base_version()), task.model_sha256(), /*persist=*/false,
+              [&] { return client_.FetchModel(task.base_version(), task.model_sha256(), task.model_bytes()); });
+  if (!model.ok()) return model.status();
+
+  const absl::Time start = absl::Now();
+  const auto params = absl::MakeConstSpan(reinterpret_cast<const float*>((*model)->data()),
+                                          (*model)->size() / sizeof(float));
+  std::vector<float> update(trainer_->model().layout().size());
+  absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update));
+  if (!stats.ok()) return stats.status();
+  const absl::Duration compute = absl::Now() - start;
+  if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
+  if (stopped()) return absl::OkStatus();
+  if (revoked_task_ == task.task_id()) {
+    TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping the update";
+    return absl::OkStatus();
+  }
+
+  tributary::v1::UpdateHeader header;
+  header.set_task_id(task.task_id());
+  header.set_base_version(task.base_version());
+  header.set_codec(std::string(codec_->name()));
+  const std::string payload = codec_->Encode(update);
+  header.set_encoded_bytes(payload.size());
+  header.set_loss(static_cast<float>(stats->mean_loss()));
+  header.set_examples(stats->examples);
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = client_.SubmitUpdate(header, payload);
+  current_task_ = 0;
+  if (!submitted.ok()) return submitted.status();
+  ++tasks_done_;
+  backoff_.Reset();
+  TLOG(INFO) << absl::StrFormat(
+      "task %d (shard %d, epoch %d): loss %.4f over %d examples in %.0f ms (%.0f ex/s); sent %s; model v%d -> v%d%s",
+      task.task_id(), task.shard_id(), task.epoch(), stats->mean_loss(), stats->examples,
+      absl::ToDoubleMilliseconds(compute), stats->examples / absl::ToDoubleSeconds(compute),
+      FormatBytes(payload.size()), task.base_version(), submitted->model_version(),
+      submitted->applied() ? "" : " (duplicate, already applied)");
+  return absl::OkStatus();
+}
+
+void Worker::HeartbeatLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop_), heartbeat_interval_)) return;
+      if (!heartbeats_on_) continue;
+    }
+    absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_);
+    if (!response.ok()) {
+      if (absl::IsUnauthenticated(response.status())) session_lost_ = true;
+      continue;
+    }
+    for (uint64_t task : response->revoked_task_ids()) {
+      if (task == current_task_) revoked_task_ = task;
+    }
+  }
+}
+
+}  // namespace tributary::worker

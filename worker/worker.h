@@ -1,0 +1,90 @@
+// The worker's main loop: join, then get a task, fetch its shard and model
+// (unless cached by hash), compute the update, submit it; repeat until the
+// job is done, --max_tasks is reached, or Stop() is called. Heartbeats run
+// on their own thread while the loop computes. Losing the coordinator is
+// normal: the loop backs off with jitter, rejoins and carries on.
+#ifndef TRIBUTARY_WORKER_WORKER_H_
+#define TRIBUTARY_WORKER_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/codec/codec.h"
+#include "worker/backoff.h"
+#include "worker/client.h"
+#include "worker/payload_cache.h"
+#include "worker/trainer.h"
+
+namespace tributary::worker {
+
+struct WorkerOptions {
+  std::string coordinator;  // HOST:PORT, for messages.
+  std::string name;
+  std::string device = "cpu";
+  int threads = 1;
+  std::string join_token;
+  std::string cache_dir;
+  int64_t max_tasks = 0;  // 0: until the job ends.
+  absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
+  uint64_t seed = 0;  // Jitter of the backoff.
+};
+
+class Worker {
+ public:
+  // `client` is borrowed and must outlive the worker.
+  Worker(const WorkerOptions& options, CoordinatorClient& client);
+
+  // Runs until the job is done, max_tasks are done, or Stop(). Returns an
+  // error only for what retrying cannot fix (a refused join token, a job
+  // this worker cannot run). Leaves cleanly before returning.
+  absl::Status Run();
+
+  // Makes Run() return soon; safe from any thread.
+  void Stop();
+
+ private:
+  enum class Outcome { kContinue, kJobDone };
+
+  absl::Status JoinWithRetries();
+  Outcome NextTask();
+  absl::Status RunTask(const tributary::v1::Task& task);
+  absl::StatusOr<std::shared_ptr<const std::string>> Payload(const std::string& what,
+                                                              const std::string& sha256,
+                                                              bool persist,
+                                                              const std::function<absl::StatusOr<std::string>()>& fetch);
+  // Reacts to a failed call: rejoin, back off, or skip the task.
+  void Recover(const absl::Status& error, absl::string_view during);
+  void HeartbeatLoop();
+  // Sleeps for `d` unless stopped first; returns whether stopped.
+  bool SleepUnlessStopped(absl::Duration d);
+  bool stopped();
+
+  const WorkerOptions options_;
+  CoordinatorClient& client_;
+  Backoff backoff_;
+  PayloadCache cache_;
+  std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<Codec> codec_;
+  bool joined_ = false;
+  int64_t tasks_done_ = 0;
+
+  std::atomic<uint64_t> current_task_{0};
+  std::atomic<uint64_t> revoked_task_{0};
+  std::atomic<bool> session_lost_{false};
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool heartbeats_on_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(2);
+};
+
+}  // namespace tributary::worker
+
+#endif  // TRIBUTARY_WORKER_WORKER_H_
