@@ -112,6 +112,8 @@ void Validate(const JobSpec& job, Validator& v) {
             "must be in [0, 1)" + Got(opt.momentum()));
   v.Require(std::isfinite(opt.weight_decay()) && opt.weight_decay() >= 0,
             {"optimizer", "weight_decay"}, "must not be negative" + Got(opt.weight_decay()));
+  v.Require(opt.warmup_steps() >= 0, {"optimizer", "warmup_steps"},
+            "must not be negative" + Got(opt.warmup_steps()));
 
   v.Require(job.aggregation().max_staleness() >= 0, {"aggregation", "max_staleness"},
             "must not be negative" + Got(job.aggregation().max_staleness()));

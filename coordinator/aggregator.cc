@@ -1,5 +1,7 @@
 #include "coordinator/aggregator.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -11,7 +13,21 @@ namespace tributary::coordinator {
 using tributary::v1::AggregationSpec;
 
 Aggregator::Aggregator(const AggregatorOptions& options, std::vector<float> initial_params)
-    : options_(options), params_(std::move(initial_params)), momentum_(params_.size(), 0.0f) {}
+    : options_(options),
+      params_(std::move(initial_params)),
+      momentum_(params_.size(), 0.0f),
+      step_(params_.size(), 0.0f) {}
+
+double Aggregator::LearningRate(uint64_t step) const {
+  const auto& opt = options_.optimizer;
+  const double peak = opt.lr();
+  if (opt.schedule() == tributary::v1::OptimizerSpec::CONSTANT) return peak;
+  const double warmup = opt.warmup_steps();
+  if (step < warmup) return peak * (step + 1) / warmup;
+  const double span = std::max<double>(1.0, options_.total_steps - warmup);
+  const double progress = std::min(1.0, (step - warmup) / span);
+  return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
 
 double Aggregator::StalenessWeight(uint64_t staleness) const {
   switch (options_.aggregation.weighting()) {
@@ -46,16 +62,18 @@ absl::StatusOr<uint64_t> Aggregator::Apply(absl::Span<const float> gradient, uin
   const auto& opt = options_.optimizer;
   const float weight = static_cast<float>(StalenessWeight(version_ - base_version));
   const float mu = opt.momentum();
+  const float lr = static_cast<float>(LearningRate(version_));
   VectorMap w(params_.data(), params_.size());
   VectorMap v(momentum_.data(), momentum_.size());
+  VectorMap d(step_.data(), step_.size());
   ConstVectorMap g(gradient.data(), gradient.size());
-  // d = weight * (g + wd * w); v = mu * v + d; step = nesterov ? d + mu * v : v.
-  Eigen::VectorXf d = weight * (g + opt.weight_decay() * w);
+  // d = weight * (g + wd * w); v = mu * v + d; w -= lr * (nesterov ? d + mu * v : v).
+  d = weight * (g + opt.weight_decay() * w);
   v = mu * v + d;
   if (opt.nesterov()) {
-    w -= opt.lr() * (d + mu * v);
+    w -= lr * (d + mu * v);
   } else {
-    w -= opt.lr() * v;
+    w -= lr * v;
   }
   return ++version_;
 }

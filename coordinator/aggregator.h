@@ -4,8 +4,9 @@
 // An update computed from base version b arrives when the model is at
 // version v; its staleness is v - b. Updates beyond the job's bound are
 // rejected; the rest are scaled by the job's staleness weighting and applied
-// with SGD (momentum, optionally Nesterov, coupled weight decay). Every
-// applied update advances the version by one.
+// with SGD (momentum, optionally Nesterov, coupled weight decay) under the
+// job's learning-rate schedule. Every applied update advances the version
+// by one.
 //
 // Pure and deterministic; not thread-safe (the owner serialises calls).
 #ifndef TRIBUTARY_COORDINATOR_AGGREGATOR_H_
@@ -23,6 +24,8 @@ namespace tributary::coordinator {
 struct AggregatorOptions {
   tributary::v1::OptimizerSpec optimizer;
   tributary::v1::AggregationSpec aggregation;
+  // Updates the budget allows; the length of the learning-rate schedule.
+  int64_t total_steps = 1;
 };
 
 class Aggregator {
@@ -35,6 +38,9 @@ class Aggregator {
 
   // The weight an update of this staleness gets (in (0, 1]).
   double StalenessWeight(uint64_t staleness) const;
+
+  // The learning rate of the step from version `step` to step + 1.
+  double LearningRate(uint64_t step) const;
 
   // OK when an update from `base_version` would be accepted now;
   // ABORTED when it is too stale, INVALID_ARGUMENT for a future version.
@@ -49,6 +55,7 @@ class Aggregator {
   AggregatorOptions options_;
   std::vector<float> params_;
   std::vector<float> momentum_;
+  std::vector<float> step_;  // Scratch: the weighted, decayed gradient.
   uint64_t version_ = 0;
 };
 

@@ -34,7 +34,8 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       clock_(clock),
       start_(clock.Now()),
       ledger_(MakeLedgerOptions(job, dataset)),
-      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation()}, std::move(initial_params)),
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), ledger_.counts().total},
+                  std::move(initial_params)),
       next_eval_version_(job.eval().interval_versions()) {}
 
 double TrainingRun::SecondsSinceStart(absl::Time now) const {

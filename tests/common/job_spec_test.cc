@@ -1,0 +1,67 @@
+#include "common/job_spec.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tributary {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(JobSpecTest, DefaultJobIsTheFashionMnistMlp) {
+  const tributary::v1::JobSpec job = DefaultJobSpec();
+  EXPECT_TRUE(job.model().has_mlp());
+  EXPECT_TRUE(job.data().has_fashion_mnist());
+  EXPECT_EQ(job.codec().name(), "none");
+  EXPECT_GT(job.budget().epochs(), 0);
+}
+
+TEST(JobSpecTest, ParsesFieldsAndKeepsDefaults) {
+  const auto job = ParseJobSpec(R"(
+    name: "quick"
+    model { mlp { hidden: 32 hidden: 16 } }
+    optimizer { lr: 0.1 }
+  )", "quick.textproto");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->name(), "quick");
+  EXPECT_EQ(job->model().mlp().hidden_size(), 2);
+  EXPECT_FLOAT_EQ(job->optimizer().lr(), 0.1f);
+  EXPECT_FLOAT_EQ(job->optimizer().momentum(), 0.9f);
+}
+
+TEST(JobSpecTest, SyntaxErrorNamesFileAndLine) {
+  const auto job = ParseJobSpec("name: \"x\"\noptimizer {\n  learning_rate: 3\n}\n", "bad.textproto");
+  ASSERT_FALSE(job.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(job.status()));
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("bad.textproto:3:"));
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("learning_rate"));
+}
+
+TEST(JobSpecTest, SemanticErrorNamesFileLineAndField) {
+  const auto job = ParseJobSpec("name: \"x\"\n\noptimizer {\n  lr: -0.1\n}\n", "job.textproto");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()),
+              HasSubstr("job.textproto:4: optimizer.lr: must be in (0, 100], got -0.1"));
+}
+
+TEST(JobSpecTest, ReportsEveryProblem) {
+  const auto job = ParseJobSpec("budget { epochs: 0 }\ncodec { name: \"zip\" }\n", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:1: budget.epochs"));
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: codec.name"));
+}
+
+TEST(JobSpecTest, HeartbeatTimeoutMustExceedInterval) {
+  const auto job = ParseJobSpec("lease { heartbeat_interval_s: 5 heartbeat_timeout_s: 2 }", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("lease.heartbeat_timeout_s"));
+}
+
+TEST(JobSpecTest, MissingFileNamesThePath) {
+  const auto job = LoadJobSpec("/nonexistent/job.textproto");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("/nonexistent/job.textproto"));
+}
+
+}  // namespace
+}  // namespace tributary

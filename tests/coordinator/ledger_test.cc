@@ -1,0 +1,149 @@
+#include "coordinator/ledger.h"
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace tributary::coordinator {
+namespace {
+
+const absl::Time kT0 = absl::UnixEpoch() + absl::Hours(1);
+
+LedgerOptions Options(int shards, int epochs) {
+  LedgerOptions options;
+  options.num_shards = shards;
+  options.epochs = epochs;
+  options.lease_timeout = absl::Seconds(10);
+  options.seed = 42;
+  return options;
+}
+
+void ExpectCounts(const ShardLedger& ledger, int64_t done, int64_t leased, int64_t pending) {
+  const LedgerCounts c = ledger.counts();
+  EXPECT_EQ(c.done, done);
+  EXPECT_EQ(c.leased, leased);
+  EXPECT_EQ(c.pending, pending);
+  EXPECT_EQ(c.total, done + leased + pending);
+}
+
+TEST(LedgerTest, EachEpochHoldsEveryShardOnceInShuffledOrder) {
+  ShardLedger ledger(Options(5, 2));
+  ExpectCounts(ledger, 0, 0, 10);
+  std::map<uint32_t, std::multiset<uint32_t>> by_epoch;
+  for (const WorkItem& item : ledger.items()) by_epoch[item.epoch].insert(item.shard);
+  for (auto& [epoch, shards] : by_epoch) EXPECT_EQ(shards, (std::multiset<uint32_t>{0, 1, 2, 3, 4}));
+  // Epoch 0 is handed out before epoch 1.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(ledger.LeaseNext("w1", 0, kT0)->epoch, 0u);
+  EXPECT_EQ(ledger.LeaseNext("w1", 0, kT0)->epoch, 1u);
+}
+
+// A transcript: lease, expire, re-lease to another worker, late submit.
+TEST(LedgerTest, ExpiredLeaseReturnsToTheFrontAndIsDoneOnce) {
+  ShardLedger ledger(Options(3, 1));
+  const Lease a = *ledger.LeaseNext("w1", 0, kT0);
+  EXPECT_EQ(a.deadline, kT0 + absl::Seconds(10));
+  ExpectCounts(ledger, 0, 1, 2);
+
+  EXPECT_TRUE(ledger.ExpireLeases(kT0 + absl::Seconds(9)).empty());
+  EXPECT_EQ(ledger.ExpireLeases(kT0 + absl::Seconds(10)), std::vector<uint64_t>{a.task_id});
+  ExpectCounts(ledger, 0, 0, 3);
+
+  const Lease b = *ledger.LeaseNext("w2", 1, kT0 + absl::Seconds(11));
+  EXPECT_EQ(b.shard, a.shard) << "a returned shard goes to the front of the queue";
+  EXPECT_NE(b.task_id, a.task_id);
+
+  // w1's late result is refused; w2's is accepted once.
+  EXPECT_TRUE(absl::IsFailedPrecondition(ledger.CheckLive(a.task_id, "w1", kT0 + absl::Seconds(12)).status()));
+  ASSERT_TRUE(*ledger.CheckLive(b.task_id, "w2", kT0 + absl::Seconds(12)));
+  ledger.Complete(b.task_id);
+  EXPECT_FALSE(*ledger.CheckLive(b.task_id, "w2", kT0 + absl::Seconds(13))) << "a retry is a duplicate";
+  ExpectCounts(ledger, 1, 0, 2);
+  EXPECT_EQ(ledger.Find(b.task_id)->leases, 2);
+  EXPECT_EQ(ledger.Find(b.task_id)->completions, 1);
+}
+
+TEST(LedgerTest, RenewPushesDeadlines) {
+  ShardLedger ledger(Options(2, 1));
+  const Lease a = *ledger.LeaseNext("w1", 0, kT0);
+  ledger.Renew("w1", kT0 + absl::Seconds(8));
+  EXPECT_TRUE(ledger.ExpireLeases(kT0 + absl::Seconds(12)).empty());
+  EXPECT_TRUE(*ledger.CheckLive(a.task_id, "w1", kT0 + absl::Seconds(17)));
+  EXPECT_FALSE(ledger.CheckLive(a.task_id, "w1", kT0 + absl::Seconds(18)).ok());
+}
+
+TEST(LedgerTest, OnlyTheHolderMayComplete) {
+  ShardLedger ledger(Options(2, 1));
+  const Lease a = *ledger.LeaseNext("w1", 0, kT0);
+  EXPECT_TRUE(absl::IsPermissionDenied(ledger.CheckLive(a.task_id, "w2", kT0).status()));
+  EXPECT_TRUE(absl::IsNotFound(ledger.CheckLive(999, "w1", kT0).status()));
+  EXPECT_TRUE(ledger.HoldsLease(a.task_id, "w1"));
+  EXPECT_FALSE(ledger.HoldsLease(a.task_id, "w2"));
+}
+
+TEST(LedgerTest, ReleaseWorkerAndAbandonRequeue) {
+  ShardLedger ledger(Options(4, 1));
+  const Lease a = *ledger.LeaseNext("w1", 0, kT0);
+  const Lease b = *ledger.LeaseNext("w1", 0, kT0);
+  const Lease c = *ledger.LeaseNext("w2", 0, kT0);
+  EXPECT_EQ(ledger.ReleaseWorker("w1").size(), 2u);
+  ExpectCounts(ledger, 0, 1, 3);
+  ledger.Abandon(c.task_id);
+  ExpectCounts(ledger, 0, 0, 4);
+  EXPECT_FALSE(ledger.CheckLive(a.task_id, "w1", kT0).ok());
+  EXPECT_FALSE(ledger.CheckLive(b.task_id, "w1", kT0).ok());
+}
+
+TEST(LedgerTest, FinishesWhenAllDoneAndThenHandsOutNothing) {
+  ShardLedger ledger(Options(2, 2));
+  while (std::optional<Lease> lease = ledger.LeaseNext("w1", 0, kT0)) ledger.Complete(lease->task_id);
+  EXPECT_TRUE(ledger.finished());
+  ExpectCounts(ledger, 4, 0, 0);
+}
+
+// Random schedules of leases, expiries, releases, completions and retries;
+// after each step the counts add up and no item is completed twice.
+TEST(LedgerTest, RandomSchedulesKeepTheInvariants) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (int run = 0; run < 50; ++run) {
+    ShardLedger ledger(Options(1 + rng() % 8, 1 + rng() % 3));
+    absl::Time now = kT0;
+    std::vector<std::pair<uint64_t, std::string>> issued;
+    for (int step = 0; step < 2000 && !ledger.finished(); ++step) {
+      const std::string worker = "w" + std::to_string(rng() % 3);
+      switch (rng() % 5) {
+        case 0:
+          if (auto lease = ledger.LeaseNext(worker, 0, now)) issued.emplace_back(lease->task_id, worker);
+          break;
+        case 1:
+          now += absl::Seconds(rng() % 6);
+          ledger.ExpireLeases(now);
+          break;
+        case 2:
+          if (rng() % 4 == 0) ledger.ReleaseWorker(worker);
+          break;
+        default:
+          if (!issued.empty()) {
+            const auto& [task, holder] = issued[rng() % issued.size()];
+            absl::StatusOr<bool> live = ledger.CheckLive(task, holder, now);
+            if (live.ok() && *live) ledger.Complete(task);
+          }
+      }
+      const LedgerCounts c = ledger.counts();
+      ASSERT_EQ(c.done + c.leased + c.pending, c.total);
+      int64_t done = 0;
+      for (const WorkItem& item : ledger.items()) {
+        ASSERT_LE(item.completions, 1);
+        done += item.state == WorkState::kDone;
+        ASSERT_EQ(item.completions, item.state == WorkState::kDone ? 1 : 0);
+      }
+      ASSERT_EQ(done, c.done);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tributary::coordinator

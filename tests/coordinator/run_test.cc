@@ -1,0 +1,159 @@
+#include "coordinator/run.h"
+
+#include <vector>
+
+#include "common/clock.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/test_data.h"
+
+namespace tributary::coordinator {
+namespace {
+
+class RunTest : public ::testing::Test {
+ protected:
+  RunTest()
+      : dataset_(TinyDataset(12, 4)),
+        job_(TinyJob()),
+        run_(job_, *dataset_, std::vector<float>(kNumParams, 0.0f), clock_) {}
+
+  // The MLP 6 -> 4 -> 3.
+  static constexpr int kNumParams = 4 * 6 + 4 + 3 * 4 + 3;
+
+  tributary::v1::Task Lease(const std::string& worker) {
+    TaskDecision decision = run_.GetTask(worker);
+    EXPECT_TRUE(decision.task.has_value());
+    return decision.task.value_or(tributary::v1::Task());
+  }
+
+  absl::StatusOr<SubmitResult> Submit(const std::string& worker, const tributary::v1::Task& task,
+                                      float value = 0.1f) {
+    tributary::v1::UpdateHeader header;
+    header.set_task_id(task.task_id());
+    header.set_base_version(task.base_version());
+    header.set_loss(1.0f);
+    header.set_examples(task.shard_examples());
+    return run_.Submit(worker, header, std::vector<float>(kNumParams, value), kNumParams * 4);
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<Dataset> dataset_;
+  tributary::v1::JobSpec job_;
+  TrainingRun run_;
+};
+
+TEST_F(RunTest, TaskCarriesShardModelAndLease) {
+  const std::string w = run_.Join("a", "cpu", 1, "sa");
+  const tributary::v1::Task task = Lease(w);
+  EXPECT_EQ(task.base_version(), 0u);
+  EXPECT_EQ(task.local_steps(), 1u);
+  EXPECT_EQ(task.shard_examples(), 4u);
+  EXPECT_EQ(task.shard_sha256(), DigestBytes(dataset_->shards[task.shard_id()].sha256));
+  auto model = run_.Model(0);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(task.model_sha256(), DigestBytes((*model)->sha256));
+  EXPECT_EQ(task.model_bytes(), kNumParams * 4u);
+  EXPECT_EQ(run_.Status().shards.leased, 1);
+}
+
+TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {
+  const std::string w = run_.Join("a", "cpu", 1, "sa");
+  const tributary::v1::Task task = Lease(w);
+  auto first = Submit(w, task);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->applied);
+  EXPECT_EQ(first->model_version, 1u);
+  auto retry = Submit(w, task);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_FALSE(retry->applied);
+  const RunStatus s = run_.Status();
+  EXPECT_EQ(s.updates_applied, 1);
+  EXPECT_EQ(s.model_version, 1u);
+  EXPECT_EQ(s.samples_processed, 4);
+  EXPECT_EQ(s.shards.done, 1);
+  EXPECT_EQ(s.bytes_received_raw, 2 * kNumParams * 4);
+}
+
+TEST_F(RunTest, SilentWorkerIsLostAndItsShardRedoneByAnother) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const tributary::v1::Task task = Lease(a);
+  clock_.Advance(absl::Seconds(5));
+  const std::string b = run_.Join("b", "cpu", 1, "sb");
+  clock_.Advance(absl::Seconds(6));
+  ASSERT_TRUE(run_.Authenticate("sb").ok());  // b is heard from; a has been silent 11 s.
+  EXPECT_TRUE(absl::IsUnauthenticated(run_.Authenticate("sa").status()));
+  const RunStatus s = run_.Status();
+  EXPECT_STREQ(WorkerStateName(s.workers[0].state), "lost");
+  EXPECT_EQ(s.shards.leased, 0);
+  const tributary::v1::Task redo = Lease(b);
+  EXPECT_EQ(redo.shard_id(), task.shard_id());
+  EXPECT_TRUE(absl::IsFailedPrecondition(Submit(a, task).status()));
+  ASSERT_TRUE(Submit(b, redo).ok());
+  EXPECT_EQ(run_.Status().rejected_by_reason.at("lease"), 1);
+}
+
+TEST_F(RunTest, StaleUpdateIsRejectedAndItsShardRequeued) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string b = run_.Join("b", "cpu", 1, "sb");
+  const tributary::v1::Task old_task = Lease(a);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Submit(b, Lease(b)).ok());
+  const absl::StatusOr<SubmitResult> stale = Submit(a, old_task);
+  EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
+  const RunStatus s = run_.Status();
+  EXPECT_EQ(s.rejected_by_reason.at("stale"), 1);
+  EXPECT_EQ(s.workers[0].updates_rejected, 1);
+  EXPECT_EQ(s.shards.pending, 1);
+  EXPECT_EQ(Lease(b).shard_id(), old_task.shard_id());
+}
+
+TEST_F(RunTest, InvalidRequestsBanAtTheLimit) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  Lease(a);
+  EXPECT_TRUE(absl::IsInvalidArgument(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
+  EXPECT_TRUE(absl::IsPermissionDenied(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
+  const RunStatus s = run_.Status();
+  EXPECT_STREQ(WorkerStateName(s.workers[0].state), "banned");
+  EXPECT_EQ(s.shards.leased, 0);
+  EXPECT_FALSE(run_.Authenticate("sa").ok());
+}
+
+TEST_F(RunTest, LeaveReleasesLeases) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  Lease(a);
+  run_.Leave(a);
+  const RunStatus s = run_.Status();
+  EXPECT_STREQ(WorkerStateName(s.workers[0].state), "left");
+  EXPECT_EQ(s.shards.pending, 3);
+}
+
+TEST_F(RunTest, EvaluationsAreRequestedOnScheduleAndTheFinalOneEndsTheRun) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  EXPECT_FALSE(run_.WaitForEval(absl::ZeroDuration()).has_value());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Submit(a, Lease(a)).ok());
+  std::optional<EvalRequest> request = run_.WaitForEval(absl::ZeroDuration());
+  ASSERT_TRUE(request.has_value());
+  EXPECT_EQ(request->model->version, 2u);
+  EXPECT_FALSE(request->final);
+  run_.RecordEval(*request, LossStats{3.0, 2, 4});
+  EXPECT_DOUBLE_EQ(*run_.Status().eval_accuracy, 0.5);
+
+  ASSERT_TRUE(Submit(a, Lease(a)).ok());
+  EXPECT_TRUE(run_.GetTask(a).job_done);
+  request = run_.WaitForEval(absl::ZeroDuration());
+  ASSERT_TRUE(request.has_value());
+  EXPECT_TRUE(request->final);
+  EXPECT_FALSE(run_.WaitUntilDone(absl::ZeroDuration()));
+  run_.RecordEval(*request, LossStats{1.0, 4, 4});
+  EXPECT_TRUE(run_.WaitUntilDone(absl::ZeroDuration()));
+  EXPECT_TRUE(run_.Status().done);
+  EXPECT_FALSE(run_.History().empty());
+}
+
+TEST_F(RunTest, OldModelVersionsAreNoLongerServed) {
+  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(a, Lease(a)).ok());
+  EXPECT_TRUE(absl::IsNotFound(run_.Model(0).status()));
+  EXPECT_TRUE(run_.Model(2).ok());
+}
+
+}  // namespace
+}  // namespace tributary::coordinator
