@@ -324,6 +324,9 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
                                               grpc::Service* service) {
   RunningServer running;
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which would let a second coordinator
+  // silently share the port (and its traffic) with the first.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, std::move(credentials), &running.port);
   builder.RegisterService(service);
   running.server = builder.BuildAndStart();

@@ -1,0 +1,62 @@
+// Helpers for end-to-end tests: real coordinator and worker processes on
+// 127.0.0.1, free ports chosen at run time, the status endpoint read over
+// real HTTP.
+#ifndef TRIBUTARY_TESTS_E2E_HARNESS_H_
+#define TRIBUTARY_TESTS_E2E_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace tributary::testing {
+
+// A child process whose stdout and stderr go to a log file. Killed (SIGKILL)
+// and reaped on destruction if still running.
+class Process {
+ public:
+  static absl::StatusOr<std::unique_ptr<Process>> Start(const std::vector<std::string>& argv,
+                                                         const std::string& log_path);
+  ~Process();
+
+  void Signal(int sig);
+  // The exit code (128 + signal when killed by one), or nullopt if the
+  // process is still running after `timeout`.
+  std::optional<int> Wait(absl::Duration timeout);
+  std::string Log() const;
+
+ private:
+  Process(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
+
+  pid_t pid_;
+  std::string log_path_;
+  std::optional<int> exit_code_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// GET http://127.0.0.1:port/path, parsed as JSON.
+absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path);
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
+
+// Path of a built binary, e.g. Binary("tributary-worker").
+std::string Binary(const std::string& name);
+
+// A fresh directory for one test's files.
+std::string TestDir(const std::string& name);
+
+void WriteFile(const std::string& path, const std::string& contents);
+
+}  // namespace tributary::testing
+
+#endif  // TRIBUTARY_TESTS_E2E_HARNESS_H_

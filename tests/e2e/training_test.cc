@@ -1,0 +1,216 @@
+// End to end: a real coordinator and real workers on 127.0.0.1 train the
+// Fashion-MNIST MLP (Debian's dataset-fashion-mnist).
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
+
+namespace tributary::testing {
+namespace {
+
+using nlohmann::json;
+
+// A coordinator plus workers, each logging to a file in the test's directory.
+class Cluster {
+ public:
+  Cluster(const std::string& name, const std::string& job)
+      : dir_(TestDir(name)), grpc_port_(FreePort()), http_port_(FreePort()) {
+    WriteFile(dir_ + "/job.textproto", job);
+  }
+
+  Process& StartCoordinator(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {Binary("tributary-coordinator"),
+                                     "--job=" + dir_ + "/job.textproto",
+                                     absl::StrCat("--listen=127.0.0.1:", grpc_port_),
+                                     absl::StrCat("--http=127.0.0.1:", http_port_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    coordinator_ = Start(argv, "coordinator");
+    EXPECT_TRUE(WaitFor([&] { return GetJson(http_port_, "/api/status").ok(); }, absl::Seconds(60)))
+        << coordinator_->Log();
+    return *coordinator_;
+  }
+
+  Process& StartWorker(const std::string& name, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {Binary("tributary-worker"),
+                                     absl::StrCat("--coordinator=127.0.0.1:", grpc_port_),
+                                     "--name=" + name, "--threads=1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    workers_.push_back(Start(argv, name));
+    return *workers_.back();
+  }
+
+  json Status() const { return Get("/api/status"); }
+  json Get(const std::string& path) const {
+    absl::StatusOr<json> body = GetJson(http_port_, path);
+    return body.ok() ? *body : json();
+  }
+
+  bool WaitUntilDone(absl::Duration timeout) const {
+    return WaitFor([&] { return Status().value("state", "") == "done"; }, timeout);
+  }
+
+  // Everything the processes printed, for failure messages.
+  std::string Logs() const {
+    std::string all = coordinator_ ? "--- coordinator\n" + coordinator_->Log() : "";
+    for (const auto& w : workers_) all += "--- worker\n" + w->Log();
+    return all.size() > 20000 ? all.substr(all.size() - 20000) : all;
+  }
+
+ private:
+  std::unique_ptr<Process> Start(const std::vector<std::string>& argv, const std::string& log) {
+    absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(argv, dir_ + "/" + log + ".log");
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *std::move(p);
+  }
+
+  std::string dir_;
+  int grpc_port_;
+  int http_port_;
+  std::unique_ptr<Process> coordinator_;
+  std::vector<std::unique_ptr<Process>> workers_;
+};
+
+void ExpectStatusSchema(const json& s) {
+  EXPECT_TRUE(s["job"].is_string());
+  EXPECT_TRUE(s["state"] == "running" || s["state"] == "done") << s["state"];
+  for (const char* field : {"model_version", "updates_applied", "updates_rejected",
+                            "samples_processed", "tokens_processed"}) {
+    EXPECT_TRUE(s[field].is_number_integer()) << field;
+  }
+  for (const char* field : {"train_loss", "eval_loss", "eval_accuracy"}) {
+    EXPECT_TRUE(s.contains(field) && (s[field].is_null() || s[field].is_number())) << field;
+  }
+  EXPECT_TRUE(s["uptime_s"].is_number());
+  for (const char* field : {"total", "done", "leased", "pending"}) {
+    EXPECT_TRUE(s["shards"][field].is_number_integer()) << "shards." << field;
+  }
+  for (const char* field : {"received_wire", "received_raw", "sent_wire"}) {
+    EXPECT_TRUE(s["bytes"][field].is_number_integer()) << "bytes." << field;
+  }
+  ASSERT_TRUE(s["workers"].is_array());
+  for (const json& w : s["workers"]) {
+    EXPECT_TRUE(w["id"].is_string());
+    EXPECT_TRUE(w["name"].is_string());
+    EXPECT_TRUE(w["device"].is_string());
+    EXPECT_THAT(w["state"].get<std::string>(), ::testing::AnyOf("active", "lost", "left", "banned"));
+    EXPECT_TRUE(w["last_seen_s"].is_number());
+    for (const char* field : {"tasks_done", "updates_accepted", "updates_rejected"}) {
+      EXPECT_TRUE(w[field].is_number_integer()) << "workers[]." << field;
+    }
+  }
+}
+
+TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
+  Cluster cluster("train", R"(
+    name: "e2e-mlp"
+    data { fashion_mnist { max_train_examples: 30000 } shard_examples: 100 }
+    budget { epochs: 1 }
+    eval { interval_versions: 100 }
+    optimizer { lr: 0.1 }
+  )");
+  Process& coordinator = cluster.StartCoordinator();
+  const json before = cluster.Status();
+  ExpectStatusSchema(before);
+  EXPECT_TRUE(before["eval_loss"].is_null()) << "nothing is known before any work";
+  Process& a = cluster.StartWorker("alpha");
+  Process& b = cluster.StartWorker("beta");
+  ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(5))) << cluster.Logs();
+
+  const json s = cluster.Status();
+  ExpectStatusSchema(s);
+  EXPECT_EQ(s["job"], "e2e-mlp");
+  EXPECT_GE(s["eval_accuracy"].get<double>(), 0.80) << s.dump();
+  EXPECT_EQ(s["shards"]["done"], s["shards"]["total"]);
+  EXPECT_EQ(s["shards"]["total"], 300);
+  EXPECT_EQ(s["updates_applied"], 300);
+  EXPECT_EQ(s["samples_processed"], 30000);
+  EXPECT_EQ(s["model_version"], 300);
+  // Every shard went out at least once (30000 examples x 785 bytes), and models with it.
+  EXPECT_GT(s["bytes"]["sent_wire"].get<int64_t>(), int64_t{30000} * 785);
+  EXPECT_EQ(s["bytes"]["received_wire"], s["bytes"]["received_raw"]) << "codec none";
+  ASSERT_EQ(s["workers"].size(), 2u);
+  int64_t tasks = 0;
+  for (const json& w : s["workers"]) tasks += w["tasks_done"].get<int64_t>();
+  EXPECT_EQ(tasks, 300);
+  const json history = cluster.Get("/api/history");
+  EXPECT_FALSE(history["eval_loss"].empty());
+
+  // The job is done: workers leave by themselves and exit 0.
+  EXPECT_EQ(a.Wait(absl::Seconds(30)), 0) << cluster.Logs();
+  EXPECT_EQ(b.Wait(absl::Seconds(30)), 0) << cluster.Logs();
+  coordinator.Signal(SIGTERM);
+  EXPECT_EQ(coordinator.Wait(absl::Seconds(30)), 0) << cluster.Logs();
+}
+
+TEST(TrainingTest, ExitWhenDoneExitsZeroAfterTheFinalEval) {
+  Cluster cluster("exit", R"(
+    name: "e2e-exit"
+    data { fashion_mnist { max_train_examples: 2000 } shard_examples: 200 }
+    budget { epochs: 1 }
+    eval { max_examples: 1000 }
+  )");
+  Process& coordinator = cluster.StartCoordinator({"--exit_when_done"});
+  Process& worker = cluster.StartWorker("solo");
+  EXPECT_EQ(coordinator.Wait(absl::Minutes(3)), 0) << cluster.Logs();
+  EXPECT_THAT(coordinator.Log(), ::testing::HasSubstr("final: state=done"));
+  EXPECT_THAT(coordinator.Log(), ::testing::HasSubstr("shards_done=10/10"));
+  EXPECT_EQ(worker.Wait(absl::Seconds(60)), 0) << cluster.Logs();
+}
+
+// A worker is SIGKILLed while it holds a lease: it stops heartbeating, is
+// declared lost, its shard goes back to the queue and the other worker
+// redoes it. Every shard is still applied exactly once.
+TEST(TrainingTest, KilledWorkerIsLostAndItsShardIsRedoneExactlyOnce) {
+  Cluster cluster("kill", R"(
+    name: "e2e-kill"
+    data { fashion_mnist { max_train_examples: 3000 } shard_examples: 100 }
+    budget { epochs: 1 }
+    eval { max_examples: 1000 }
+    lease { heartbeat_interval_s: 0.2 heartbeat_timeout_s: 1.5 lease_timeout_s: 60 }
+  )");
+  Process& coordinator = cluster.StartCoordinator();
+  Process& slow = cluster.StartWorker("doomed", {"--test_task_delay=1s"});
+  // Wait until the slow worker holds a lease, then kill it mid-task.
+  std::string victim;
+  ASSERT_TRUE(WaitFor([&] {
+    const json ledger = cluster.Get("/api/ledger");
+    for (const json& item : ledger["items"]) {
+      if (item["state"] == "leased") victim = item["worker"];
+    }
+    return !victim.empty();
+  }, absl::Seconds(60))) << cluster.Logs();
+  slow.Signal(SIGKILL);
+  EXPECT_EQ(slow.Wait(absl::Seconds(10)), 128 + SIGKILL);
+
+  Process& survivor = cluster.StartWorker("survivor");
+  ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(3))) << cluster.Logs();
+  const json s = cluster.Status();
+  EXPECT_EQ(s["shards"]["done"], s["shards"]["total"]);
+  EXPECT_EQ(s["updates_applied"], 30);
+  for (const json& w : s["workers"]) {
+    if (w["id"] == victim) {
+      EXPECT_EQ(w["state"], "lost") << w.dump();
+    }
+  }
+  int redone = 0;
+  const json ledger = cluster.Get("/api/ledger");
+  ASSERT_EQ(ledger["items"].size(), 30u);
+  for (const json& item : ledger["items"]) {
+    EXPECT_EQ(item["completions"], 1) << item.dump();
+    EXPECT_EQ(item["state"], "done");
+    redone += item["leases"].get<int>() > 1;
+  }
+  EXPECT_GE(redone, 1) << "the killed worker's shard was leased again";
+  EXPECT_EQ(survivor.Wait(absl::Seconds(30)), 0) << cluster.Logs();
+  coordinator.Signal(SIGTERM);
+  EXPECT_EQ(coordinator.Wait(absl::Seconds(30)), 0);
+}
+
+}  // namespace
+}  // namespace tributary::testing
