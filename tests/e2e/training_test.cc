@@ -110,7 +110,7 @@ TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
   Cluster cluster("train", R"(
     name: "e2e-mlp"
     data { fashion_mnist { max_train_examples: 30000 } shard_examples: 100 }
-    budget { epochs: 1 }
+    budget { epochs: 2 }
     eval { interval_versions: 100 }
     optimizer { lr: 0.1 }
   )");
@@ -127,17 +127,17 @@ TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
   EXPECT_EQ(s["job"], "e2e-mlp");
   EXPECT_GE(s["eval_accuracy"].get<double>(), 0.80) << s.dump();
   EXPECT_EQ(s["shards"]["done"], s["shards"]["total"]);
-  EXPECT_EQ(s["shards"]["total"], 300);
-  EXPECT_EQ(s["updates_applied"], 300);
-  EXPECT_EQ(s["samples_processed"], 30000);
-  EXPECT_EQ(s["model_version"], 300);
+  EXPECT_EQ(s["shards"]["total"], 600);
+  EXPECT_EQ(s["updates_applied"], 600);
+  EXPECT_EQ(s["samples_processed"], 60000);
+  EXPECT_EQ(s["model_version"], 600);
   // Every shard went out at least once (30000 examples x 785 bytes), and models with it.
   EXPECT_GT(s["bytes"]["sent_wire"].get<int64_t>(), int64_t{30000} * 785);
   EXPECT_EQ(s["bytes"]["received_wire"], s["bytes"]["received_raw"]) << "codec none";
   ASSERT_EQ(s["workers"].size(), 2u);
   int64_t tasks = 0;
   for (const json& w : s["workers"]) tasks += w["tasks_done"].get<int64_t>();
-  EXPECT_EQ(tasks, 300);
+  EXPECT_EQ(tasks, 600);
   const json history = cluster.Get("/api/history");
   EXPECT_FALSE(history["eval_loss"].empty());
 

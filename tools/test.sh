@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+tools/build.sh
+cd build
+ctest --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" --timeout 900
