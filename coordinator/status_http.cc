@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/dashboard.h"
 #include "coordinator/status_json.h"
 
 namespace tributary::coordinator {
@@ -19,6 +20,9 @@ void ServeJson(httplib::Response& response, const nlohmann::json& body) {
 }
 
 void AddRoutes(httplib::Server& server, TrainingRun& run) {
+  server.Get("/", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content(kDashboardHtml, "text/html; charset=utf-8");
+  });
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("ok\n", "text/plain");
   });

@@ -1,6 +1,7 @@
 // The status endpoint: a small HTTP server (cpp-httplib) on its own thread
 // that renders the run's state. It only reads the run.
 //
+//   GET /              the HTML dashboard (dashboard.h)
 //   GET /healthz       200 "ok" while the coordinator serves
 //   GET /api/status    the status JSON (status_json.h)
 //   GET /api/history   loss history for plotting

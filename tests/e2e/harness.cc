@@ -89,7 +89,7 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path) {
+absl::StatusOr<std::string> GetText(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
@@ -98,7 +98,13 @@ absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path) {
   if (response->status != 200) {
     return absl::InternalError(absl::StrCat("GET ", path, ": HTTP ", response->status));
   }
-  nlohmann::json body = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  return response->body;
+}
+
+absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path) {
+  absl::StatusOr<std::string> text = GetText(port, path);
+  if (!text.ok()) return text.status();
+  nlohmann::json body = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return absl::InternalError(absl::StrCat("GET ", path, ": not JSON"));
   return body;
 }

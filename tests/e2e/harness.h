@@ -43,6 +43,9 @@ class Process {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// GET http://127.0.0.1:port/path: the body of a 200 response.
+absl::StatusOr<std::string> GetText(int port, const std::string& path);
+
 // GET http://127.0.0.1:port/path, parsed as JSON.
 absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path);
 

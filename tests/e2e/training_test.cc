@@ -46,6 +46,7 @@ class Cluster {
   }
 
   json Status() const { return Get("/api/status"); }
+  std::string Text(const std::string& path) const { return GetText(http_port_, path).value_or(""); }
   json Get(const std::string& path) const {
     absl::StatusOr<json> body = GetJson(http_port_, path);
     return body.ok() ? *body : json();
@@ -140,6 +141,11 @@ TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
   EXPECT_EQ(tasks, 600);
   const json history = cluster.Get("/api/history");
   EXPECT_FALSE(history["eval_loss"].empty());
+  EXPECT_EQ(history["eval_loss"].size(), history["model_version"].size());
+  EXPECT_EQ(cluster.Text("/healthz"), "ok\n");
+  const std::string dashboard = cluster.Text("/");
+  EXPECT_THAT(dashboard, ::testing::HasSubstr("<title>Tributary</title>"));
+  EXPECT_THAT(dashboard, ::testing::Not(::testing::HasSubstr("src=\"http"))) << "works offline";
 
   // The job is done: workers leave by themselves and exit 0.
   EXPECT_EQ(a.Wait(absl::Seconds(30)), 0) << cluster.Logs();
