@@ -1,6 +1,4 @@
 // tributary-coordinator: serves one training job to any number of workers.
-#include <signal.h>
-
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -19,6 +17,7 @@
 #include "common/job_spec.h"
 #include "common/log.h"
 #include "common/models/model.h"
+#include "common/signals.h"
 #include "coordinator/dataset.h"
 #include "coordinator/run.h"
 #include "coordinator/service.h"
@@ -69,13 +68,8 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
 
 // Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit then.
 void WaitForShutdown(TrainingRun& run, bool exit_when_done) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  const timespec poll = {0, 100'000'000};
   while (true) {
-    if (const int sig = sigtimedwait(&signals, nullptr, &poll); sig > 0) {
+    if (const int sig = WaitForTerminationSignal(absl::Milliseconds(100))) {
       TLOG(INFO) << "signal " << sig << ": shutting down";
       return;
     }
@@ -137,12 +131,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Serves a Tributary training job to workers.\n  tributary-coordinator --job=FILE");
   absl::ParseCommandLine(argc, argv);
-  // Signals are taken synchronously by WaitForShutdown; block them in every thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken synchronously by WaitForShutdown.
+  tributary::BlockTerminationSignals();
 
   tributary::coordinator::CoordinatorOptions options;
   options.job_path = absl::GetFlag(FLAGS_job);

@@ -1,5 +1,4 @@
 // tributary-worker: joins a coordinator and trains until the job is done.
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "worker/client.h"
 #include "worker/worker.h"
 
@@ -71,11 +71,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Joins a Tributary coordinator and trains.\n  tributary-worker --coordinator=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  tributary::BlockTerminationSignals();
 
   absl::StatusOr<tributary::worker::WorkerOptions> options = tributary::worker::OptionsFromFlags();
   if (!options.ok()) {
@@ -92,9 +88,8 @@ int main(int argc, char** argv) {
     result = worker.Run();
     finished = true;
   });
-  const timespec poll = {0, 100'000'000};
   while (!finished) {
-    if (const int sig = sigtimedwait(&signals, nullptr, &poll); sig > 0) {
+    if (const int sig = tributary::WaitForTerminationSignal(absl::Milliseconds(100))) {
       TLOG(INFO) << "signal " << sig << ": leaving";
       worker.Stop();
     }
