@@ -11,6 +11,11 @@ namespace tributary {
 // default 4 MiB message limit.
 inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
 
+// HTTP/2 flow-control window per stream, on both ends. gRPC's 64 KiB
+// default costs a round trip per window when a model or update of several
+// MiB is streamed; a payload-sized window lets it flow in one go.
+inline constexpr int kStreamWindowBytes = 16 << 20;
+
 // Metadata entry carrying "Bearer <session token>" on every call after Join.
 inline constexpr char kSessionMetadataKey[] = "authorization";
 inline constexpr char kBearerPrefix[] = "Bearer ";

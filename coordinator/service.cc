@@ -327,6 +327,7 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
   // gRPC sets SO_REUSEPORT by default, which would let a second coordinator
   // silently share the port (and its traffic) with the first.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   builder.AddListeningPort(address, std::move(credentials), &running.port);
   builder.RegisterService(service);
   running.server = builder.BuildAndStart();
