@@ -40,6 +40,12 @@ void ShardLedger::SetState(WorkItem& item, WorkState state) {
   --counter(item.state);
   ++counter(state);
   item.state = state;
+  const int index = static_cast<int>(&item - items_.data());
+  if (state == WorkState::kLeased) {
+    leased_.insert(index);
+  } else {
+    leased_.erase(index);
+  }
 }
 
 std::optional<Lease> ShardLedger::LeaseNext(absl::string_view worker, uint64_t base_version,
@@ -59,10 +65,8 @@ std::optional<Lease> ShardLedger::LeaseNext(absl::string_view worker, uint64_t b
 }
 
 void ShardLedger::Renew(absl::string_view worker, absl::Time now) {
-  for (WorkItem& item : items_) {
-    if (item.state == WorkState::kLeased && item.worker == worker) {
-      item.deadline = now + lease_timeout_;
-    }
+  for (int index : leased_) {
+    if (items_[index].worker == worker) items_[index].deadline = now + lease_timeout_;
   }
 }
 
@@ -71,26 +75,25 @@ void ShardLedger::Requeue(int index) {
   pending_.push_front(index);
 }
 
-std::vector<uint64_t> ShardLedger::ExpireLeases(absl::Time now) {
-  std::vector<uint64_t> expired;
-  for (int i = 0; i < static_cast<int>(items_.size()); ++i) {
-    if (items_[i].state == WorkState::kLeased && items_[i].deadline <= now) {
-      expired.push_back(items_[i].task_id);
-      Requeue(i);
-    }
+std::vector<uint64_t> ShardLedger::RequeueLeasedIf(const std::function<bool(const WorkItem&)>& pred) {
+  std::vector<int> matching;
+  for (int index : leased_) {
+    if (pred(items_[index])) matching.push_back(index);
   }
-  return expired;
+  std::vector<uint64_t> task_ids;
+  for (int index : matching) {
+    task_ids.push_back(items_[index].task_id);
+    Requeue(index);
+  }
+  return task_ids;
+}
+
+std::vector<uint64_t> ShardLedger::ExpireLeases(absl::Time now) {
+  return RequeueLeasedIf([now](const WorkItem& item) { return item.deadline <= now; });
 }
 
 std::vector<uint64_t> ShardLedger::ReleaseWorker(absl::string_view worker) {
-  std::vector<uint64_t> released;
-  for (int i = 0; i < static_cast<int>(items_.size()); ++i) {
-    if (items_[i].state == WorkState::kLeased && items_[i].worker == worker) {
-      released.push_back(items_[i].task_id);
-      Requeue(i);
-    }
-  }
-  return released;
+  return RequeueLeasedIf([worker](const WorkItem& item) { return item.worker == worker; });
 }
 
 const WorkItem* ShardLedger::Find(uint64_t task_id) const {

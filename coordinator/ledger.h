@@ -14,10 +14,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -101,11 +103,14 @@ class ShardLedger {
 
  private:
   void Requeue(int index);
+  // Requeues the leased items `pred` selects; returns their task ids.
+  std::vector<uint64_t> RequeueLeasedIf(const std::function<bool(const WorkItem&)>& pred);
   void SetState(WorkItem& item, WorkState state);
 
   absl::Duration lease_timeout_;
   std::vector<WorkItem> items_;
-  std::deque<int> pending_;  // Indexes into items_, next first.
+  std::deque<int> pending_;     // Indexes into items_, next first.
+  absl::btree_set<int> leased_;  // Indexes of leased items, so sweeps skip the rest.
   absl::flat_hash_map<uint64_t, int> task_to_item_;
   uint64_t next_task_id_ = 1;
   LedgerCounts counts_;

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -74,6 +75,13 @@ std::string Process::Log() const {
   std::stringstream contents;
   contents << in.rdbuf();
   return contents.str();
+}
+
+std::optional<ListeningPorts> ParseListeningPorts(const std::string& log) {
+  static const std::regex kLine(R"(workers connect to port (\d+); status page: http://localhost:(\d+)/)");
+  std::smatch match;
+  if (!std::regex_search(log, match, kLine)) return std::nullopt;
+  return ListeningPorts{std::stoi(match[1]), std::stoi(match[2])};
 }
 
 int FreePort() {

@@ -40,6 +40,15 @@ class Process {
   std::optional<int> exit_code_;
 };
 
+struct ListeningPorts {
+  int grpc = 0;
+  int http = 0;
+};
+
+// Finds the coordinator's "workers connect to port G; status page:
+// http://localhost:H/" log line; nullopt until it has been written.
+std::optional<ListeningPorts> ParseListeningPorts(const std::string& log);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

@@ -19,20 +19,26 @@ using nlohmann::json;
 // A coordinator plus workers, each logging to a file in the test's directory.
 class Cluster {
  public:
-  Cluster(const std::string& name, const std::string& job)
-      : dir_(TestDir(name)), grpc_port_(FreePort()), http_port_(FreePort()) {
+  Cluster(const std::string& name, const std::string& job) : dir_(TestDir(name)) {
     WriteFile(dir_ + "/job.textproto", job);
   }
 
+  // Starts the coordinator on ports it picks itself (no race with other
+  // tests for a free port) and learns them from its log.
   Process& StartCoordinator(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {Binary("tributary-coordinator"),
                                      "--job=" + dir_ + "/job.textproto",
-                                     absl::StrCat("--listen=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http=127.0.0.1:", http_port_)};
+                                     "--listen=127.0.0.1:0", "--http=127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     coordinator_ = Start(argv, "coordinator");
-    EXPECT_TRUE(WaitFor([&] { return GetJson(http_port_, "/api/status").ok(); }, absl::Seconds(60)))
+    std::optional<ListeningPorts> ports;
+    EXPECT_TRUE(WaitFor([&] { return (ports = ParseListeningPorts(coordinator_->Log())).has_value(); },
+                        absl::Seconds(60)))
         << coordinator_->Log();
+    if (ports) {
+      grpc_port_ = ports->grpc;
+      http_port_ = ports->http;
+    }
     return *coordinator_;
   }
 
@@ -71,8 +77,8 @@ class Cluster {
   }
 
   std::string dir_;
-  int grpc_port_;
-  int http_port_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
   std::unique_ptr<Process> coordinator_;
   std::vector<std::unique_ptr<Process>> workers_;
 };
