@@ -11,7 +11,7 @@ namespace {
 
 using tributary::v1::Chunk;
 
-constexpr absl::Duration kUnaryTimeout = absl::Seconds(10);
+constexpr absl::Duration kUnaryTimeout = absl::Seconds(5);
 constexpr absl::Duration kJoinTimeout = absl::Seconds(3);
 // Slowest link a transfer deadline allows for: 256 KiB/s.
 constexpr double kMinBytesPerSecond = 256 * 1024;
@@ -45,6 +45,10 @@ CoordinatorClient::CoordinatorClient(const std::string& address,
 std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  // While the coordinator is away, wait (up to the deadline) for it to come
+  // back instead of failing at once on the channel's last connection error:
+  // a call made just after it restarts then goes through.
+  context->set_wait_for_ready(true);
   absl::MutexLock lock(&mu_);
   if (!session_token_.empty()) {
     context->AddMetadata(kSessionMetadataKey, absl::StrCat(kBearerPrefix, session_token_));
@@ -60,9 +64,6 @@ absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
   }
   tributary::v1::JoinResponse response;
   auto context = NewContext(kJoinTimeout);
-  // Wait for the connection (rather than fail on the channel's last error),
-  // so a coordinator that just came up is joined at once.
-  context->set_wait_for_ready(true);
   if (grpc::Status s = stub_->Join(context.get(), request, &response); !s.ok()) {
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::UnavailableError(absl::StrCat("no connection within ", absl::FormatDuration(kJoinTimeout)));
