@@ -115,12 +115,12 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
     return decision;
   }
   ledger_.ReleaseWorker(worker_id);
-  std::shared_ptr<const ModelSnapshot> model = CurrentSnapshot();
-  std::optional<Lease> lease = ledger_.LeaseNext(worker_id, model->version, now);
+  std::optional<Lease> lease = ledger_.LeaseNext(worker_id, aggregator_.version(), now);
   if (!lease) {
     decision.retry_after = kRetryWhenDrained;
     return decision;
   }
+  std::shared_ptr<const ModelSnapshot> model = CurrentSnapshot();
   const Shard& shard = dataset_.shards[lease->shard];
   tributary::v1::Task& task = decision.task.emplace();
   task.set_task_id(lease->task_id);

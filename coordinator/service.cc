@@ -98,13 +98,22 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk> {
 // header announced; applies it when the stream ends. Deletes itself.
 class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
  public:
-  UpdateReader(CoordinatorService& service, TrainingRun& run, std::string worker_id,
-               tributary::v1::SubmitUpdateResponse* response)
-      : service_(service), run_(run), worker_id_(std::move(worker_id)), response_(response) {
+  UpdateReader(CoordinatorService& service, TrainingRun& run, grpc::CallbackServerContext* context,
+               std::string worker_id, tributary::v1::SubmitUpdateResponse* response)
+      : service_(service),
+        run_(run),
+        context_(context),
+        worker_id_(std::move(worker_id)),
+        response_(response) {
     StartRead(&chunk_);
   }
 
   void OnReadDone(bool ok) override {
+    if (!ok && context_->IsCancelled()) {
+      // The connection dropped mid-upload: not the worker's fault, not counted.
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
+      return;
+    }
     absl::Status status = ok ? Consume() : EndOfStream();
     if (!status.ok()) {
       Finish(ToGrpcStatus(run_.RecordInvalid(worker_id_, status)));
@@ -155,6 +164,7 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
 
   CoordinatorService& service_;
   TrainingRun& run_;
+  grpc::CallbackServerContext* context_;
   const std::string worker_id_;
   tributary::v1::SubmitUpdateResponse* response_;
   SubmitUpdateChunk chunk_;
@@ -276,7 +286,7 @@ grpc::ServerReadReactor<SubmitUpdateChunk>* CoordinatorService::SubmitUpdate(
     };
     return new Refuse(worker.status());
   }
-  return new UpdateReader(*this, run_, *worker, response);
+  return new UpdateReader(*this, run_, context, *worker, response);
 }
 
 absl::Status CoordinatorService::CheckHeader(const tributary::v1::UpdateHeader& header) const {
