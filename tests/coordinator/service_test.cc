@@ -1,0 +1,187 @@
+// The gRPC shell over a real socket on 127.0.0.1: every malformed request
+// gets a clear status, is counted against its worker, and leaves the model
+// untouched; well-formed ones go through.
+#include "coordinator/service.h"
+
+#include <limits>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/codec/none.h"
+#include "common/sha256.h"
+#include "common/wire.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/test_data.h"
+
+namespace tributary::coordinator {
+namespace {
+
+using tributary::v1::SubmitUpdateChunk;
+
+constexpr int kNumParams = 4 * 6 + 4 + 3 * 4 + 3;
+constexpr int kBanLimit = 5;
+
+tributary::v1::JobSpec ServiceJob() {
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_lease()->set_max_invalid_requests(kBanLimit);
+  return job;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest()
+      : dataset_(TinyDataset(12, 4)),
+        run_(ServiceJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_),
+        service_(run_, *dataset_, codec_, kNumParams, "secret") {
+    absl::StatusOr<RunningServer> server =
+        StartGrpcServer("127.0.0.1:0", grpc::InsecureServerCredentials(), &service_);
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = tributary::v1::Coordinator::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_.port), grpc::InsecureChannelCredentials()));
+  }
+  ~ServiceTest() override { server_.server->Shutdown(); }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!session_.empty()) context->AddMetadata(kSessionMetadataKey, kBearerPrefix + session_);
+    return context;
+  }
+
+  grpc::Status Join(const std::string& token) {
+    tributary::v1::JoinRequest request;
+    request.set_join_token(token);
+    request.set_name("tester");
+    tributary::v1::JoinResponse response;
+    grpc::Status s = stub_->Join(Context().get(), request, &response);
+    if (s.ok()) session_ = response.session_token();
+    return s;
+  }
+
+  tributary::v1::Task GetTask() {
+    tributary::v1::GetTaskResponse response;
+    EXPECT_TRUE(stub_->GetTask(Context().get(), {}, &response).ok());
+    return response.task();
+  }
+
+  // Streams a header and then `payload` in one data chunk.
+  grpc::Status Submit(const tributary::v1::UpdateHeader& header, const std::string& payload,
+                      tributary::v1::SubmitUpdateResponse* response) {
+    auto context = Context();
+    auto writer = stub_->SubmitUpdate(context.get(), response);
+    SubmitUpdateChunk chunk;
+    *chunk.mutable_header() = header;
+    writer->Write(chunk);
+    if (!payload.empty()) {
+      chunk.set_data(payload);
+      writer->Write(chunk);
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  tributary::v1::UpdateHeader HeaderFor(const tributary::v1::Task& task, size_t bytes) {
+    tributary::v1::UpdateHeader header;
+    header.set_task_id(task.task_id());
+    header.set_base_version(task.base_version());
+    header.set_codec("none");
+    header.set_encoded_bytes(bytes);
+    header.set_loss(1.0f);
+    header.set_examples(task.shard_examples());
+    return header;
+  }
+
+  int64_t InvalidRequests() { return run_.Status().workers.at(0).invalid_requests; }
+
+  FakeClock clock_;
+  std::unique_ptr<Dataset> dataset_;
+  NoneCodec codec_;
+  TrainingRun run_;
+  CoordinatorService service_;
+  RunningServer server_;
+  std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;
+  std::string session_;
+};
+
+TEST_F(ServiceTest, JoinNeedsTheTokenAndCallsNeedASession) {
+  EXPECT_EQ(Join("wrong").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  tributary::v1::GetTaskResponse response;
+  EXPECT_EQ(stub_->GetTask(Context().get(), {}, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(Join("secret").ok());
+  EXPECT_TRUE(stub_->GetTask(Context().get(), {}, &response).ok());
+  EXPECT_TRUE(response.has_task());
+}
+
+TEST_F(ServiceTest, DownloadsArriveWithTheirDigest) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task task = GetTask();
+  tributary::v1::FetchShardRequest request;
+  request.set_shard_id(task.shard_id());
+  auto context = Context();
+  auto reader = stub_->FetchShard(context.get(), request);
+  std::string payload;
+  tributary::v1::Chunk chunk;
+  while (reader->Read(&chunk)) payload += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(DigestBytes(Sha256(payload)), task.shard_sha256());
+
+  request.set_shard_id(99);
+  auto bad_context = Context();
+  auto bad = stub_->FetchShard(bad_context.get(), request);
+  while (bad->Read(&chunk)) {
+  }
+  EXPECT_EQ(bad->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(InvalidRequests(), 1);
+}
+
+TEST_F(ServiceTest, MalformedUploadsAreRefusedAndCounted) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task task = GetTask();
+  const std::string good = codec_.Encode(std::vector<float>(kNumParams, 0.01f));
+  tributary::v1::SubmitUpdateResponse response;
+
+  tributary::v1::UpdateHeader wrong_codec = HeaderFor(task, good.size());
+  wrong_codec.set_codec("fp16");
+  EXPECT_EQ(Submit(wrong_codec, good, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_EQ(Submit(HeaderFor(task, good.size() + 4), good + "xxxx", &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  EXPECT_EQ(Submit(HeaderFor(task, good.size()), good.substr(0, 100), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "truncated";
+
+  std::vector<float> poisoned(kNumParams, 0.01f);
+  poisoned[3] = std::numeric_limits<float>::quiet_NaN();
+  const grpc::Status nan = Submit(HeaderFor(task, good.size()), codec_.Encode(poisoned), &response);
+  EXPECT_EQ(nan.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(nan.error_message().find("NaN"), std::string::npos) << nan.error_message();
+
+  EXPECT_EQ(InvalidRequests(), 4);
+  EXPECT_EQ(run_.Status().model_version, 0u) << "nothing reached the model";
+
+  ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
+  EXPECT_TRUE(response.applied());
+  EXPECT_EQ(response.model_version(), 1u);
+  ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
+  EXPECT_FALSE(response.applied()) << "a retried submit is applied once";
+}
+
+TEST_F(ServiceTest, RepeatOffendersAreBanned) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task task = GetTask();
+  tributary::v1::SubmitUpdateResponse response;
+  tributary::v1::UpdateHeader header = HeaderFor(task, 8);
+  header.set_codec("bogus");
+  for (int i = 1; i < kBanLimit; ++i) {
+    EXPECT_EQ(Submit(header, "12345678", &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(Submit(header, "12345678", &response).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  tributary::v1::GetTaskResponse next;
+  EXPECT_EQ(stub_->GetTask(Context().get(), {}, &next).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(run_.Status().shards.leased, 0);
+}
+
+}  // namespace
+}  // namespace tributary::coordinator
