@@ -61,6 +61,7 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   if (options.max_tasks < 0) return absl::InvalidArgumentError("--max_tasks: must not be negative");
   options.task_delay = absl::GetFlag(FLAGS_test_task_delay);
   options.seed = std::random_device{}();
+  options.terminal = isatty(STDERR_FILENO);
   return options;
 }
 

@@ -6,7 +6,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/log.h"
 #include "common/models/model.h"
 
@@ -16,16 +15,12 @@ namespace {
 constexpr absl::Duration kBackoffInitial = absl::Milliseconds(500);
 constexpr absl::Duration kBackoffMax = absl::Seconds(30);
 constexpr size_t kCacheMemoryBytes = size_t{512} << 20;
+constexpr absl::Duration kProgressInterval = absl::Seconds(1);
 
 // Errors that mean the coordinator is (for now) out of reach.
 bool IsTransient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s) ||
          absl::IsUnknown(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s);
-}
-
-std::string FormatBytes(double bytes) {
-  if (bytes >= 1 << 20) return absl::StrFormat("%.1f MiB", bytes / (1 << 20));
-  return absl::StrFormat("%.0f KiB", bytes / 1024);
 }
 
 }  // namespace
@@ -34,7 +29,8 @@ Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
     : options_(options),
       client_(client),
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
-      cache_(options.cache_dir, kCacheMemoryBytes) {}
+      cache_(options.cache_dir, kCacheMemoryBytes),
+      progress_(options.terminal, kProgressInterval) {}
 
 void Worker::Stop() {
   absl::MutexLock lock(&mu_);
@@ -60,7 +56,7 @@ absl::Status Worker::Run() {
       continue;
     }
     if (NextTask() == Outcome::kJobDone) {
-      TLOG(INFO) << "the job is done";
+      TLOG(INFO) << "the job is done; this worker did " << tasks_done_ << " task(s)";
       break;
     } else if (options_.max_tasks > 0 && tasks_done_ >= options_.max_tasks) {
       TLOG(INFO) << "done " << tasks_done_ << " task(s), as --max_tasks asked";
@@ -217,12 +213,18 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   if (!submitted.ok()) return submitted.status();
   ++tasks_done_;
   backoff_.Reset();
-  TLOG(INFO) << absl::StrFormat(
-      "task %d (shard %d, epoch %d): loss %.4f over %d examples in %.0f ms (%.0f ex/s); sent %s; model v%d -> v%d%s",
-      task.task_id(), task.shard_id(), task.epoch(), stats->mean_loss(), stats->examples,
-      absl::ToDoubleMilliseconds(compute), stats->examples / absl::ToDoubleSeconds(compute),
-      FormatBytes(payload.size()), task.base_version(), submitted->model_version(),
-      submitted->applied() ? "" : " (duplicate, already applied)");
+  TaskReport report;
+  report.task_id = task.task_id();
+  report.shard_id = task.shard_id();
+  report.epoch = task.epoch();
+  report.loss = stats->mean_loss();
+  report.examples = stats->examples;
+  report.compute = compute;
+  report.sent_bytes = payload.size();
+  report.base_version = task.base_version();
+  report.new_version = submitted->model_version();
+  report.applied = submitted->applied();
+  if (std::optional<std::string> line = progress_.TaskDone(report, absl::Now())) TLOG(INFO) << *line;
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "worker/backoff.h"
 #include "worker/client.h"
 #include "worker/payload_cache.h"
+#include "worker/progress.h"
 #include "worker/trainer.h"
 
 namespace tributary::worker {
@@ -33,6 +34,7 @@ struct WorkerOptions {
   std::string cache_dir;
   int64_t max_tasks = 0;  // 0: until the job ends.
   absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
+  bool terminal = false;  // stderr is a terminal: summarise progress.
   uint64_t seed = 0;  // Jitter of the backoff.
 };
 
@@ -70,6 +72,7 @@ class Worker {
   CoordinatorClient& client_;
   Backoff backoff_;
   PayloadCache cache_;
+  ProgressReporter progress_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;
   bool joined_ = false;
