@@ -92,7 +92,10 @@ void Validate(const JobSpec& job, Validator& v) {
   const auto& data = job.data();
   v.Require(data.shard_examples() >= 1 && data.shard_examples() <= 65536,
             {"data", "shard_examples"}, "must be in [1, 65536]" + Got(data.shard_examples()));
-  if (data.has_fashion_mnist()) {
+  if (job.model().has_gpt()) {
+    v.Require(false, {"model", "gpt"},
+              "no text data source exists yet, so jobs cannot train gpt (issue 4)");
+  } else if (data.has_fashion_mnist()) {
     v.Require(!data.fashion_mnist().dir().empty(), {"data", "fashion_mnist", "dir"}, "must not be empty");
     v.Require(data.fashion_mnist().max_train_examples() >= 0,
               {"data", "fashion_mnist", "max_train_examples"},

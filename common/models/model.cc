@@ -1,6 +1,7 @@
 #include "common/models/model.h"
 
 #include "absl/status/status.h"
+#include "common/models/gpt.h"
 #include "common/models/mlp.h"
 
 namespace tributary {
@@ -19,6 +20,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const tributary::v1::ModelSpe
   switch (spec.kind_case()) {
     case tributary::v1::ModelSpec::kMlp:
       return MlpModel::Create(spec.mlp());
+    case tributary::v1::ModelSpec::kGpt:
+      return GptModel::Create(spec.gpt());
     case tributary::v1::ModelSpec::KIND_NOT_SET:
       break;
   }

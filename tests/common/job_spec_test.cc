@@ -57,6 +57,12 @@ TEST(JobSpecTest, HeartbeatTimeoutMustExceedInterval) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("lease.heartbeat_timeout_s"));
 }
 
+TEST(JobSpecTest, GptNeedsTextDataThatDoesNotExistYet) {
+  const auto job = ParseJobSpec("model {\n  gpt { layers: 2 }\n}\n", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: model.gpt: no text data source"));
+}
+
 TEST(JobSpecTest, MissingFileNamesThePath) {
   const auto job = LoadJobSpec("/nonexistent/job.textproto");
   ASSERT_FALSE(job.ok());

@@ -1,0 +1,117 @@
+#include "common/models/gpt.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace tributary {
+namespace {
+
+tributary::v1::GptSpec TinySpec() {
+  tributary::v1::GptSpec spec;
+  spec.set_layers(2);
+  spec.set_heads(2);
+  spec.set_channels(8);
+  spec.set_context(4);
+  return spec;
+}
+
+std::vector<uint8_t> RandomRecords(int n, int bytes, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> records(static_cast<size_t>(n) * bytes);
+  for (uint8_t& b : records) b = rng() % 256;
+  return records;
+}
+
+TEST(GptTest, LayoutHasGpt2NamesAndSizes) {
+  auto model = GptModel::Create(TinySpec());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ParamLayout& layout = (*model)->layout();
+  const int64_t V = 256, T = 4, C = 8, L = 2;
+  EXPECT_EQ(layout.size(), V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C);
+  EXPECT_EQ(layout.tensor(0).name, "wte.weight");
+  EXPECT_EQ(layout.tensor(1).name, "wpe.weight");
+  EXPECT_EQ(layout.tensor(4).name, "h.0.attn.c_attn.weight");
+  EXPECT_EQ(layout.tensor(4).shape, (std::vector<int64_t>{3 * C, C}));
+  EXPECT_EQ(layout.tensors().back().name, "ln_f.bias");
+  EXPECT_EQ((*model)->example_bytes(), 5);
+}
+
+TEST(GptTest, RejectsBadSizes) {
+  tributary::v1::GptSpec spec = TinySpec();
+  spec.set_heads(3);
+  EXPECT_FALSE(GptModel::Create(spec).ok());
+  spec = TinySpec();
+  spec.set_context(0);
+  EXPECT_FALSE(GptModel::Create(spec).ok());
+}
+
+TEST(GptTest, InitialLossIsAboutLn256) {
+  auto model = GptModel::Create(TinySpec());
+  ASSERT_TRUE(model.ok());
+  std::vector<float> params((*model)->layout().size());
+  (*model)->InitParams(absl::MakeSpan(params), 1);
+  const LossStats stats = (*model)->Forward(params, RandomRecords(8, 5, 2));
+  EXPECT_EQ(stats.examples, 8);
+  EXPECT_NEAR(stats.mean_loss(), std::log(256.0), 0.1);
+}
+
+// Every parameter's gradient against a central difference of the mean loss,
+// at random (not initial) weights so that every path carries signal.
+TEST(GptTest, GradientMatchesFiniteDifferences) {
+  auto model = GptModel::Create(TinySpec());
+  ASSERT_TRUE(model.ok());
+  const int64_t n = (*model)->layout().size();
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  std::vector<float> params(n);
+  for (float& p : params) p = normal(rng);
+  const auto records = RandomRecords(3, 5, 3);
+  std::vector<float> grads(n);
+  (*model)->ForwardBackward(params, records, absl::MakeSpan(grads));
+
+  const float eps = 1e-2f;
+  int checked_nonzero = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> plus = params, minus = params;
+    plus[i] += eps;
+    minus[i] -= eps;
+    const double numeric =
+        ((*model)->Forward(plus, records).mean_loss() - (*model)->Forward(minus, records).mean_loss()) / (2 * eps);
+    ASSERT_NEAR(grads[i], numeric, 2e-3 + 2e-2 * std::abs(numeric))
+        << (*model)->layout().tensors().size() << " tensors; parameter " << i;
+    checked_nonzero += std::abs(numeric) > 1e-3;
+  }
+  EXPECT_GT(checked_nonzero, n / 10) << "the check exercised real gradients";
+}
+
+TEST(GptTest, GradientDescentLowersTheLoss) {
+  auto model = GptModel::Create(TinySpec());
+  ASSERT_TRUE(model.ok());
+  std::vector<float> params((*model)->layout().size()), grads(params.size());
+  (*model)->InitParams(absl::MakeSpan(params), 1);
+  const auto records = RandomRecords(2, 5, 4);
+  const double initial = (*model)->Forward(params, records).mean_loss();
+  for (int step = 0; step < 100; ++step) {
+    (*model)->ForwardBackward(params, records, absl::MakeSpan(grads));
+    for (size_t i = 0; i < params.size(); ++i) params[i] -= 0.5f * grads[i];
+  }
+  EXPECT_LT((*model)->Forward(params, records).mean_loss(), 0.5 * initial);
+}
+
+TEST(GptTest, BatchSizeMayChangeWithoutChangingResults) {
+  auto model = GptModel::Create(TinySpec());
+  ASSERT_TRUE(model.ok());
+  std::vector<float> params((*model)->layout().size());
+  (*model)->InitParams(absl::MakeSpan(params), 5);
+  const auto big = RandomRecords(6, 5, 6);
+  const std::vector<uint8_t> small(big.begin(), big.begin() + 10);
+  const double first = (*model)->Forward(params, small).loss_sum;
+  (*model)->Forward(params, big);
+  EXPECT_DOUBLE_EQ((*model)->Forward(params, small).loss_sum, first);
+}
+
+}  // namespace
+}  // namespace tributary
