@@ -19,6 +19,11 @@ namespace {
 using tributary::v1::JobSpec;
 using FieldPath = std::initializer_list<const char*>;
 
+// The Debian package fortunes: plain-text files beside their .dat indexes
+// and .u8 links to themselves.
+constexpr char kDefaultCorpus[] = "/usr/share/games/fortunes/*";
+constexpr const char* kDefaultCorpusExcludes[] = {"*.dat", "*.u8"};
+
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
   explicit CollectErrors(absl::string_view source) : source_(source) {}
@@ -73,12 +78,19 @@ class Validator {
   std::vector<std::string> errors_;
 };
 
+// A job that names neither model nor data is the Fashion-MNIST MLP; one
+// that names only the model gets that model's usual data.
 void FillDefaults(JobSpec& job) {
   if (job.model().kind_case() == tributary::v1::ModelSpec::KIND_NOT_SET) {
     job.mutable_model()->mutable_mlp();
   }
-  if (job.data().source_case() == tributary::v1::DataSpec::SOURCE_NOT_SET) {
+  if (job.data().source_case() == tributary::v1::DataSpec::SOURCE_NOT_SET && job.model().has_mlp()) {
     job.mutable_data()->mutable_fashion_mnist();
+  }
+  if (job.data().source_case() == tributary::v1::DataSpec::SOURCE_NOT_SET && job.model().has_gpt()) {
+    tributary::v1::TextData* text = job.mutable_data()->mutable_text();
+    text->add_files(kDefaultCorpus);
+    for (const char* pattern : kDefaultCorpusExcludes) text->add_exclude(pattern);
   }
 }
 
@@ -92,15 +104,18 @@ void Validate(const JobSpec& job, Validator& v) {
   const auto& data = job.data();
   v.Require(data.shard_examples() >= 1 && data.shard_examples() <= 65536,
             {"data", "shard_examples"}, "must be in [1, 65536]" + Got(data.shard_examples()));
-  if (job.model().has_gpt()) {
-    v.Require(false, {"model", "gpt"},
-              "no text data source exists yet, so jobs cannot train gpt (issue 4)");
-  } else if (data.has_fashion_mnist()) {
+  if (data.has_fashion_mnist()) {
     v.Require(!data.fashion_mnist().dir().empty(), {"data", "fashion_mnist", "dir"}, "must not be empty");
     v.Require(data.fashion_mnist().max_train_examples() >= 0,
               {"data", "fashion_mnist", "max_train_examples"},
               "must not be negative" + Got(data.fashion_mnist().max_train_examples()));
     v.Require(job.model().has_mlp(), {"model"}, "fashion_mnist data needs an mlp model");
+  }
+  if (data.has_text()) {
+    v.Require(data.text().files_size() > 0, {"data", "text", "files"}, "must name at least one file");
+    v.Require(data.text().eval_fraction() > 0 && data.text().eval_fraction() <= 0.5,
+              {"data", "text", "eval_fraction"}, "must be in (0, 0.5]" + Got(data.text().eval_fraction()));
+    v.Require(job.model().has_gpt(), {"model"}, "text data needs a gpt model");
   }
 
   v.Require(job.eval().interval_versions() >= 1, {"eval", "interval_versions"},

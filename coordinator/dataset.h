@@ -45,6 +45,16 @@ struct Dataset {
 absl::StatusOr<std::string> ImageRecords(const IdxArray& images, const IdxArray& labels,
                                          int inputs, int classes, absl::string_view what);
 
+// Overlapping windows of context + 1 bytes, one every `context` bytes (a
+// window's last byte is the next one's first), so every byte but the first
+// is predicted exactly once. A tail shorter than a window is dropped.
+std::string SequenceRecords(absl::string_view bytes, int context);
+
+// The regular files the patterns name, less those whose file name matches
+// an exclude pattern, sorted and without duplicates. INVALID_ARGUMENT when
+// a pattern matches nothing.
+absl::StatusOr<std::vector<std::string>> ExpandFiles(const tributary::v1::TextData& text);
+
 // Cuts records into shards of `shard_examples` (the last may be shorter)
 // and hashes each.
 std::vector<Shard> CutShards(absl::string_view records, int64_t example_bytes, int shard_examples);

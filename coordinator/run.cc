@@ -33,6 +33,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       dataset_(dataset),
       clock_(clock),
       start_(clock.Now()),
+      tokens_per_example_(job.model().has_gpt() ? job.model().gpt().context() : 0),
       ledger_(MakeLedgerOptions(job, dataset)),
       aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), ledger_.counts().total},
                   std::move(initial_params)),
@@ -193,6 +194,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   ++worker->updates_accepted;
   ++worker->tasks_done;
   samples_processed_ += header.examples();
+  tokens_processed_ += header.examples() * tokens_per_example_;
   train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
                             : header.loss();
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
@@ -250,7 +252,8 @@ void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats)
   history_.push_back({request.model->version, SecondsSinceStart(clock_.Now()), train_loss_,
                       stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
-             << " accuracy " << stats.accuracy() << (request.final ? " (final)" : "");
+             << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
+             << (request.final ? " (final)" : "");
   if (request.final) done_ = true;
 }
 
@@ -271,10 +274,11 @@ RunStatus TrainingRun::Status() {
   s.updates_rejected = updates_rejected_;
   s.rejected_by_reason = rejected_by_reason_;
   s.samples_processed = samples_processed_;
+  s.tokens_processed = tokens_processed_;
   s.train_loss = train_loss_;
   if (last_eval_) {
     s.eval_loss = last_eval_->mean_loss();
-    s.eval_accuracy = last_eval_->accuracy();
+    if (job_.model().has_mlp()) s.eval_accuracy = last_eval_->accuracy();
   }
   s.uptime_s = SecondsSinceStart(now);
   s.epochs = job_.budget().epochs();

@@ -167,6 +167,7 @@ class TrainingRun {
   const Dataset& dataset_;
   Clock& clock_;
   const absl::Time start_;
+  const int64_t tokens_per_example_;  // Predicted tokens per sequence; 0 for classifiers.
 
   absl::Mutex mu_;
   ShardLedger ledger_ ABSL_GUARDED_BY(mu_);
@@ -177,6 +178,7 @@ class TrainingRun {
   int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejected_by_reason_ ABSL_GUARDED_BY(mu_);
   int64_t samples_processed_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t tokens_processed_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<double> train_loss_ ABSL_GUARDED_BY(mu_);
   std::optional<LossStats> last_eval_ ABSL_GUARDED_BY(mu_);
   uint64_t next_eval_version_ ABSL_GUARDED_BY(mu_);

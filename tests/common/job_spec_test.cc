@@ -57,10 +57,18 @@ TEST(JobSpecTest, HeartbeatTimeoutMustExceedInterval) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("lease.heartbeat_timeout_s"));
 }
 
-TEST(JobSpecTest, GptNeedsTextDataThatDoesNotExistYet) {
-  const auto job = ParseJobSpec("model {\n  gpt { layers: 2 }\n}\n", "j");
+TEST(JobSpecTest, GptDefaultsToTheFortunesCorpus) {
+  const auto job = ParseJobSpec("model { gpt { layers: 2 } }", "j");
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(job->data().has_text());
+  EXPECT_EQ(job->data().text().files(0), "/usr/share/games/fortunes/*");
+  EXPECT_EQ(job->data().text().exclude_size(), 2);
+}
+
+TEST(JobSpecTest, DataMustSuitTheModel) {
+  const auto job = ParseJobSpec("model { gpt {} }\ndata { fashion_mnist {} }\n", "j");
   ASSERT_FALSE(job.ok());
-  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: model.gpt: no text data source"));
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("needs an mlp model"));
 }
 
 TEST(JobSpecTest, MissingFileNamesThePath) {

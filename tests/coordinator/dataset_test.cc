@@ -1,5 +1,9 @@
 #include "coordinator/dataset.h"
 
+#include <sys/stat.h>
+
+#include <fstream>
+
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
@@ -45,6 +49,47 @@ TEST(DatasetTest, MissingFilesAreNamed) {
   EXPECT_NE(dataset.status().message().find("/nonexistent/fmnist/train-images-idx3-ubyte.gz"),
             absl::string_view::npos)
       << dataset.status();
+}
+
+}  // namespace
+}  // namespace tributary::coordinator
+
+namespace tributary::coordinator {
+namespace {
+
+TEST(TextDatasetTest, SequencesOverlapByOneByte) {
+  EXPECT_EQ(SequenceRecords("abcdefghij", 3), "abcddefgghij");
+  EXPECT_EQ(SequenceRecords("abc", 3), "");
+}
+
+TEST(TextDatasetTest, ExpandFilesGlobsExcludesAndSorts) {
+  const std::string dir = ::testing::TempDir() + "/text_dataset_test";
+  mkdir(dir.c_str(), 0755);
+  for (const char* name : {"b.txt", "a.txt", "a.dat"}) std::ofstream(dir + "/" + name) << name;
+  tributary::v1::TextData text;
+  text.add_files(dir + "/*");
+  text.add_files(dir + "/a.txt");
+  text.add_exclude("*.dat");
+  const auto files = ExpandFiles(text);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(*files, (std::vector<std::string>{dir + "/a.txt", dir + "/b.txt"}));
+  text.add_files(dir + "/none*");
+  EXPECT_TRUE(absl::IsInvalidArgument(ExpandFiles(text).status()));
+}
+
+TEST(TextDatasetTest, HoldsOutTheTailForEvaluation) {
+  const std::string path = ::testing::TempDir() + "/text_dataset_corpus.txt";
+  std::ofstream(path) << std::string(900, 'a') + std::string(100, 'z');
+  tributary::v1::JobSpec job;
+  job.mutable_model()->mutable_gpt()->set_context(9);
+  job.mutable_data()->mutable_text()->add_files(path);
+  job.mutable_data()->set_shard_examples(10);
+  const auto dataset = LoadDataset(job);
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ((*dataset)->example_bytes, 10);
+  EXPECT_EQ((*dataset)->train.find('z'), std::string::npos) << "the held-out tail stays out of training";
+  EXPECT_EQ((*dataset)->test, SequenceRecords(std::string(100, 'z'), 9));
+  EXPECT_EQ((*dataset)->shards.size(), 10u);  // 99 sequences of 10 bytes, 10 per shard
 }
 
 }  // namespace
