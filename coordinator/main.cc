@@ -40,7 +40,6 @@ struct CoordinatorOptions {
   bool exit_when_done = false;
 };
 
-constexpr int kEvalBatchExamples = 1000;
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 
 absl::StatusOr<std::string> ReadJoinToken(const std::string& path) {
@@ -62,7 +61,9 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
   while (!stop.load()) {
     std::optional<EvalRequest> request = run.WaitForEval(absl::Milliseconds(200));
     if (!request) continue;
-    run.RecordEval(*request, EvaluateInBatches(**model, request->model->params(), records, kEvalBatchExamples));
+    // Batches of the job's own size: the activation arena a worker needs, no more.
+    run.RecordEval(*request, EvaluateInBatches(**model, request->model->params(), records,
+                                               run.job().data().shard_examples()));
   }
 }
 
