@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist fortunes
 )
 
 missing=()
