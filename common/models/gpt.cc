@@ -136,6 +136,7 @@ void GptModel::Reserve(int batch) {
   capacity_ = batch;
   acts_arena_.assign(ArenaFloats(batch), 0.0f);
   grads_arena_.assign(acts_arena_.size(), 0.0f);
+  bound_batch_ = 0;  // The arenas moved: the views must be bound again.
   inputs_.resize(static_cast<size_t>(batch) * T_);
   targets_.resize(inputs_.size());
 }
@@ -148,9 +149,12 @@ int GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
     std::copy_n(record, T_, inputs_.data() + static_cast<int64_t>(b) * T_);
     std::copy_n(record + 1, T_, targets_.data() + static_cast<int64_t>(b) * T_);
   }
-  // Views for this batch size; the arena is laid out per call so tensors stay contiguous.
-  acts_ = Bind(acts_arena_.data(), batch);
-  grads_ = Bind(grads_arena_.data(), batch);
+  // Tensors are laid out for the batch size, so re-bind the views when it changes.
+  if (batch != bound_batch_) {
+    acts_ = Bind(acts_arena_.data(), batch);
+    grads_ = Bind(grads_arena_.data(), batch);
+    bound_batch_ = batch;
+  }
   return batch;
 }
 

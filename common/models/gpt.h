@@ -79,6 +79,7 @@ class GptModel : public Model {
   std::vector<uint8_t> inputs_, targets_;  // (B, T)
   std::vector<float> acts_arena_, grads_arena_;
   Acts acts_{}, grads_{};
+  int bound_batch_ = 0;  // The batch size acts_ and grads_ are laid out for.
 };
 
 }  // namespace tributary

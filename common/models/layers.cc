@@ -1,8 +1,6 @@
 #include "common/models/layers.h"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "Eigen/Core"
 
