@@ -132,6 +132,11 @@ void Validate(const JobSpec& job, Validator& v) {
             {"optimizer", "weight_decay"}, "must not be negative" + Got(opt.weight_decay()));
   v.Require(opt.warmup_steps() >= 0, {"optimizer", "warmup_steps"},
             "must not be negative" + Got(opt.warmup_steps()));
+  v.Require(opt.beta1() >= 0 && opt.beta1() < 1, {"optimizer", "beta1"}, "must be in [0, 1)" + Got(opt.beta1()));
+  v.Require(opt.beta2() >= 0 && opt.beta2() < 1, {"optimizer", "beta2"}, "must be in [0, 1)" + Got(opt.beta2()));
+  v.Require(opt.eps() > 0, {"optimizer", "eps"}, "must be positive" + Got(opt.eps()));
+  v.Require(std::isfinite(opt.clip_norm()) && opt.clip_norm() >= 0, {"optimizer", "clip_norm"},
+            "must not be negative" + Got(opt.clip_norm()));
 
   v.Require(job.aggregation().max_staleness() >= 0, {"aggregation", "max_staleness"},
             "must not be negative" + Got(job.aggregation().max_staleness()));

@@ -11,11 +11,29 @@
 namespace tributary::coordinator {
 
 using tributary::v1::AggregationSpec;
+using tributary::v1::OptimizerSpec;
+
+namespace {
+
+bool IsAdamW(const OptimizerSpec& opt) { return opt.kind() == OptimizerSpec::ADAMW; }
+
+AdamWOptions AdamWOptionsOf(const OptimizerSpec& opt) {
+  AdamWOptions options;
+  options.beta1 = opt.beta1();
+  options.beta2 = opt.beta2();
+  options.eps = opt.eps();
+  options.weight_decay = opt.weight_decay();
+  return options;
+}
+
+}  // namespace
 
 Aggregator::Aggregator(const AggregatorOptions& options, std::vector<float> initial_params)
     : options_(options),
       params_(std::move(initial_params)),
-      momentum_(params_.size(), 0.0f),
+      // Only the chosen optimizer's state is allocated.
+      momentum_(IsAdamW(options.optimizer) ? 0 : params_.size(), 0.0f),
+      adamw_(AdamWOptionsOf(options.optimizer), IsAdamW(options.optimizer) ? params_.size() : 0),
       step_(params_.size(), 0.0f) {}
 
 double Aggregator::LearningRate(uint64_t step) const {
@@ -61,14 +79,20 @@ absl::StatusOr<uint64_t> Aggregator::Apply(absl::Span<const float> gradient, uin
   }
   const auto& opt = options_.optimizer;
   const float weight = static_cast<float>(StalenessWeight(version_ - base_version));
-  const float mu = opt.momentum();
   const float lr = static_cast<float>(LearningRate(version_));
   VectorMap w(params_.data(), params_.size());
-  VectorMap v(momentum_.data(), momentum_.size());
   VectorMap d(step_.data(), step_.size());
-  ConstVectorMap g(gradient.data(), gradient.size());
-  // d = weight * (g + wd * w); v = mu * v + d; w -= lr * (nesterov ? d + mu * v : v).
-  d = weight * (g + opt.weight_decay() * w);
+  d = ConstVectorMap(gradient.data(), gradient.size());
+  if (opt.clip_norm() > 0) ClipGradNorm(absl::MakeSpan(step_), opt.clip_norm());
+  d *= weight;
+  if (IsAdamW(opt)) {
+    adamw_.Step(absl::MakeSpan(params_), step_, lr);
+    return ++version_;
+  }
+  // SGD: d += wd * w; v = mu * v + d; w -= lr * (nesterov ? d + mu * v : v).
+  const float mu = opt.momentum();
+  VectorMap v(momentum_.data(), momentum_.size());
+  d += weight * opt.weight_decay() * w;
   v = mu * v + d;
   if (opt.nesterov()) {
     w -= lr * (d + mu * v);

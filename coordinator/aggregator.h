@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/optim/adamw.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary::coordinator {
@@ -47,15 +48,17 @@ class Aggregator {
   absl::Status CheckStaleness(uint64_t base_version) const;
 
   // Applies `gradient` (same size as the params, finite) computed from
-  // `base_version`. Returns the new version, or CheckStaleness's error with
+  // `base_version`: clipped to the job's norm, scaled by its staleness
+  // weight, stepped by the optimizer. Returns the new version, or CheckStaleness's error with
   // nothing changed.
   absl::StatusOr<uint64_t> Apply(absl::Span<const float> gradient, uint64_t base_version);
 
  private:
   AggregatorOptions options_;
   std::vector<float> params_;
-  std::vector<float> momentum_;
-  std::vector<float> step_;  // Scratch: the weighted, decayed gradient.
+  std::vector<float> momentum_;  // SGD's velocity.
+  AdamW adamw_;                  // Moments, when the job's optimizer is AdamW.
+  std::vector<float> step_;      // Scratch: the clipped, weighted gradient.
   uint64_t version_ = 0;
 };
 

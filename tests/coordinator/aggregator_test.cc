@@ -91,6 +91,34 @@ TEST(AggregatorTest, WeightDecayIsCoupled) {
   EXPECT_FLOAT_EQ(agg.params()[0], 2.0f - 0.1f * 0.5f * 2.0f);
 }
 
+TEST(AggregatorTest, AdamWStepsWithBiasCorrectionAndStalenessWeight) {
+  AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
+  options.optimizer.set_kind(OptimizerSpec::ADAMW);
+  options.aggregation.set_weighting(AggregationSpec::INVERSE);
+  Aggregator agg(options, {0.0f, 0.0f});
+  ASSERT_TRUE(agg.Apply(std::vector<float>{4.0f, -0.5f}, 0).ok());
+  // The first bias-corrected Adam step is lr * sign(g), whatever the scale.
+  EXPECT_NEAR(agg.params()[0], -0.1f, 1e-5);
+  EXPECT_NEAR(agg.params()[1], 0.1f, 1e-5);
+  // A stale update scaled by 1/2 gives the same as AdamW fed the halved gradient.
+  ASSERT_TRUE(agg.Apply(std::vector<float>{2.0f, 2.0f}, 0).ok());
+  AdamW reference(AdamWOptions{}, 2);
+  std::vector<float> expected = {0.0f, 0.0f};
+  reference.Step(absl::MakeSpan(expected), std::vector<float>{4.0f, -0.5f}, 0.1f);
+  reference.Step(absl::MakeSpan(expected), std::vector<float>{1.0f, 1.0f}, 0.1f);
+  EXPECT_NEAR(agg.params()[0], expected[0], 1e-6);
+  EXPECT_NEAR(agg.params()[1], expected[1], 1e-6);
+}
+
+TEST(AggregatorTest, ClipsTheGradientNormBeforeStepping) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.optimizer.set_clip_norm(1.0f);
+  Aggregator agg(options, {0.0f, 0.0f});
+  ASSERT_TRUE(agg.Apply(std::vector<float>{30.0f, 40.0f}, 0).ok());
+  EXPECT_NEAR(agg.params()[0], -0.6f, 1e-6);
+  EXPECT_NEAR(agg.params()[1], -0.8f, 1e-6);
+}
+
 TEST(AggregatorTest, WrongSizeIsInvalid) {
   Aggregator agg(PlainSgd(1.0f, 0.0f, false), {0.0f, 0.0f});
   EXPECT_TRUE(absl::IsInvalidArgument(agg.Apply(std::vector<float>{1.0f}, 0).status()));

@@ -201,7 +201,7 @@ TEST(TrainingTest, TwoWorkersTrainTheByteGpt) {
     model { gpt { layers: 1 heads: 2 channels: 32 context: 32 } }
     data { text { files: ")", corpus, R"(" } shard_examples: 8 }
     budget { epochs: 5 }
-    optimizer { lr: 0.1 warmup_steps: 100 }
+    optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }
     eval { interval_versions: 50 }
   )"));
   Process& coordinator = cluster.StartCoordinator();
@@ -210,9 +210,9 @@ TEST(TrainingTest, TwoWorkersTrainTheByteGpt) {
   ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(5))) << cluster.Logs();
   const json s = cluster.Status();
   ExpectStatusSchema(s);
-  // From ln(256) = 5.55 nats/byte. Most runs reach ~1.1; with the
-  // coordinator's plain SGD some sit on the ~3.0 unigram plateau a while.
-  EXPECT_LT(s["eval_loss"].get<double>(), 3.5) << s.dump();
+  // From ln(256) = 5.55 nats/byte; runs here reach 0.79 to 0.86. (Plain SGD
+  // sometimes stalls on the ~3.0 unigram plateau; AdamW does not.)
+  EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
   EXPECT_TRUE(s["eval_accuracy"].is_null()) << "a language model has no accuracy";
   EXPECT_EQ(s["shards"]["done"], s["shards"]["total"]);
   EXPECT_EQ(s["tokens_processed"].get<int64_t>(), 32 * s["samples_processed"].get<int64_t>());
