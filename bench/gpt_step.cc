@@ -1,7 +1,9 @@
 // The GPT training step (forward + backward + AdamW) at the issue's
 // reference size, L=4 H=4 C=256 T=128 B=8 V=256, with this machine's sgemm
-// rate measured in the same run for the roofline. (The PyTorch comparison
-// is still to come; see docs/BENCHMARKS.md.)
+// rate measured in the same run for the roofline. When Debian's
+// python3-torch is installed, the same step in PyTorch CPU
+// (bench/gpt_step_torch.py) in its best thread configuration here: every
+// torch intra-op count x OPENBLAS_NUM_THREADS up to the core count.
 //
 //   build/bin/gpt_step [--threads=N] [--steps=N]
 #include <cstdio>
@@ -53,6 +55,29 @@ double SgemmFlopsPerSecond() {
   return 2.0 * n * n * n / s;
 }
 
+// PyTorch's best ms/step over thread settings, or a negative number when
+// /usr/bin/python3 has no torch.
+double BestTorchMs(int cores, int steps) {
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) return -1;
+  double best = -1;
+  for (int torch_threads = 1; torch_threads <= cores; ++torch_threads) {
+    for (int blas_threads = 1; blas_threads <= cores; ++blas_threads) {
+      const std::string command = "OPENBLAS_NUM_THREADS=" + std::to_string(blas_threads) +
+                                  " /usr/bin/python3 " TRIBUTARY_SOURCE_DIR "/bench/gpt_step_torch.py --threads=" +
+                                  std::to_string(torch_threads) + " --steps=" + std::to_string(steps);
+      FILE* out = popen(command.c_str(), "r");
+      double ms = -1;
+      if (out != nullptr && std::fscanf(out, "ms_per_step=%lf", &ms) == 1) {
+        std::printf("pytorch: torch threads %d, OPENBLAS_NUM_THREADS %d: %.1f ms/step\n", torch_threads,
+                    blas_threads, ms);
+        if (best < 0 || ms < best) best = ms;
+      }
+      if (out != nullptr) pclose(out);
+    }
+  }
+  return best;
+}
+
 int Main(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int steps = 5;
@@ -85,6 +110,13 @@ int Main(int argc, char** argv) {
   std::printf("forward+backward+AdamW: %.1f ms/step, %.0f tokens/s\n", step * 1e3, kB * kT / step);
   std::printf("achieved: %.1f GFLOP/s of %.1f GFLOP/step; sgemm 512^3 here: %.1f GFLOP/s; fraction of roofline: %.0f%%\n",
               StepFlops() / step / 1e9, StepFlops() / 1e9, sgemm / 1e9, 100 * StepFlops() / step / sgemm);
+  const double torch_ms = BestTorchMs(static_cast<int>(std::thread::hardware_concurrency()), steps);
+  if (torch_ms < 0) {
+    std::printf("pytorch: not measured (/usr/bin/python3 has no torch; apt-get install python3-torch)\n");
+  } else {
+    std::printf("pytorch best: %.1f ms/step, %.0f tokens/s; tributary / pytorch: %.2fx\n", torch_ms,
+                kB * kT / (torch_ms / 1e3), torch_ms / (step * 1e3));
+  }
   return 0;
 }
 
