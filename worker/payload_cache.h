@@ -18,7 +18,8 @@ namespace tributary::worker {
 
 class PayloadCache {
  public:
-  // `dir` empty: memory only.
+  // `dir` empty: memory only. The newest payload is always kept, so a
+  // budget of 0 keeps exactly the latest one.
   PayloadCache(std::string dir, size_t memory_budget_bytes);
 
   // The payload with this digest, or nullptr.

@@ -14,7 +14,7 @@ namespace {
 
 constexpr absl::Duration kBackoffInitial = absl::Milliseconds(500);
 constexpr absl::Duration kBackoffMax = absl::Seconds(30);
-constexpr size_t kCacheMemoryBytes = size_t{512} << 20;
+constexpr size_t kShardCacheBytes = size_t{512} << 20;
 constexpr absl::Duration kProgressInterval = absl::Seconds(1);
 
 // Errors that mean the coordinator is (for now) out of reach.
@@ -29,7 +29,8 @@ Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
     : options_(options),
       client_(client),
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
-      cache_(options.cache_dir, kCacheMemoryBytes),
+      shards_(options.cache_dir, kShardCacheBytes),
+      models_(/*dir=*/"", /*memory_budget_bytes=*/0),
       progress_(options.terminal, kProgressInterval) {}
 
 void Worker::Stop() {
@@ -157,20 +158,20 @@ Worker::Outcome Worker::NextTask() {
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
-    const std::string& what, const std::string& sha256, bool persist,
+    const std::string& what, const std::string& sha256, PayloadCache& cache,
     const std::function<absl::StatusOr<std::string>()>& fetch) {
   Sha256Digest digest{};
   if (sha256.size() != digest.size()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": malformed digest"));
   }
   std::copy(sha256.begin(), sha256.end(), digest.begin());
-  if (auto cached = cache_.Get(digest)) return cached;
+  if (auto cached = cache.Get(digest)) return cached;
   absl::StatusOr<std::string> fetched = fetch();
   if (!fetched.ok()) {
     return absl::Status(fetched.status().code(), absl::StrCat(what, ": ", fetched.status().message()));
   }
   auto payload = std::make_shared<const std::string>(*std::move(fetched));
-  cache_.Put(digest, payload, persist);
+  cache.Put(digest, payload, /*persist=*/true);
   return payload;
 }
 
@@ -178,19 +179,19 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   current_task_ = task.task_id();
   revoked_task_ = 0;
   absl::StatusOr<std::shared_ptr<const std::string>> shard =
-      Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), /*persist=*/true,
+      Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), shards_,
               [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
   if (!shard.ok()) return shard.status();
   absl::StatusOr<std::shared_ptr<const std::string>> model =
-      Payload(absl::StrCat("model v", task.base_version()), task.model_sha256(), /*persist=*/false,
+      Payload(absl::StrCat("model v", task.base_version()), task.model_sha256(), models_,
               [&] { return client_.FetchModel(task.base_version(), task.model_sha256(), task.model_bytes()); });
   if (!model.ok()) return model.status();
 
   const absl::Time start = absl::Now();
   const auto params = absl::MakeConstSpan(reinterpret_cast<const float*>((*model)->data()),
                                           (*model)->size() / sizeof(float));
-  std::vector<float> update(trainer_->model().layout().size());
-  absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update));
+  update_.resize(trainer_->model().layout().size());
+  absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   const absl::Duration compute = absl::Now() - start;
   if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
@@ -204,7 +205,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   header.set_task_id(task.task_id());
   header.set_base_version(task.base_version());
   header.set_codec(std::string(codec_->name()));
-  const std::string payload = codec_->Encode(update);
+  const std::string payload = codec_->Encode(update_);
   header.set_encoded_bytes(payload.size());
   header.set_loss(static_cast<float>(stats->mean_loss()));
   header.set_examples(stats->examples);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -57,10 +58,10 @@ class Worker {
   absl::Status JoinWithRetries();
   Outcome NextTask();
   absl::Status RunTask(const tributary::v1::Task& task);
-  absl::StatusOr<std::shared_ptr<const std::string>> Payload(const std::string& what,
-                                                              const std::string& sha256,
-                                                              bool persist,
-                                                              const std::function<absl::StatusOr<std::string>()>& fetch);
+  // The payload with this digest from `cache`, else fetched and stored there.
+  absl::StatusOr<std::shared_ptr<const std::string>> Payload(
+      const std::string& what, const std::string& sha256, PayloadCache& cache,
+      const std::function<absl::StatusOr<std::string>()>& fetch);
   // Reacts to a failed call: rejoin, back off, or skip the task.
   void Recover(const absl::Status& error, absl::string_view during);
   void HeartbeatLoop();
@@ -71,10 +72,12 @@ class Worker {
   const WorkerOptions options_;
   CoordinatorClient& client_;
   Backoff backoff_;
-  PayloadCache cache_;
+  PayloadCache shards_;  // Reused every epoch: memory and --cache_dir.
+  PayloadCache models_;  // A new version nearly every task: the latest only.
   ProgressReporter progress_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;
+  std::vector<float> update_;  // The update being computed, sized once per model.
   bool joined_ = false;
   int64_t tasks_done_ = 0;
 

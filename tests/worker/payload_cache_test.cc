@@ -25,6 +25,15 @@ TEST(PayloadCacheTest, EvictsLeastRecentlyUsedBeyondBudget) {
   EXPECT_EQ(*cache.Get(Sha256("cccc")), "cccc");
 }
 
+TEST(PayloadCacheTest, ZeroBudgetKeepsExactlyTheLatest) {
+  PayloadCache cache("", 0);
+  cache.Put(Sha256("v1"), Bytes("v1"), false);
+  ASSERT_NE(cache.Get(Sha256("v1")), nullptr);
+  cache.Put(Sha256("v2"), Bytes("v2"), false);
+  EXPECT_EQ(cache.Get(Sha256("v1")), nullptr);
+  EXPECT_EQ(*cache.Get(Sha256("v2")), "v2");
+}
+
 TEST(PayloadCacheTest, PersistedPayloadsSurviveARestartAndCorruptOnesAreDropped) {
   const std::string dir = ::testing::TempDir() + "/payload_cache_test";
   mkdir(dir.c_str(), 0755);
