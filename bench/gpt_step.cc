@@ -5,7 +5,7 @@
 // (bench/gpt_step_torch.py) in its best thread configuration here: every
 // torch intra-op count x OPENBLAS_NUM_THREADS up to the core count.
 //
-//   build/bin/gpt_step [--threads=N] [--steps=N]
+//   build/bin/gpt_step [--threads=N] [--steps=N] [--torch=0]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/models/gpt.h"
 #include "common/optim/adamw.h"
+#include "common/parallel.h"
 
 namespace tributary {
 namespace {
@@ -81,11 +82,13 @@ double BestTorchMs(int cores, int steps) {
 int Main(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int steps = 5;
+  bool torch = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
     if (std::strncmp(argv[i], "--steps=", 8) == 0) steps = std::atoi(argv[i] + 8);
+    if (std::strcmp(argv[i], "--torch=0") == 0) torch = false;
   }
-  Eigen::setNbThreads(threads);
+  SetComputeThreads(threads);
   tributary::v1::GptSpec spec;
   spec.set_layers(kL);
   spec.set_heads(kH);
@@ -110,6 +113,7 @@ int Main(int argc, char** argv) {
   std::printf("forward+backward+AdamW: %.1f ms/step, %.0f tokens/s\n", step * 1e3, kB * kT / step);
   std::printf("achieved: %.1f GFLOP/s of %.1f GFLOP/step; sgemm 512^3 here: %.1f GFLOP/s; fraction of roofline: %.0f%%\n",
               StepFlops() / step / 1e9, StepFlops() / 1e9, sgemm / 1e9, 100 * StepFlops() / step / sgemm);
+  if (!torch) return 0;
   const double torch_ms = BestTorchMs(static_cast<int>(std::thread::hardware_concurrency()), steps);
   if (torch_ms < 0) {
     std::printf("pytorch: not measured (/usr/bin/python3 has no torch; apt-get install python3-torch)\n");

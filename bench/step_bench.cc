@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "Eigen/Core"
 #include "benchmark/benchmark.h"
 #include "common/codec/none.h"
 #include "common/models/mlp.h"
+#include "common/parallel.h"
 #include "common/sha256.h"
 
 namespace tributary {
@@ -40,7 +40,7 @@ std::vector<uint8_t> Records(int n) {
 
 void BM_MlpGradient(benchmark::State& state) {
   const int batch = state.range(0);
-  Eigen::setNbThreads(state.range(1));
+  SetComputeThreads(state.range(1));
   auto model = DefaultMlp();
   std::vector<float> params(model->layout().size()), grads(params.size());
   model->InitParams(absl::MakeSpan(params), 1);

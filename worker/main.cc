@@ -7,7 +7,6 @@
 #include <string>
 #include <thread>
 
-#include "Eigen/Core"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -17,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "common/signals.h"
 #include "worker/client.h"
 #include "worker/worker.h"
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(options.status().message()).c_str());
     return 1;
   }
-  Eigen::setNbThreads(options->threads);
+  tributary::SetComputeThreads(options->threads);
   tributary::worker::CoordinatorClient client(options->coordinator, grpc::InsecureChannelCredentials());
   tributary::worker::Worker worker(*options, client);
 

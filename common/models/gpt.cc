@@ -17,6 +17,12 @@ constexpr int kMaxChannels = 4096;
 constexpr int kMaxContext = 4096;
 constexpr float kInitStd = 0.02f;
 
+// Every activation tensor starts on a 64-byte boundary. Eigen's vectorised
+// reductions split a row by its alignment, so a fixed alignment keeps the
+// results bit-identical wherever the arena happens to be allocated.
+constexpr int64_t kAlignFloats = 16;
+int64_t PaddedFloats(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GptModel>> GptModel::Create(const tributary::v1::GptSpec& spec) {
@@ -117,7 +123,7 @@ void VisitActs(Acts& a, int L, int64_t B, int64_t T, int64_t C, int64_t NH, int6
 int64_t GptModel::ArenaFloats(int batch) const {
   Acts scratch{};
   int64_t total = 0;
-  VisitActs(scratch, L_, batch, T_, C_, NH_, kVocab, [&](float**, int64_t n) { total += n; });
+  VisitActs(scratch, L_, batch, T_, C_, NH_, kVocab, [&](float**, int64_t n) { total += PaddedFloats(n); });
   return total;
 }
 
@@ -126,7 +132,7 @@ GptModel::Acts GptModel::Bind(float* base, int batch) const {
   float* next = base;
   VisitActs(acts, L_, batch, T_, C_, NH_, kVocab, [&](float** slot, int64_t n) {
     *slot = next;
-    next += n;
+    next += PaddedFloats(n);
   });
   return acts;
 }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "Eigen/Core"
 #include "absl/status/statusor.h"
 #include "common/models/model.h"
 
@@ -77,7 +78,8 @@ class GptModel : public Model {
 
   int capacity_ = 0;
   std::vector<uint8_t> inputs_, targets_;  // (B, T)
-  std::vector<float> acts_arena_, grads_arena_;
+  // Aligned to Eigen's widest packet (64 bytes with AVX-512); see PaddedFloats.
+  std::vector<float, Eigen::aligned_allocator<float>> acts_arena_, grads_arena_;
   Acts acts_{}, grads_{};
   int bound_batch_ = 0;  // The batch size acts_ and grads_ are laid out for.
 };
