@@ -96,6 +96,21 @@ void FillDefaults(JobSpec& job) {
 
 std::string Got(double v) { return absl::StrCat(", got ", v); }
 
+void ValidateOptimizer(const tributary::v1::OptimizerSpec& opt, const char* name, Validator& v) {
+  v.Require(std::isfinite(opt.lr()) && opt.lr() > 0 && opt.lr() <= 100, {name, "lr"},
+            "must be in (0, 100]" + Got(opt.lr()));
+  v.Require(opt.momentum() >= 0 && opt.momentum() < 1, {name, "momentum"},
+            "must be in [0, 1)" + Got(opt.momentum()));
+  v.Require(std::isfinite(opt.weight_decay()) && opt.weight_decay() >= 0, {name, "weight_decay"},
+            "must not be negative" + Got(opt.weight_decay()));
+  v.Require(opt.warmup_steps() >= 0, {name, "warmup_steps"}, "must not be negative" + Got(opt.warmup_steps()));
+  v.Require(opt.beta1() >= 0 && opt.beta1() < 1, {name, "beta1"}, "must be in [0, 1)" + Got(opt.beta1()));
+  v.Require(opt.beta2() >= 0 && opt.beta2() < 1, {name, "beta2"}, "must be in [0, 1)" + Got(opt.beta2()));
+  v.Require(opt.eps() > 0, {name, "eps"}, "must be positive" + Got(opt.eps()));
+  v.Require(std::isfinite(opt.clip_norm()) && opt.clip_norm() >= 0, {name, "clip_norm"},
+            "must not be negative" + Got(opt.clip_norm()));
+}
+
 void Validate(const JobSpec& job, Validator& v) {
   v.Require(!job.name().empty() && job.name().size() <= 128, {"name"},
             "must be 1 to 128 characters");
@@ -123,20 +138,15 @@ void Validate(const JobSpec& job, Validator& v) {
   v.Require(job.eval().max_examples() >= 0, {"eval", "max_examples"},
             "must not be negative" + Got(job.eval().max_examples()));
 
-  const auto& opt = job.optimizer();
-  v.Require(std::isfinite(opt.lr()) && opt.lr() > 0 && opt.lr() <= 100, {"optimizer", "lr"},
-            "must be in (0, 100]" + Got(opt.lr()));
-  v.Require(opt.momentum() >= 0 && opt.momentum() < 1, {"optimizer", "momentum"},
-            "must be in [0, 1)" + Got(opt.momentum()));
-  v.Require(std::isfinite(opt.weight_decay()) && opt.weight_decay() >= 0,
-            {"optimizer", "weight_decay"}, "must not be negative" + Got(opt.weight_decay()));
-  v.Require(opt.warmup_steps() >= 0, {"optimizer", "warmup_steps"},
-            "must not be negative" + Got(opt.warmup_steps()));
-  v.Require(opt.beta1() >= 0 && opt.beta1() < 1, {"optimizer", "beta1"}, "must be in [0, 1)" + Got(opt.beta1()));
-  v.Require(opt.beta2() >= 0 && opt.beta2() < 1, {"optimizer", "beta2"}, "must be in [0, 1)" + Got(opt.beta2()));
-  v.Require(opt.eps() > 0, {"optimizer", "eps"}, "must be positive" + Got(opt.eps()));
-  v.Require(std::isfinite(opt.clip_norm()) && opt.clip_norm() >= 0, {"optimizer", "clip_norm"},
-            "must not be negative" + Got(opt.clip_norm()));
+  ValidateOptimizer(job.optimizer(), "optimizer", v);
+  v.Require(job.local_steps() >= 1 && job.local_steps() <= 10000, {"local_steps"},
+            "must be in [1, 10000]" + Got(job.local_steps()));
+  if (job.local_steps() > 1) {
+    ValidateOptimizer(job.inner_optimizer(), "inner_optimizer", v);
+    v.Require(data.shard_examples() >= job.local_steps(), {"local_steps"},
+              absl::StrCat("must not exceed data.shard_examples (", data.shard_examples(),
+                           "): each local step takes a batch of the shard") + Got(job.local_steps()));
+  }
 
   v.Require(job.aggregation().max_staleness() >= 0, {"aggregation", "max_staleness"},
             "must not be negative" + Got(job.aggregation().max_staleness()));

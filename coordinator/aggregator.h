@@ -4,9 +4,9 @@
 // An update computed from base version b arrives when the model is at
 // version v; its staleness is v - b. Updates beyond the job's bound are
 // rejected; the rest are scaled by the job's staleness weighting and applied
-// with SGD (momentum, optionally Nesterov, coupled weight decay) under the
-// job's learning-rate schedule. Every applied update advances the version
-// by one.
+// by the job's (outer) optimizer under its learning-rate schedule: a
+// gradient, or a DiLoCo pseudo-gradient (base - local weights after a
+// worker's local steps). Every applied update advances the version by one.
 //
 // Pure and deterministic; not thread-safe (the owner serialises calls).
 #ifndef TRIBUTARY_COORDINATOR_AGGREGATOR_H_
@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "common/optim/adamw.h"
+#include "common/optim/optimizer.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary::coordinator {
@@ -49,16 +49,15 @@ class Aggregator {
 
   // Applies `gradient` (same size as the params, finite) computed from
   // `base_version`: clipped to the job's norm, scaled by its staleness
-  // weight, stepped by the optimizer. Returns the new version, or CheckStaleness's error with
-  // nothing changed.
+  // weight, stepped by the optimizer. Returns the new version, or
+  // CheckStaleness's error with nothing changed.
   absl::StatusOr<uint64_t> Apply(absl::Span<const float> gradient, uint64_t base_version);
 
  private:
   AggregatorOptions options_;
   std::vector<float> params_;
-  std::vector<float> momentum_;  // SGD's velocity.
-  AdamW adamw_;                  // Moments, when the job's optimizer is AdamW.
-  std::vector<float> step_;      // Scratch: the clipped, weighted gradient.
+  Optimizer optimizer_;
+  std::vector<float> step_;  // Scratch: the clipped, weighted update.
   uint64_t version_ = 0;
 };
 

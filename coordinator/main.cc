@@ -11,12 +11,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/checkpoint.h"
 #include "common/clock.h"
 #include "common/codec/codec.h"
 #include "common/file.h"
 #include "common/job_spec.h"
 #include "common/log.h"
 #include "common/models/model.h"
+#include "common/parallel.h"
 #include "common/signals.h"
 #include "coordinator/dataset.h"
 #include "coordinator/run.h"
@@ -28,6 +30,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to 
 ABSL_FLAG(std::string, http, "0.0.0.0:8080", "Status endpoint address (HOST:PORT)");
 ABSL_FLAG(std::string, join_token_file, "", "File holding the secret workers must present to join");
 ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the final eval is done");
+ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (weights, version, counters), written "
+          "every checkpoint_interval_s and at shutdown; empty = none");
+ABSL_FLAG(int, checkpoint_interval_s, 60, "Seconds between checkpoints into --state_dir");
 
 namespace tributary::coordinator {
 namespace {
@@ -38,6 +43,8 @@ struct CoordinatorOptions {
   std::string http;
   std::string join_token_file;
   bool exit_when_done = false;
+  std::string state_dir;
+  absl::Duration checkpoint_interval;
 };
 
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
@@ -67,14 +74,30 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
   }
 }
 
-// Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit then.
-void WaitForShutdown(TrainingRun& run, bool exit_when_done) {
+void Checkpoint(TrainingRun& run, const std::string& state_dir) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::string> path = WriteCheckpoint(state_dir, run.MakeCheckpoint());
+  if (!path.ok()) {
+    TLOG(ERROR) << "checkpoint failed: " << path.status().message();
+    return;
+  }
+  TLOG(INFO) << "checkpoint " << *path << " (" << absl::Now() - start << ")";
+}
+
+// Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit
+// then; checkpoints on the way.
+void WaitForShutdown(TrainingRun& run, const CoordinatorOptions& options) {
+  absl::Time next_checkpoint = absl::Now() + options.checkpoint_interval;
   while (true) {
     if (const int sig = WaitForTerminationSignal(absl::Milliseconds(100))) {
       TLOG(INFO) << "signal " << sig << ": shutting down";
       return;
     }
-    if (exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
+    if (options.exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
+    if (!options.state_dir.empty() && absl::Now() >= next_checkpoint) {
+      Checkpoint(run, options.state_dir);
+      next_checkpoint = absl::Now() + options.checkpoint_interval;
+    }
   }
 }
 
@@ -84,6 +107,13 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!job.ok()) return job.status();
   absl::StatusOr<std::string> join_token = ReadJoinToken(options.join_token_file);
   if (!join_token.ok()) return join_token.status();
+  if (!options.state_dir.empty() && !ListCheckpoints(options.state_dir).empty()) {
+    // Resuming needs the shard ledger in the checkpoint too (issue 7); until
+    // then, never overwrite a run's checkpoints by starting another.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--state_dir: ", options.state_dir, " holds checkpoints of an earlier run, and resuming one "
+        "is not supported yet; use an empty directory"));
+  }
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
   if (!dataset.ok()) return dataset.status();
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
@@ -97,6 +127,9 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   TLOG(INFO) << "job \"" << job->name() << "\": " << num_params << " parameters, "
              << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
 
+  // Evaluation runs beside the workers (local ones share this machine):
+  // one core, never a burst across all of them.
+  SetComputeThreads(1);
   RealClock clock;
   TrainingRun run(*job, **dataset, std::move(params), clock);
   CoordinatorService service(run, **dataset, **codec, num_params, *join_token);
@@ -111,11 +144,12 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
 
   std::atomic<bool> stop_eval{false};
   std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
-  WaitForShutdown(run, options.exit_when_done);
+  WaitForShutdown(run, options);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   stop_eval = true;
   eval_thread.join();
+  if (!options.state_dir.empty()) Checkpoint(run, options.state_dir);
   const RunStatus status = run.Status();
   TLOG(INFO) << "final: state=" << (status.done ? "done" : "running")
              << " model_version=" << status.model_version
@@ -141,6 +175,8 @@ int main(int argc, char** argv) {
   options.http = absl::GetFlag(FLAGS_http);
   options.join_token_file = absl::GetFlag(FLAGS_join_token_file);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.checkpoint_interval = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_checkpoint_interval_s)));
   const absl::Status status = tributary::coordinator::RunCoordinator(options);
   if (!status.ok()) {
     std::fprintf(stderr, "tributary-coordinator: %s\n", std::string(status.message()).c_str());

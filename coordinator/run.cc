@@ -39,6 +39,11 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
                   std::move(initial_params)),
       next_eval_version_(job.eval().interval_versions()) {}
 
+uint64_t TrainingRun::InnerScheduleSteps() {
+  absl::MutexLock lock(&mu_);
+  return ledger_.counts().total * static_cast<uint64_t>(job_.local_steps());
+}
+
 double TrainingRun::SecondsSinceStart(absl::Time now) const {
   return absl::ToDoubleSeconds(now - start_);
 }
@@ -133,11 +138,31 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
   task.set_base_version(model->version);
   task.set_model_sha256(DigestBytes(model->sha256));
   task.set_model_bytes(model->bytes.size());
-  task.set_local_steps(1);
-  task.set_batch_examples(shard.examples);
-  task.set_schedule_step(model->version);
+  // A task's local steps continue the run's inner schedule where the model
+  // it starts from stands: H steps per version.
+  const int local_steps = job_.local_steps();
+  task.set_local_steps(local_steps);
+  task.set_batch_examples((shard.examples + local_steps - 1) / local_steps);
+  task.set_schedule_step(model->version * local_steps);
   task.set_lease_deadline_unix_s(absl::ToDoubleSeconds(lease->deadline - absl::UnixEpoch()));
   return decision;
+}
+
+tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
+  std::shared_ptr<const ModelSnapshot> model;
+  tributary::v1::Checkpoint checkpoint;
+  {
+    absl::MutexLock lock(&mu_);
+    model = CurrentSnapshot();
+    checkpoint.set_tokens_processed(tokens_processed_);
+    checkpoint.set_samples_processed(samples_processed_);
+  }
+  // The weights are copied outside the lock: snapshots are immutable.
+  *checkpoint.mutable_job() = job_;
+  checkpoint.set_model_version(model->version);
+  checkpoint.set_params(model->bytes);
+  checkpoint.set_written_unix_s(absl::ToDoubleSeconds(clock_.Now() - absl::UnixEpoch()));
+  return checkpoint;
 }
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {

@@ -28,6 +28,7 @@
 #include "coordinator/dataset.h"
 #include "coordinator/ledger.h"
 #include "coordinator/registry.h"
+#include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
 #include "tributary/v1/job.pb.h"
 
@@ -99,6 +100,9 @@ class TrainingRun {
               std::vector<float> initial_params, Clock& clock);
 
   const tributary::v1::JobSpec& job() const { return job_; }
+  // The length of the workers' inner learning-rate schedule (jobs with
+  // local steps): every task of the budget, times its local steps.
+  uint64_t InnerScheduleSteps();
 
   // Registers a worker under `session_token` (made by the caller from a
   // CSPRNG); returns its id.
@@ -119,6 +123,8 @@ class TrainingRun {
 
   // A version a task may still be based on. NOT_FOUND once it is too old.
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Model(uint64_t version);
+  // What a checkpoint holds: the job, the newest weights and the counters.
+  tributary::v1::Checkpoint MakeCheckpoint();
 
   // Folds a decoded update (finite, params-sized) into the model. Counts the
   // upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,

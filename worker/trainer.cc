@@ -1,9 +1,22 @@
 #include "worker/trainer.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/params.h"
 
 namespace tributary::worker {
+
+namespace {
+
+constexpr uint32_t kMaxLocalSteps = 10000;
+
+}  // namespace
+
+Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
+                 uint64_t inner_schedule_steps)
+    : model_(std::move(model)), inner_spec_(inner), inner_schedule_steps_(inner_schedule_steps) {}
 
 absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task,
                                                  absl::Span<const float> params,
@@ -14,9 +27,9 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
     return absl::InvalidArgumentError(
         absl::StrCat(where, "model has ", params.size(), " values, want ", n));
   }
-  if (task.local_steps() != 1) {
+  if (task.local_steps() < 1 || task.local_steps() > kMaxLocalSteps) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, "local_steps ", task.local_steps(), " is unsupported by this worker"));
+        absl::StrCat(where, "local_steps must be in [1, ", kMaxLocalSteps, "], got ", task.local_steps()));
   }
   if (shard.empty() || shard.size() % model_->example_bytes() != 0) {
     return absl::InvalidArgumentError(absl::StrCat(where, "shard of ", shard.size(),
@@ -24,7 +37,30 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
                                                    model_->example_bytes()));
   }
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
-  return model_->ForwardBackward(params, records, update);
+  if (task.local_steps() == 1) return model_->ForwardBackward(params, records, update);
+  return LocalSteps(task, params, records, update);
+}
+
+LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
+                              absl::Span<const uint8_t> records, absl::Span<float> update) {
+  const int64_t n = model_->layout().size();
+  if (!inner_ || inner_->size() != n) inner_.emplace(inner_spec_, n);
+  local_.assign(params.begin(), params.end());
+  grads_.resize(n);
+  const int64_t bytes = model_->example_bytes();
+  const int64_t examples = static_cast<int64_t>(records.size()) / bytes;
+  const int64_t steps = std::min<int64_t>(task.local_steps(), examples);
+  LossStats total;
+  for (int64_t i = 0; i < steps; ++i) {
+    // Batch i: examples [examples * i / steps, examples * (i + 1) / steps).
+    const int64_t begin = examples * i / steps, end = examples * (i + 1) / steps;
+    total += model_->ForwardBackward(local_, records.subspan(begin * bytes, (end - begin) * bytes),
+                                     absl::MakeSpan(grads_));
+    const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, inner_schedule_steps_);
+    inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
+  }
+  VectorMap(update.data(), n) = ConstVectorMap(params.data(), n) - ConstVectorMap(local_.data(), n);
+  return total;
 }
 
 }  // namespace tributary::worker

@@ -1,34 +1,55 @@
 // The worker's compute core: turns a task, its shard and its base weights
-// into an update. Pure: no I/O, no threads of its own (Eigen may use
-// --threads cores inside one product).
+// into an update. Pure: no I/O, no threads of its own (the kernels use
+// --threads cores inside each step).
+//
+// With one local step the update is the gradient of the mean loss over the
+// whole shard. With H > 1 (DiLoCo) the shard is split into H batches, the
+// inner optimizer takes H steps from the base weights, and the update is
+// the pseudo-gradient base - local. Each step's learning rate comes from
+// the run's inner schedule at the task's schedule position, so whichever
+// worker gets a task continues the schedule where the run stands. The
+// inner optimizer's state (AdamW's moments) stays with this worker from
+// task to task, as in DiLoCo.
 #ifndef TRIBUTARY_WORKER_TRAINER_H_
 #define TRIBUTARY_WORKER_TRAINER_H_
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/models/model.h"
+#include "common/optim/optimizer.h"
 #include "tributary/v1/coordinator.pb.h"
 
 namespace tributary::worker {
 
 class Trainer {
  public:
-  explicit Trainer(std::unique_ptr<Model> model) : model_(std::move(model)) {}
+  // `inner` and `inner_schedule_steps` serve tasks with local_steps > 1.
+  Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
+          uint64_t inner_schedule_steps);
 
   Model& model() { return *model_; }
 
-  // Writes the task's update into `update` (the params' size): with one
-  // local step, the gradient of the mean loss over the whole shard.
+  // Writes the task's update into `update` (the params' size) and returns
+  // the loss over the shard (for H > 1, each batch's loss before its step).
   // INVALID_ARGUMENT when the task, shard or params do not fit the model.
   absl::StatusOr<LossStats> ComputeUpdate(const tributary::v1::Task& task,
                                           absl::Span<const float> params, absl::string_view shard,
                                           absl::Span<float> update);
 
  private:
+  LossStats LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
+                       absl::Span<const uint8_t> records, absl::Span<float> update);
+
   std::unique_ptr<Model> model_;
+  tributary::v1::OptimizerSpec inner_spec_;
+  uint64_t inner_schedule_steps_;
+  std::optional<Optimizer> inner_;     // Created by the first multi-step task.
+  std::vector<float> local_, grads_;  // The local weights and one step's gradient.
 };
 
 }  // namespace tributary::worker

@@ -96,7 +96,8 @@ absl::Status Worker::JoinWithRetries() {
     if (!model.ok()) return model.status();
     absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(joined->codec());
     if (!codec.ok()) return codec.status();
-    trainer_ = std::make_unique<Trainer>(*std::move(model));
+    trainer_ = std::make_unique<Trainer>(*std::move(model), joined->inner_optimizer(),
+                                         joined->inner_schedule_steps());
     codec_ = *std::move(codec);
     joined_ = true;
     session_lost_ = false;

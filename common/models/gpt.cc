@@ -147,34 +147,40 @@ void GptModel::Reserve(int batch) {
   targets_.resize(inputs_.size());
 }
 
-int GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
-  const int batch = static_cast<int>(examples.size() / example_bytes());
+void GptModel::Prepare(int batch) {
   Reserve(batch);
-  for (int b = 0; b < batch; ++b) {
-    const uint8_t* record = examples.data() + static_cast<int64_t>(b) * example_bytes();
-    std::copy_n(record, T_, inputs_.data() + static_cast<int64_t>(b) * T_);
-    std::copy_n(record + 1, T_, targets_.data() + static_cast<int64_t>(b) * T_);
-  }
   // Tensors are laid out for the batch size, so re-bind the views when it changes.
   if (batch != bound_batch_) {
     acts_ = Bind(acts_arena_.data(), batch);
     grads_ = Bind(grads_arena_.data(), batch);
     bound_batch_ = batch;
   }
+}
+
+int GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
+  const int batch = static_cast<int>(examples.size() / example_bytes());
+  Prepare(batch);
+  for (int b = 0; b < batch; ++b) {
+    const uint8_t* record = examples.data() + static_cast<int64_t>(b) * example_bytes();
+    std::copy_n(record, T_, inputs_.data() + static_cast<int64_t>(b) * T_);
+    std::copy_n(record + 1, T_, targets_.data() + static_cast<int64_t>(b) * T_);
+  }
   return batch;
 }
 
-LossStats GptModel::RunForward(absl::Span<const float> params, int B) {
+// Sequences shorter than T_ (sampling) use the front of each tensor: the
+// views are laid out for T_, every kernel takes T.
+void GptModel::ForwardToLogits(absl::Span<const float> params, int B, int T) {
   using namespace layers;
-  const int N = B * T_, C = C_;
+  const int N = B * T, C = C_;
   Acts& a = acts_;
-  EncoderForward(a.encoded, inputs_.data(), P(params, wte_), P(params, wpe_), B, T_, C);
+  EncoderForward(a.encoded, inputs_.data(), P(params, wte_), P(params, wpe_), B, T, C);
   const float* residual = a.encoded;
   for (int l = 0; l < L_; ++l) {
     const BlockTensors& w = blocks_[l];
     LayerNormForward(a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, P(params, w.ln1_w), P(params, w.ln1_b), N, C);
     MatmulForward(a.qkv[l], a.ln1[l], P(params, w.attn_w), P(params, w.attn_b), N, C, 3 * C);
-    AttentionForward(a.atty[l], a.att[l], a.qkv[l], B, T_, C, NH_);
+    AttentionForward(a.atty[l], a.att[l], a.qkv[l], B, T, C, NH_);
     MatmulForward(a.attproj[l], a.atty[l], P(params, w.proj_w), P(params, w.proj_b), N, C, C);
     ResidualForward(a.res2[l], residual, a.attproj[l], int64_t{N} * C);
     LayerNormForward(a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.res2[l], P(params, w.ln2_w), P(params, w.ln2_b), N, C);
@@ -186,7 +192,13 @@ LossStats GptModel::RunForward(absl::Span<const float> params, int B) {
   }
   LayerNormForward(a.lnf, a.lnf_mean, a.lnf_rstd, residual, P(params, lnf_w_), P(params, lnf_b_), N, C);
   MatmulForward(a.logits, a.lnf, P(params, wte_), nullptr, N, C, kVocab);
-  CrossEntropyForward(a.probs, a.losses, a.logits, targets_.data(), N, kVocab);
+}
+
+LossStats GptModel::RunForward(absl::Span<const float> params, int B) {
+  const int N = B * T_;
+  ForwardToLogits(params, B, T_);
+  const Acts& a = acts_;
+  layers::CrossEntropyForward(a.probs, a.losses, a.logits, targets_.data(), N, kVocab);
   LossStats stats;
   stats.examples = B;
   double token_loss_sum = 0;
@@ -225,6 +237,15 @@ void GptModel::RunBackward(absl::Span<const float> params, int B, absl::Span<flo
     LayerNormBackward(dresidual, G(grads, w.ln1_w), G(grads, w.ln1_b), d.ln1[l], residual, P(params, w.ln1_w), a.ln1_mean[l], a.ln1_rstd[l], N, C);
   }
   EncoderBackward(G(grads, wte_), G(grads, wpe_), d.encoded, inputs_.data(), B, T_, C);
+}
+
+void GptModel::NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
+                              absl::Span<float> logits) {
+  const int T = static_cast<int>(context.size());
+  Prepare(1);
+  std::copy(context.begin(), context.end(), inputs_.begin());
+  ForwardToLogits(params, 1, T);
+  std::copy_n(acts_.logits + static_cast<int64_t>(T - 1) * kVocab, kVocab, logits.begin());
 }
 
 LossStats GptModel::Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) {

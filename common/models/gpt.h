@@ -39,6 +39,12 @@ class GptModel : public Model {
   LossStats ForwardBackward(absl::Span<const float> params, absl::Span<const uint8_t> examples,
                             absl::Span<float> grads) override;
 
+  int context() const { return T_; }
+  // The next-byte logits after `context` (1 to context() bytes) into
+  // `logits` (kVocab floats).
+  void NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
+                      absl::Span<float> logits);
+
  private:
   // Indexes of one block's tensors in the layout.
   struct BlockTensors {
@@ -62,8 +68,13 @@ class GptModel : public Model {
   int64_t ArenaFloats(int batch) const;
   Acts Bind(float* base, int batch) const;
   void Reserve(int batch);
+  // Reserves and binds the arenas' views for `batch` sequences.
+  void Prepare(int batch);
   // Splits records into inputs_ and targets_; returns the batch size.
   int LoadBatch(absl::Span<const uint8_t> examples);
+  // The forward pass over `batch` sequences of `T` <= T_ tokens in
+  // inputs_, up to the logits.
+  void ForwardToLogits(absl::Span<const float> params, int batch, int T);
   LossStats RunForward(absl::Span<const float> params, int batch);
   void RunBackward(absl::Span<const float> params, int batch, absl::Span<float> grads);
   const float* P(absl::Span<const float> params, int index) const {

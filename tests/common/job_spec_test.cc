@@ -57,6 +57,16 @@ TEST(JobSpecTest, HeartbeatTimeoutMustExceedInterval) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("lease.heartbeat_timeout_s"));
 }
 
+TEST(JobSpecTest, LocalStepsNeedAValidInnerOptimizerAndEnoughExamples) {
+  const auto job = ParseJobSpec(
+      "data { shard_examples: 4 }\nlocal_steps: 8\ninner_optimizer { beta2: 1.5 }\n", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: local_steps: must not exceed data.shard_examples (4)"));
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:3: inner_optimizer.beta2"));
+  EXPECT_TRUE(ParseJobSpec("data { shard_examples: 8 }\nlocal_steps: 8\n", "j").ok());
+  EXPECT_TRUE(ParseJobSpec("inner_optimizer { beta2: 1.5 }\n", "j").ok()) << "unused with one local step";
+}
+
 TEST(JobSpecTest, GptDefaultsToTheFortunesCorpus) {
   const auto job = ParseJobSpec("model { gpt { layers: 2 } }", "j");
   ASSERT_TRUE(job.ok()) << job.status();

@@ -10,12 +10,15 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/checkpoint.h"
+#include "common/file.h"
 #include "tests/e2e/harness.h"
 
 namespace tributary::testing {
 namespace {
 
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 // A coordinator plus workers, each logging to a file in the test's directory.
 class Cluster {
@@ -192,8 +195,37 @@ std::string RandomSentences(size_t bytes, uint64_t seed) {
   return text;
 }
 
-TEST(TrainingTest, TwoWorkersTrainTheByteGpt) {
-  Cluster cluster("gpt", "");
+// The exported file is valid safetensors whose tensors are the
+// checkpoint's weights, byte for byte, under GPT-2's names.
+void ExpectSafetensorsMatchCheckpoint(const std::string& path, const std::string& state_dir) {
+  absl::StatusOr<std::string> file = ReadFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_GE(file->size(), 8u);
+  uint64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i) header_bytes = header_bytes << 8 | static_cast<uint8_t>((*file)[i]);
+  ASSERT_LE(8 + header_bytes, file->size());
+  EXPECT_EQ((8 + header_bytes) % 8, 0u) << "data starts 8-byte aligned";
+  const json header = json::parse(file->substr(8, header_bytes));
+  const std::string data = file->substr(8 + header_bytes);
+
+  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = LoadCheckpoint(state_dir);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(data, checkpoint->params()) << "the weights, in layout order";
+  EXPECT_EQ(header["__metadata__"]["tributary.model_version"], std::to_string(checkpoint->model_version()));
+  // C = 32: wte (256, 32), then h.0.ln_1.weight (32) ... h.0.attn.c_attn.weight (96, 32).
+  EXPECT_EQ(header["wte.weight"]["shape"], json::array({256, 32}));
+  EXPECT_EQ(header["wte.weight"]["data_offsets"], json::array({0, 256 * 32 * 4}));
+  EXPECT_EQ(header["h.0.attn.c_attn.weight"]["shape"], json::array({96, 32}));
+  EXPECT_EQ(header["ln_f.bias"]["data_offsets"][1], data.size());
+  for (const auto& [name, tensor] : header.items()) {
+    if (name != "__metadata__") EXPECT_EQ(tensor["dtype"], "F32") << name;
+  }
+}
+
+// Trains a 1-layer byte GPT on a generated corpus with two workers; `extra`
+// is added to the job. Returns the final status; the coordinator has
+// written its final checkpoint into cluster.dir() + "/state".
+json TrainByteGpt(Cluster& cluster, const std::string& extra) {
   const std::string corpus = cluster.dir() + "/corpus.txt";
   WriteFile(corpus, RandomSentences(40000, 1));
   WriteFile(cluster.dir() + "/job.textproto", absl::StrCat(R"(
@@ -201,23 +233,63 @@ TEST(TrainingTest, TwoWorkersTrainTheByteGpt) {
     model { gpt { layers: 1 heads: 2 channels: 32 context: 32 } }
     data { text { files: ")", corpus, R"(" } shard_examples: 8 }
     budget { epochs: 5 }
-    optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }
     eval { interval_versions: 50 }
-  )"));
-  Process& coordinator = cluster.StartCoordinator();
+  )", extra));
+  Process& coordinator = cluster.StartCoordinator({"--state_dir=" + cluster.dir() + "/state"});
   cluster.StartWorker("alpha");
   cluster.StartWorker("beta");
-  ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(5))) << cluster.Logs();
+  EXPECT_TRUE(cluster.WaitUntilDone(absl::Minutes(5))) << cluster.Logs();
   const json s = cluster.Status();
   ExpectStatusSchema(s);
-  // From ln(256) = 5.55 nats/byte; runs here reach 0.79 to 0.86. (Plain SGD
-  // sometimes stalls on the ~3.0 unigram plateau; AdamW does not.)
-  EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
   EXPECT_TRUE(s["eval_accuracy"].is_null()) << "a language model has no accuracy";
   EXPECT_EQ(s["shards"]["done"], s["shards"]["total"]);
   EXPECT_EQ(s["tokens_processed"].get<int64_t>(), 32 * s["samples_processed"].get<int64_t>());
   coordinator.Signal(SIGTERM);
   EXPECT_EQ(coordinator.Wait(absl::Seconds(30)), 0);
+  return s;
+}
+
+TEST(TrainingTest, TwoWorkersTrainTheByteGpt) {
+  Cluster cluster("gpt", "");
+  const json s = TrainByteGpt(cluster, "optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }");
+  // From ln(256) = 5.55 nats/byte; runs here reach 0.79 to 0.86. (Plain SGD
+  // sometimes stalls on the ~3.0 unigram plateau; AdamW does not.)
+  EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
+
+  // The final checkpoint leaves the system: as safetensors, and as text.
+  const std::string state = cluster.dir() + "/state";
+  const std::string exported = cluster.dir() + "/model.safetensors";
+  auto run = [&](const std::vector<std::string>& argv, const std::string& log) {
+    absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(argv, cluster.dir() + "/" + log);
+    EXPECT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ((*p)->Wait(absl::Seconds(60)), 0) << (*p)->Log();
+    return (*p)->Log();
+  };
+  EXPECT_THAT(run({Binary("tributary-export"), "--checkpoint=" + state, "--out=" + exported}, "export.log"),
+              HasSubstr("16 tensors"));
+  ExpectSafetensorsMatchCheckpoint(exported, state);
+  const std::string sample = run({Binary("tributary-sample"), "--checkpoint=" + state,
+                                  "--prompt=The ", "--length=40", "--seed=7"}, "sample.log");
+  EXPECT_EQ(sample.substr(0, 4), "The ");
+  EXPECT_EQ(sample.size(), 4u + 40u + 1u) << sample;
+  EXPECT_EQ(run({Binary("tributary-sample"), "--checkpoint=" + state, "--prompt=The ", "--length=40",
+                 "--seed=7"}, "sample2.log"),
+            sample)
+      << "the same seed gives the same sample";
+}
+
+// DiLoCo: each task is 4 local AdamW steps on the worker; the coordinator
+// applies the pseudo-gradients as they come (outer SGD, lr 1: the workers'
+// progress, added up).
+TEST(TrainingTest, ByteGptWithLocalSteps) {
+  Cluster cluster("gpt-diloco", "");
+  const json s = TrainByteGpt(cluster, R"(
+    local_steps: 4
+    inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }
+    optimizer { kind: SGD lr: 1 momentum: 0 nesterov: false schedule: CONSTANT }
+    aggregation { weighting: CONSTANT }
+  )");
+  EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
 }
 
 // A worker is SIGKILLed while it holds a lease: it stops heartbeating, is

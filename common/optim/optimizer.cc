@@ -1,0 +1,64 @@
+#include "common/optim/optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/params.h"
+
+namespace tributary {
+
+using tributary::v1::OptimizerSpec;
+
+namespace {
+
+bool IsAdamW(const OptimizerSpec& spec) { return spec.kind() == OptimizerSpec::ADAMW; }
+
+AdamWOptions AdamWOptionsOf(const OptimizerSpec& spec) {
+  AdamWOptions options;
+  options.beta1 = spec.beta1();
+  options.beta2 = spec.beta2();
+  options.eps = spec.eps();
+  options.weight_decay = spec.weight_decay();
+  return options;
+}
+
+}  // namespace
+
+double ScheduledLearningRate(const OptimizerSpec& spec, uint64_t step, int64_t total_steps) {
+  const double peak = spec.lr();
+  const double warmup = spec.warmup_steps();
+  if (step < warmup) return peak * (step + 1) / warmup;
+  if (spec.schedule() == OptimizerSpec::CONSTANT) return peak;
+  const double span = std::max<double>(1.0, total_steps - warmup);
+  const double progress = std::min(1.0, (step - warmup) / span);
+  return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+Optimizer::Optimizer(const OptimizerSpec& spec, int64_t size)
+    : spec_(spec),
+      size_(size),
+      // Only the chosen optimizer's state is allocated.
+      momentum_(IsAdamW(spec) ? 0 : size, 0.0f),
+      adamw_(AdamWOptionsOf(spec), IsAdamW(spec) ? size : 0) {}
+
+void Optimizer::Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale) {
+  if (spec_.clip_norm() > 0) ClipGradNorm(grad, spec_.clip_norm());
+  VectorMap d(grad.data(), grad.size());
+  if (scale != 1.0f) d *= scale;
+  if (IsAdamW(spec_)) {
+    adamw_.Step(params, grad, lr);
+    return;
+  }
+  // SGD: d += wd * w; v = mu * v + d; w -= lr * (nesterov ? d + mu * v : v).
+  VectorMap w(params.data(), params.size()), v(momentum_.data(), momentum_.size());
+  const float mu = spec_.momentum();
+  d += scale * spec_.weight_decay() * w;
+  v = mu * v + d;
+  if (spec_.nesterov()) {
+    w -= lr * (d + mu * v);
+  } else {
+    w -= lr * v;
+  }
+}
+
+}  // namespace tributary

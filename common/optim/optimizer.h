@@ -1,0 +1,45 @@
+// The optimizers a job names (OptimizerSpec): SGD with momentum (optionally
+// Nesterov, coupled weight decay) or AdamW, with gradient-norm clipping and
+// a warmup + cosine learning-rate schedule. One implementation serves the
+// worker's inner loop and the coordinator's outer step.
+//
+// Pure and deterministic; not thread-safe.
+#ifndef TRIBUTARY_COMMON_OPTIM_OPTIMIZER_H_
+#define TRIBUTARY_COMMON_OPTIM_OPTIMIZER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "common/optim/adamw.h"
+#include "tributary/v1/job.pb.h"
+
+namespace tributary {
+
+// The learning rate of step `step` (0-based) of a schedule `total_steps`
+// long: linear warmup over spec.warmup_steps to spec.lr, then constant or a
+// cosine decay to 0 at total_steps.
+double ScheduledLearningRate(const tributary::v1::OptimizerSpec& spec, uint64_t step,
+                             int64_t total_steps);
+
+class Optimizer {
+ public:
+  Optimizer(const tributary::v1::OptimizerSpec& spec, int64_t size);
+
+  const tributary::v1::OptimizerSpec& spec() const { return spec_; }
+  int64_t size() const { return size_; }
+
+  // One step: clips `grad` in place to spec.clip_norm (when > 0), scales it
+  // by `scale` (a staleness weight; 1 for none), then moves `params`.
+  void Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale = 1.0f);
+
+ private:
+  tributary::v1::OptimizerSpec spec_;
+  int64_t size_;
+  std::vector<float> momentum_;  // SGD's velocity (empty for AdamW).
+  AdamW adamw_;                  // Moments (empty for SGD).
+};
+
+}  // namespace tributary
+
+#endif  // TRIBUTARY_COMMON_OPTIM_OPTIMIZER_H_

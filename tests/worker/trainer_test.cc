@@ -1,0 +1,126 @@
+// The trainer's two update kinds against the model driven by hand: the
+// gradient (one local step) and the DiLoCo pseudo-gradient after H inner
+// steps whose learning rates come from the task's schedule position.
+#include "worker/trainer.h"
+
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace tributary::worker {
+namespace {
+
+using tributary::v1::OptimizerSpec;
+
+constexpr int kInputs = 6, kClasses = 3;
+
+std::unique_ptr<Model> TinyMlp() {
+  tributary::v1::ModelSpec spec;
+  spec.mutable_mlp()->add_hidden(5);
+  spec.mutable_mlp()->set_inputs(kInputs);
+  spec.mutable_mlp()->set_classes(kClasses);
+  return *CreateModel(spec);
+}
+
+std::string Records(int n) {
+  std::mt19937 rng(3);
+  std::string records;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < kInputs; ++j) records.push_back(static_cast<char>(rng() % 256));
+    records.push_back(static_cast<char>(rng() % kClasses));
+  }
+  return records;
+}
+
+absl::Span<const uint8_t> Bytes(absl::string_view s) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// Plain SGD with a 10-step warmup to lr 1: step s has lr (s + 1) / 10.
+OptimizerSpec WarmupSgd() {
+  OptimizerSpec spec;
+  spec.set_kind(OptimizerSpec::SGD);
+  spec.set_lr(1.0f);
+  spec.set_momentum(0.0f);
+  spec.set_schedule(OptimizerSpec::CONSTANT);
+  spec.set_warmup_steps(10);
+  return spec;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  TrainerTest() : trainer_(TinyMlp(), WarmupSgd(), 100), reference_(TinyMlp()) {
+    params_.resize(reference_->layout().size());
+    reference_->InitParams(absl::MakeSpan(params_), 9);
+    update_.resize(params_.size());
+  }
+
+  tributary::v1::Task MakeTask(int local_steps, uint64_t schedule_step) const {
+    tributary::v1::Task task;
+    task.set_task_id(1);
+    task.set_local_steps(local_steps);
+    task.set_schedule_step(schedule_step);
+    return task;
+  }
+
+  Trainer trainer_;
+  std::unique_ptr<Model> reference_;
+  std::vector<float> params_, update_;
+};
+
+TEST_F(TrainerTest, OneLocalStepSendsTheShardGradient) {
+  const std::string shard = Records(8);
+  auto stats = trainer_.ComputeUpdate(MakeTask(1, 0), params_, shard, absl::MakeSpan(update_));
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  std::vector<float> grads(params_.size());
+  const LossStats expected = reference_->ForwardBackward(params_, Bytes(shard), absl::MakeSpan(grads));
+  EXPECT_EQ(stats->examples, 8);
+  EXPECT_DOUBLE_EQ(stats->loss_sum, expected.loss_sum);
+  EXPECT_EQ(update_, grads);
+}
+
+// Two batches of 4 from schedule position 3: lrs 0.4 then 0.5, and the
+// update is what the two steps moved: base - local.
+TEST_F(TrainerTest, LocalStepsSendBaseMinusLocalAtTheScheduledRates) {
+  const std::string shard = Records(8);
+  auto stats = trainer_.ComputeUpdate(MakeTask(2, 3), params_, shard, absl::MakeSpan(update_));
+  ASSERT_TRUE(stats.ok()) << stats.status();
+
+  std::vector<float> local = params_, grads(params_.size());
+  LossStats expected = reference_->ForwardBackward(local, Bytes(shard).subspan(0, 4 * 7), absl::MakeSpan(grads));
+  for (size_t i = 0; i < local.size(); ++i) local[i] -= 0.4f * grads[i];
+  expected += reference_->ForwardBackward(local, Bytes(shard).subspan(4 * 7), absl::MakeSpan(grads));
+  for (size_t i = 0; i < local.size(); ++i) local[i] -= 0.5f * grads[i];
+
+  EXPECT_EQ(stats->examples, 8);
+  EXPECT_NEAR(stats->loss_sum, expected.loss_sum, 1e-9);
+  double moved = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    EXPECT_NEAR(update_[i], params_[i] - local[i], 1e-6) << i;
+    moved += std::abs(update_[i]);
+  }
+  EXPECT_GT(moved, 1e-3);
+}
+
+TEST_F(TrainerTest, MoreStepsThanExamplesTakesOneStepPerExample) {
+  const std::string shard = Records(2);
+  auto stats = trainer_.ComputeUpdate(MakeTask(5, 0), params_, shard, absl::MakeSpan(update_));
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->examples, 2);
+}
+
+TEST_F(TrainerTest, RejectsWhatDoesNotFit) {
+  const std::string shard = Records(4);
+  EXPECT_EQ(trainer_.ComputeUpdate(MakeTask(0, 0), params_, shard, absl::MakeSpan(update_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer_.ComputeUpdate(MakeTask(1, 0), params_, shard.substr(1), absl::MakeSpan(update_))
+                .status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<float> short_params(params_.begin(), params_.end() - 1);
+  EXPECT_EQ(trainer_.ComputeUpdate(MakeTask(1, 0), short_params, shard, absl::MakeSpan(update_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tributary::worker
