@@ -6,6 +6,8 @@
 // torch intra-op count x OPENBLAS_NUM_THREADS up to the core count.
 //
 //   build/bin/gpt_step [--threads=N] [--steps=N] [--torch=0]
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +108,12 @@ int Main(int argc, char** argv) {
     model->ForwardBackward(params, batch, absl::MakeSpan(grads));
     adamw.Step(absl::MakeSpan(params), grads, 1e-4f);
   });
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double peak_rss_mb = usage.ru_maxrss / 1024.0;
+  // What training needs: weights, gradients, AdamW's two moments, and the
+  // activations with their gradients.
+  const double needed_mb = (4.0 * params.size() * sizeof(float) + model->arena_bytes()) / (1 << 20);
   const double sgemm = SgemmFlopsPerSecond();
   std::printf("machine: %u hardware threads; Eigen threads: %d\n", std::thread::hardware_concurrency(), threads);
   std::printf("model: L=%d H=%d C=%d T=%d B=%d V=256, %lld parameters\n", kL, kH, kC, kT, kB,
@@ -113,6 +121,9 @@ int Main(int argc, char** argv) {
   std::printf("forward+backward+AdamW: %.1f ms/step, %.0f tokens/s\n", step * 1e3, kB * kT / step);
   std::printf("achieved: %.1f GFLOP/s of %.1f GFLOP/step; sgemm 512^3 here: %.1f GFLOP/s; fraction of roofline: %.0f%%\n",
               StepFlops() / step / 1e9, StepFlops() / 1e9, sgemm / 1e9, 100 * StepFlops() / step / sgemm);
+  std::printf("memory: peak RSS %.0f MiB; params + grads + AdamW moments + activation arenas %.0f MiB "
+              "(%.0f MiB of it arenas); ratio %.2f\n",
+              peak_rss_mb, needed_mb, model->arena_bytes() / double(1 << 20), peak_rss_mb / needed_mb);
   if (!torch) return 0;
   const double torch_ms = BestTorchMs(static_cast<int>(std::thread::hardware_concurrency()), steps);
   if (torch_ms < 0) {

@@ -1,4 +1,4 @@
-# cmake -DIN=file.html -DOUT=file.cc -DSYMBOL=kName -DHEADER=path.h -P embed.cmake
+# cmake -DIN=file -DOUT=file.cc -DSYMBOL=kName -DHEADER=path.h -DNAMESPACE=ns -P embed.cmake
 # Writes IN's bytes into OUT as a C++ string constant.
 file(READ "${IN}" CONTENT)
-file(WRITE "${OUT}" "// Generated from ${IN}; edit that file instead.\n#include \"${HEADER}\"\n\nnamespace tributary::coordinator {\n\nconst char ${SYMBOL}[] = R\"embedded(${CONTENT})embedded\";\n\n}  // namespace tributary::coordinator\n")
+file(WRITE "${OUT}" "// Generated from ${IN}; edit that file instead.\n#include \"${HEADER}\"\n\nnamespace ${NAMESPACE} {\n\nconst char ${SYMBOL}[] = R\"embedded(${CONTENT})embedded\";\n\n}  // namespace ${NAMESPACE}\n")

@@ -193,8 +193,8 @@ absl::StatusOr<JobSpec> LoadJobSpec(const std::string& path) {
 }
 
 JobSpec DefaultJobSpec() {
-  absl::StatusOr<JobSpec> job = ParseJobSpec("", "<built-in default job>");
-  // The built-in job is all defaults, which the job_spec test validates.
+  absl::StatusOr<JobSpec> job = ParseJobSpec(kDefaultJobText, kDefaultJobName);
+  // The job_spec test validates the built-in job.
   return *std::move(job);
 }
 

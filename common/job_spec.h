@@ -22,8 +22,11 @@ absl::StatusOr<tributary::v1::JobSpec> ParseJobSpec(absl::string_view text,
 // Reads and parses a job file.
 absl::StatusOr<tributary::v1::JobSpec> LoadJobSpec(const std::string& path);
 
-// The job a coordinator runs when given none.
+// The job a coordinator runs when given none: the flagship GPT job,
+// deploy/jobs/gpt-fortunes.textproto, compiled in.
 tributary::v1::JobSpec DefaultJobSpec();
+extern const char kDefaultJobText[];
+inline constexpr char kDefaultJobName[] = "deploy/jobs/gpt-fortunes.textproto (built in)";
 
 }  // namespace tributary
 

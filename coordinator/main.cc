@@ -124,7 +124,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   const int64_t num_params = (*model)->layout().size();
   std::vector<float> params(num_params);
   (*model)->InitParams(absl::MakeSpan(params), job->seed());
-  TLOG(INFO) << "job \"" << job->name() << "\": " << num_params << " parameters, "
+  TLOG(INFO) << "job \"" << job->name() << "\" (" << (job->model().has_gpt() ? "gpt" : "mlp") << "): "
+             << num_params << " parameters, "
              << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
 
   // Evaluation runs beside the workers (local ones share this machine):

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # README command 1: install what is missing, build, and run the default job
-# with a coordinator and local workers on this machine. Prints the status
-# page's URL while it trains and the final loss when it ends.
+# (deploy/jobs/gpt-fortunes.textproto, a byte-level GPT on the fortunes
+# corpus) with a coordinator and a local worker on this machine. Prints the
+# status page's URL while it trains, the held-out loss at each evaluation,
+# and at the end the final loss and a text sample from the final checkpoint.
 #
 #   tools/demo.sh [--workers=N] [--job=FILE]
+#
+# One worker gets every core by default: on one machine, splitting the
+# cores between N asynchronous workers trains the same number of samples
+# per second but with stale gradients, which AdamW pays for (see
+# docs/BENCHMARKS.md). --workers=N shows the distributed path anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-workers=2
+workers=1
 job=""
 for arg in "$@"; do
   case "$arg" in
@@ -30,7 +37,7 @@ trap cleanup EXIT
 job_flag=()
 [ -n "$job" ] && job_flag=(--job="$job")
 build/bin/tributary-coordinator "${job_flag[@]}" --listen=127.0.0.1:"$grpc_port" \
-  --http=127.0.0.1:"$http_port" --exit_when_done 2>"$logs/coordinator.log" &
+  --http=127.0.0.1:"$http_port" --state_dir="$logs/state" --exit_when_done 2>"$logs/coordinator.log" &
 coordinator=$!
 pids+=("$coordinator")
 
@@ -66,3 +73,10 @@ if [ "$rc" -ne 0 ]; then
 fi
 echo "tributary: done in $(( $(date +%s) - start )) s"
 grep "final:" "$logs/coordinator.log" | sed 's/.*final: /tributary: final: /'
+if grep -q '" (gpt): ' "$logs/coordinator.log"; then
+  echo "tributary: a sample from the final checkpoint ($logs/state):"
+  echo "----"
+  build/bin/tributary-sample --checkpoint="$logs/state" --prompt="Q: What" --length=400 --seed="$RANDOM"
+  echo "----"
+  echo "tributary: export it with: build/bin/tributary-export --checkpoint=$logs/state --out=model.safetensors"
+fi

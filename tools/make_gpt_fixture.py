@@ -6,6 +6,10 @@ independent implementation without PyTorch installed.
 
 Run once with Debian's python3-torch:  /usr/bin/python3 tools/make_gpt_fixture.py
 
+It also shows that tributary-export's safetensors load into this reference
+model, which then scores text as the C++ model would:
+  /usr/bin/python3 tools/make_gpt_fixture.py --check_export model.safetensors TEXT_FILE
+
 Format (little-endian): b"TGF1"; uint32 L, NH, C, T, B; uint64 n;
 float32 params[n] in the C++ layout order (common/models/gpt.h);
 uint8 records[B * (T + 1)]; float64 loss; float32 grads[n].
@@ -79,5 +83,44 @@ def main(path):
     print(f"{path}: loss {loss.item():.6f}")
 
 
+def read_safetensors(path):
+    """The tensors (by name) and metadata of a safetensors file."""
+    import json
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    metadata = header.pop("__metadata__", {})
+    tensors = {}
+    for name, t in header.items():
+        assert t["dtype"] == "F32", name
+        begin, end = t["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).reshape(t["shape"])
+    return tensors, metadata
+
+
+def check_export(path, text_path):
+    """Loads an exported model into forward() and prints its loss on text."""
+    import re
+    global L, NH, C, T, B
+    tensors, metadata = read_safetensors(path)
+    sizes = dict(re.findall(r"(layers|heads|channels|context): (\d+)", metadata["tributary.model"]))
+    L, NH, C, T = (int(sizes[k]) for k in ("layers", "heads", "channels", "context"))
+    expected = [name for name, _ in layout()]
+    assert sorted(tensors) == sorted(expected), "tensor names differ from GPT-2's"
+    for name, shape in layout():
+        assert tuple(tensors[name].shape) == shape, (name, tensors[name].shape, shape)
+    text = open(text_path, "rb").read()
+    B = min(16, len(text) // (T + 1))
+    records = torch.tensor(list(text[: B * (T + 1)]), dtype=torch.long).view(B, T + 1)
+    with torch.no_grad():
+        loss = forward({k: v.double() for k, v in tensors.items()}, records[:, :-1], records[:, 1:])
+    print(f"{path}: {len(tensors)} tensors loaded into the PyTorch reference (L={L} NH={NH} C={C} T={T}); "
+          f"loss on {B} sequences of {text_path}: {loss.item():.4f} nats/byte")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/gpt_tiny_fixture.bin")
+    if len(sys.argv) > 1 and sys.argv[1] == "--check_export":
+        check_export(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/gpt_tiny_fixture.bin")

@@ -1,4 +1,5 @@
 // tributary-worker: joins a coordinator and trains until the job is done.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
     }
   }
   runner.join();
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  TLOG(INFO) << "exiting; peak RSS " << usage.ru_maxrss / 1024 << " MiB";
   if (!result.ok()) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(result.message()).c_str());
     return 1;

@@ -40,6 +40,10 @@ class GptModel : public Model {
                             absl::Span<float> grads) override;
 
   int context() const { return T_; }
+  // Bytes of the activation arena and of its gradients, as reserved.
+  int64_t arena_bytes() const {
+    return static_cast<int64_t>(acts_arena_.size() + grads_arena_.size()) * sizeof(float);
+  }
   // The next-byte logits after `context` (1 to context() bytes) into
   // `logits` (kVocab floats).
   void NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,

@@ -1,5 +1,7 @@
 #include "common/job_spec.h"
 
+#include <filesystem>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -8,12 +10,34 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(JobSpecTest, DefaultJobIsTheFashionMnistMlp) {
+// The built-in job is the flagship file, and it is valid (DefaultJobSpec
+// would crash on an invalid one; this test is where that is caught).
+TEST(JobSpecTest, DefaultJobIsTheGptOnFortunes) {
+  ASSERT_TRUE(ParseJobSpec(kDefaultJobText, kDefaultJobName).ok());
   const tributary::v1::JobSpec job = DefaultJobSpec();
-  EXPECT_TRUE(job.model().has_mlp());
-  EXPECT_TRUE(job.data().has_fashion_mnist());
-  EXPECT_EQ(job.codec().name(), "none");
-  EXPECT_GT(job.budget().epochs(), 0);
+  EXPECT_EQ(job.name(), "gpt-fortunes");
+  EXPECT_TRUE(job.model().has_gpt());
+  EXPECT_EQ(job.data().text().files(0), "/usr/share/games/fortunes/*");
+  EXPECT_EQ(job.optimizer().kind(), tributary::v1::OptimizerSpec::ADAMW);
+}
+
+TEST(JobSpecTest, EveryJobInDeployIsValid) {
+  int jobs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(TRIBUTARY_SOURCE_DIR "/deploy/jobs")) {
+    const absl::StatusOr<tributary::v1::JobSpec> job = LoadJobSpec(entry.path().string());
+    EXPECT_TRUE(job.ok()) << job.status();
+    ++jobs;
+  }
+  EXPECT_GE(jobs, 3) << "the flagship GPT job, a larger one and the MLP";
+}
+
+TEST(JobSpecTest, AnEmptyJobIsTheFashionMnistMlp) {
+  const auto job = ParseJobSpec("", "empty");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_TRUE(job->model().has_mlp());
+  EXPECT_TRUE(job->data().has_fashion_mnist());
+  EXPECT_EQ(job->codec().name(), "none");
+  EXPECT_GT(job->budget().epochs(), 0);
 }
 
 TEST(JobSpecTest, ParsesFieldsAndKeepsDefaults) {
