@@ -55,6 +55,37 @@ TEST_F(RunTest, TaskCarriesShardModelAndLease) {
   EXPECT_EQ(run_.Status().shards.leased, 1);
 }
 
+// DiLoCo: a task of H local steps starts the inner schedule at version x H,
+// so a worker picks it up where the run stands, and a checkpoint holds the
+// newest weights and counters.
+TEST(RunLocalStepsTest, TasksCarryTheInnerSchedulePosition) {
+  FakeClock clock;
+  auto dataset = TinyDataset(12, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.set_local_steps(4);
+  TrainingRun run(job, *dataset, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.0f), clock);
+  EXPECT_EQ(run.InnerScheduleSteps(), 4u * run.Status().shards.total);
+  const std::string w = run.Join("a", "cpu", 1, "sa");
+  for (uint64_t version = 0; version < 3; ++version) {
+    const tributary::v1::Task task = *run.GetTask(w).task;
+    EXPECT_EQ(task.local_steps(), 4u);
+    EXPECT_EQ(task.batch_examples(), 1u);
+    EXPECT_EQ(task.schedule_step(), 4 * version);
+    tributary::v1::UpdateHeader header;
+    header.set_task_id(task.task_id());
+    header.set_base_version(task.base_version());
+    header.set_examples(task.shard_examples());
+    ASSERT_TRUE(run.Submit(w, header, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.5f), 172).ok());
+  }
+  const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
+  EXPECT_EQ(checkpoint.model_version(), 3u);
+  EXPECT_EQ(checkpoint.samples_processed(), 12u);
+  EXPECT_EQ(checkpoint.job().local_steps(), 4);
+  auto model = run.Model(3);
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(checkpoint.params(), (*model)->bytes);
+}
+
 TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {
   const std::string w = run_.Join("a", "cpu", 1, "sa");
   const tributary::v1::Task task = Lease(w);
