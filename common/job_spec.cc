@@ -148,8 +148,25 @@ void Validate(const JobSpec& job, Validator& v) {
                            "): each local step takes a batch of the shard") + Got(job.local_steps()));
   }
 
-  v.Require(job.aggregation().max_staleness() >= 0, {"aggregation", "max_staleness"},
-            "must not be negative" + Got(job.aggregation().max_staleness()));
+  const auto& agg = job.aggregation();
+  v.Require(agg.max_staleness() >= 0, {"aggregation", "max_staleness"},
+            "must not be negative" + Got(agg.max_staleness()));
+  v.Require(std::isfinite(agg.staleness_exponent()) && agg.staleness_exponent() >= 0,
+            {"aggregation", "staleness_exponent"}, "must not be negative" + Got(agg.staleness_exponent()));
+  v.Require(agg.buffer_size() >= 1 && agg.buffer_size() <= 256, {"aggregation", "buffer_size"},
+            "must be in [1, 256]" + Got(agg.buffer_size()));
+  v.Require(agg.trim_fraction() >= 0 && agg.trim_fraction() < 0.5, {"aggregation", "trim_fraction"},
+            "must be in [0, 0.5)" + Got(agg.trim_fraction()));
+  v.Require(std::isfinite(agg.clip_tau()) && agg.clip_tau() > 0, {"aggregation", "clip_tau"},
+            "must be positive" + Got(agg.clip_tau()));
+  v.Require(agg.clip_iterations() >= 1 && agg.clip_iterations() <= 100, {"aggregation", "clip_iterations"},
+            "must be in [1, 100]" + Got(agg.clip_iterations()));
+  v.Require(std::isfinite(agg.norm_check_factor()) && agg.norm_check_factor() >= 0,
+            {"aggregation", "norm_check_factor"}, "must not be negative" + Got(agg.norm_check_factor()));
+  v.Require(agg.norm_window() >= 1 && agg.norm_window() <= 4096, {"aggregation", "norm_window"},
+            "must be in [1, 4096]" + Got(agg.norm_window()));
+  v.Require(agg.rule() == tributary::v1::AggregationSpec::MEAN || agg.buffer_size() >= 3, {"aggregation", "rule"},
+            absl::StrCat("a robust rule needs aggregation.buffer_size of at least 3, got ", agg.buffer_size()));
   v.Require(CreateCodec(job.codec()).status(), {"codec", "name"});
   v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= 100000, {"budget", "epochs"},
             "must be in [1, 100000]" + Got(job.budget().epochs()));

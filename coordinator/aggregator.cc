@@ -1,14 +1,31 @@
 #include "coordinator/aggregator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/params.h"
+#include "coordinator/rules.h"
 
 namespace tributary::coordinator {
 
 using tributary::v1::AggregationSpec;
+
+namespace {
+
+// The norm check waits for this many accepted norms before judging.
+constexpr size_t kMinNormsForCheck = 4;
+
+double Median(std::vector<double> values) {
+  const size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + mid, values.end());
+  if (values.size() % 2 == 1) return values[mid];
+  return 0.5 * (values[mid] + *std::max_element(values.begin(), values.begin() + mid));
+}
+
+}  // namespace
 
 Aggregator::Aggregator(const AggregatorOptions& options, std::vector<float> initial_params)
     : options_(options),
@@ -21,11 +38,14 @@ double Aggregator::LearningRate(uint64_t step) const {
 }
 
 double Aggregator::StalenessWeight(uint64_t staleness) const {
+  const double s = static_cast<double>(staleness);
   switch (options_.aggregation.weighting()) {
     case AggregationSpec::CONSTANT:
       return 1.0;
     case AggregationSpec::INVERSE:
-      return 1.0 / (1.0 + static_cast<double>(staleness));
+      return 1.0 / (1.0 + s);
+    case AggregationSpec::POLYNOMIAL:
+      return std::pow(1.0 + s, -static_cast<double>(options_.aggregation.staleness_exponent()));
   }
   return 1.0;
 }
@@ -44,17 +64,73 @@ absl::Status Aggregator::CheckStaleness(uint64_t base_version) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Aggregator::Apply(absl::Span<const float> gradient, uint64_t base_version) {
+absl::Status Aggregator::CheckNorm(double norm) const {
+  const double factor = options_.aggregation.norm_check_factor();
+  if (factor <= 0 || recent_norms_.size() < kMinNormsForCheck) return absl::OkStatus();
+  const double median = Median(std::vector<double>(recent_norms_.begin(), recent_norms_.end()));
+  if (norm <= factor * median) return absl::OkStatus();
+  return absl::OutOfRangeError(absl::StrCat("update norm ", norm, " exceeds ", factor,
+                                            " x the recent median ", median));
+}
+
+absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version) {
   if (absl::Status s = CheckStaleness(base_version); !s.ok()) return s;
-  if (gradient.size() != params_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("update has ", gradient.size(),
+  if (update.size() != params_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("update has ", update.size(),
                                                    " values, model has ", params_.size()));
   }
-  const float weight = static_cast<float>(StalenessWeight(version_ - base_version));
-  std::copy(gradient.begin(), gradient.end(), step_.begin());
-  optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_),
-                  static_cast<float>(LearningRate(version_)), weight);
-  return ++version_;
+  const double norm = ConstVectorMap(update.data(), update.size()).cast<double>().norm();
+  if (absl::Status s = CheckNorm(norm); !s.ok()) return s;
+  recent_norms_.push_back(norm);
+  if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+
+  Accepted accepted;
+  accepted.staleness = version_ - base_version;
+  buffer_.emplace_back(update.begin(), update.end());
+  buffer_weights_.push_back(StalenessWeight(accepted.staleness));
+  if (static_cast<int>(buffer_.size()) >= options_.aggregation.buffer_size()) {
+    CombineBuffer();
+    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)));
+    buffer_.clear();
+    buffer_weights_.clear();
+    ++version_;
+    accepted.stepped = true;
+  }
+  accepted.version = version_;
+  return accepted;
+}
+
+// Each update is scaled by its staleness weight, then the rule combines
+// them: for the mean, sum(w_i u_i) / K, which for K = 1 is w u.
+void Aggregator::CombineBuffer() {
+  for (size_t i = 0; i < buffer_.size(); ++i) {
+    if (buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
+  }
+  const Updates updates(buffer_.begin(), buffer_.end());
+  const int k = static_cast<int>(buffer_.size());
+  const auto& agg = options_.aggregation;
+  switch (agg.rule()) {
+    case AggregationSpec::MEAN:
+      MeanRule(updates, absl::MakeSpan(step_));
+      return;
+    case AggregationSpec::TRIMMED_MEAN:
+      TrimmedMeanRule(updates, std::min(static_cast<int>(agg.trim_fraction() * k), (k - 1) / 2),
+                      absl::MakeSpan(step_));
+      return;
+    case AggregationSpec::MEDIAN:
+      MedianRule(updates, absl::MakeSpan(step_));
+      return;
+    case AggregationSpec::CENTERED_CLIP:
+      // The center is the last combined update (the paper's "history"); the
+      // first time, the coordinate-wise median.
+      if (previous_.empty()) {
+        previous_.resize(step_.size());
+        MedianRule(updates, absl::MakeSpan(previous_));
+      }
+      CenteredClipRule(updates, previous_, agg.clip_tau(), agg.clip_iterations(), absl::MakeSpan(step_));
+      previous_ = step_;
+      return;
+  }
 }
 
 }  // namespace tributary::coordinator

@@ -1,18 +1,26 @@
 // The aggregator owns the master weights (fp32) and the optimizer state, and
-// folds updates into them as they arrive (apply-on-arrival asynchronous SGD).
+// folds updates into them as they arrive: asynchronously, never waiting for
+// a round.
 //
 // An update computed from base version b arrives when the model is at
 // version v; its staleness is v - b. Updates beyond the job's bound are
-// rejected; the rest are scaled by the job's staleness weighting and applied
-// by the job's (outer) optimizer under its learning-rate schedule: a
+// rejected (ABORTED), as are, with the norm check on, updates whose norm is
+// far above the recent median (OUT_OF_RANGE). The rest are weighted by the
+// job's staleness function and
+//   - buffer_size 1: applied at once, one version each;
+//   - buffer_size K: kept until K are in, then combined by the job's rule
+//     (mean, trimmed mean, median, centered clip; rules.h), each scaled by
+//     its weight, and applied as one version (FedBuff).
+// "Applied" means the job's (outer) optimizer steps with the update: a
 // gradient, or a DiLoCo pseudo-gradient (base - local weights after a
-// worker's local steps). Every applied update advances the version by one.
+// worker's local steps), under the job's learning-rate schedule.
 //
 // Pure and deterministic; not thread-safe (the owner serialises calls).
 #ifndef TRIBUTARY_COORDINATOR_AGGREGATOR_H_
 #define TRIBUTARY_COORDINATOR_AGGREGATOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,8 +33,14 @@ namespace tributary::coordinator {
 struct AggregatorOptions {
   tributary::v1::OptimizerSpec optimizer;
   tributary::v1::AggregationSpec aggregation;
-  // Updates the budget allows; the length of the learning-rate schedule.
+  // Optimizer steps the budget allows; the length of the learning-rate schedule.
   int64_t total_steps = 1;
+};
+
+struct Accepted {
+  uint64_t version = 0;  // The model version after this update.
+  uint64_t staleness = 0;
+  bool stepped = false;  // It completed a buffer (always, with buffer_size 1).
 };
 
 class Aggregator {
@@ -36,6 +50,8 @@ class Aggregator {
 
   uint64_t version() const { return version_; }
   absl::Span<const float> params() const { return params_; }
+  // Accepted updates waiting for the buffer to fill.
+  int buffered() const { return static_cast<int>(buffer_.size()); }
 
   // The weight an update of this staleness gets (in (0, 1]).
   double StalenessWeight(uint64_t staleness) const;
@@ -47,17 +63,25 @@ class Aggregator {
   // ABORTED when it is too stale, INVALID_ARGUMENT for a future version.
   absl::Status CheckStaleness(uint64_t base_version) const;
 
-  // Applies `gradient` (same size as the params, finite) computed from
-  // `base_version`: clipped to the job's norm, scaled by its staleness
-  // weight, stepped by the optimizer. Returns the new version, or
-  // CheckStaleness's error with nothing changed.
-  absl::StatusOr<uint64_t> Apply(absl::Span<const float> gradient, uint64_t base_version);
+  // Takes `update` (same size as the params, finite) computed from
+  // `base_version`. Errors leave everything unchanged: CheckStaleness's,
+  // INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from the norm check.
+  absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version);
 
  private:
+  // Combines the buffer by the job's rule into step_.
+  void CombineBuffer();
+  // Rejects a norm above the factor times the median of recent ones.
+  absl::Status CheckNorm(double norm) const;
+
   AggregatorOptions options_;
   std::vector<float> params_;
   Optimizer optimizer_;
-  std::vector<float> step_;  // Scratch: the clipped, weighted update.
+  std::vector<std::vector<float>> buffer_;  // Accepted updates, not yet applied.
+  std::vector<double> buffer_weights_;
+  std::vector<float> step_;      // Scratch: the combined update.
+  std::vector<float> previous_;  // The last combined update: centered clip's center.
+  std::deque<double> recent_norms_;
   uint64_t version_ = 0;
 };
 

@@ -36,6 +36,10 @@ struct WorkerRecord {
   int64_t bytes_sent_wire = 0;
   int64_t bytes_received_wire = 0;
   int64_t bytes_received_raw = 0;
+  std::map<std::string, int64_t> rejected_by_reason;
+  // Staleness of its accepted updates.
+  uint64_t staleness_last = 0;
+  uint64_t staleness_sum = 0;
 };
 
 class WorkerRegistry {

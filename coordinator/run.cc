@@ -35,8 +35,11 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       start_(clock.Now()),
       tokens_per_example_(job.model().has_gpt() ? job.model().gpt().context() : 0),
       ledger_(MakeLedgerOptions(job, dataset)),
-      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), ledger_.counts().total},
+      // One optimizer step per buffer of updates.
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(),
+                                    ledger_.counts().total / std::max(1, job.aggregation().buffer_size())},
                   std::move(initial_params)),
+      staleness_histogram_(job.aggregation().max_staleness() + 1, 0),
       next_eval_version_(job.eval().interval_versions()) {}
 
 uint64_t TrainingRun::InnerScheduleSteps() {
@@ -178,6 +181,7 @@ void TrainingRun::CountRejected(WorkerRecord& worker, const std::string& reason)
   ++updates_rejected_;
   ++rejected_by_reason_[reason];
   ++worker.updates_rejected;
+  ++worker.rejected_by_reason[reason];
 }
 
 absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
@@ -207,13 +211,16 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
                                                    header.base_version(), " differs from the lease's ",
                                                    ledger_.Find(task_id)->base_version));
   }
-  absl::StatusOr<uint64_t> version = aggregator_.Apply(update, header.base_version());
-  if (!version.ok()) {
+  absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version());
+  if (!accepted.ok()) {
     ledger_.Abandon(task_id);
-    CountRejected(*worker, absl::IsAborted(version.status()) ? "stale" : "invalid");
-    return absl::Status(version.status().code(),
-                        absl::StrCat("task ", task_id, ": ", version.status().message()));
+    const absl::Status& error = accepted.status();
+    CountRejected(*worker, absl::IsAborted(error) ? "stale" : absl::IsOutOfRange(error) ? "norm" : "invalid");
+    return absl::Status(error.code(), absl::StrCat("task ", task_id, ": ", error.message()));
   }
+  worker->staleness_last = accepted->staleness;
+  worker->staleness_sum += accepted->staleness;
+  ++staleness_histogram_[accepted->staleness];
   ledger_.Complete(task_id);
   ++updates_applied_;
   ++worker->updates_accepted;
@@ -223,9 +230,9 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
                             : header.loss();
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
-    history_.push_back({*version, SecondsSinceStart(now), train_loss_, std::nullopt});
+    history_.push_back({accepted->version, SecondsSinceStart(now), train_loss_, std::nullopt});
   }
-  return SubmitResult{true, *version};
+  return SubmitResult{true, accepted->version};
 }
 
 absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl::Status& error) {
@@ -298,6 +305,8 @@ RunStatus TrainingRun::Status() {
   s.updates_applied = updates_applied_;
   s.updates_rejected = updates_rejected_;
   s.rejected_by_reason = rejected_by_reason_;
+  s.staleness_histogram = staleness_histogram_;
+  s.buffered_updates = aggregator_.buffered();
   s.samples_processed = samples_processed_;
   s.tokens_processed = tokens_processed_;
   s.train_loss = train_loss_;

@@ -77,6 +77,8 @@ struct RunStatus {
   int64_t updates_applied = 0;
   int64_t updates_rejected = 0;
   std::map<std::string, int64_t> rejected_by_reason;
+  std::vector<int64_t> staleness_histogram;  // Accepted updates by staleness.
+  int buffered_updates = 0;                  // Waiting for the buffer to fill.
   int64_t samples_processed = 0;
   int64_t tokens_processed = 0;
   std::optional<double> train_loss;
@@ -183,6 +185,8 @@ class TrainingRun {
   int64_t updates_applied_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejected_by_reason_ ABSL_GUARDED_BY(mu_);
+  // Accepted updates by staleness, 0 to the bound.
+  std::vector<int64_t> staleness_histogram_ ABSL_GUARDED_BY(mu_);
   int64_t samples_processed_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t tokens_processed_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<double> train_loss_ ABSL_GUARDED_BY(mu_);

@@ -22,6 +22,11 @@ json WorkerJson(const WorkerRecord& w, absl::Time now) {
       {"updates_accepted", w.updates_accepted},
       {"updates_rejected", w.updates_rejected},
       {"invalid_requests", w.invalid_requests},
+      {"rejected_by_reason", w.rejected_by_reason},
+      {"staleness", {{"last", w.updates_accepted > 0 ? json(w.staleness_last) : json(nullptr)},
+                     {"mean", w.updates_accepted > 0 ? json(static_cast<double>(w.staleness_sum) /
+                                                            w.updates_accepted)
+                                                      : json(nullptr)}}},
       {"bytes", {{"sent_wire", w.bytes_sent_wire},
                  {"received_wire", w.bytes_received_wire},
                  {"received_raw", w.bytes_received_raw}}},
@@ -52,6 +57,8 @@ json StatusJson(const RunStatus& s) {
       {"updates_applied", s.updates_applied},
       {"updates_rejected", s.updates_rejected},
       {"rejected_by_reason", s.rejected_by_reason},
+      {"staleness_histogram", s.staleness_histogram},
+      {"buffered_updates", s.buffered_updates},
       {"samples_processed", s.samples_processed},
       {"tokens_processed", s.tokens_processed},
       {"train_loss", OrNull(s.train_loss)},

@@ -25,7 +25,7 @@ AggregatorOptions PlainSgd(float lr, float momentum, bool nesterov) {
 
 TEST(AggregatorTest, PlainSgdStep) {
   Aggregator agg(PlainSgd(0.5f, 0.0f, false), {1.0f, 2.0f});
-  ASSERT_EQ(*agg.Apply(std::vector<float>{2.0f, -4.0f}, 0), 1u);
+  ASSERT_EQ(agg.Apply(std::vector<float>{2.0f, -4.0f}, 0)->version, 1u);
   EXPECT_FLOAT_EQ(agg.params()[0], 0.0f);
   EXPECT_FLOAT_EQ(agg.params()[1], 4.0f);
 }
@@ -51,7 +51,7 @@ TEST(AggregatorTest, StaleUpdatesAreRejectedWithoutChangingTheModel) {
   Aggregator agg(PlainSgd(1.0f, 0.0f, false), {0.0f});
   for (uint64_t v = 0; v < 3; ++v) ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, v).ok());
   EXPECT_TRUE(agg.CheckStaleness(1).ok()) << "staleness 2 == bound";
-  const absl::StatusOr<uint64_t> stale = agg.Apply(std::vector<float>{100.0f}, 0);
+  const absl::StatusOr<Accepted> stale = agg.Apply(std::vector<float>{100.0f}, 0);
   EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
   EXPECT_EQ(agg.version(), 3u);
   EXPECT_FLOAT_EQ(agg.params()[0], -3.0f);
@@ -117,6 +117,72 @@ TEST(AggregatorTest, ClipsTheGradientNormBeforeStepping) {
   ASSERT_TRUE(agg.Apply(std::vector<float>{30.0f, 40.0f}, 0).ok());
   EXPECT_NEAR(agg.params()[0], -0.6f, 1e-6);
   EXPECT_NEAR(agg.params()[1], -0.8f, 1e-6);
+}
+
+TEST(AggregatorTest, PolynomialStalenessWeighting) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_weighting(AggregationSpec::POLYNOMIAL);
+  options.aggregation.set_staleness_exponent(0.5f);
+  Aggregator agg(options, {0.0f});
+  EXPECT_DOUBLE_EQ(agg.StalenessWeight(0), 1.0);
+  EXPECT_DOUBLE_EQ(agg.StalenessWeight(3), 0.5);  // 4^-0.5
+  EXPECT_DOUBLE_EQ(agg.StalenessWeight(8), 1.0 / 3.0);
+}
+
+// FedBuff: K = 3 updates make one version; each is weighted by its own
+// staleness at arrival, then averaged.
+TEST(AggregatorTest, BufferedUpdatesMakeOneVersion) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_weighting(AggregationSpec::INVERSE);
+  options.aggregation.set_buffer_size(3);
+  Aggregator agg(options, {0.0f});
+  for (float u : {1.0f, 2.0f}) {
+    auto accepted = agg.Apply(std::vector<float>{u}, 0);
+    ASSERT_TRUE(accepted.ok());
+    EXPECT_FALSE(accepted->stepped);
+    EXPECT_EQ(accepted->version, 0u);
+  }
+  EXPECT_EQ(agg.buffered(), 2);
+  auto third = agg.Apply(std::vector<float>{3.0f}, 0);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->stepped);
+  EXPECT_EQ(third->version, 1u);
+  EXPECT_EQ(agg.buffered(), 0);
+  EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);  // (1 + 2 + 3) / 3
+  // Now at version 1: staleness 1, 0, 1 -> (3/2 + 2 + 1/2) / 3 = 4/3.
+  ASSERT_TRUE(agg.Apply(std::vector<float>{3.0f}, 0).ok());
+  ASSERT_TRUE(agg.Apply(std::vector<float>{2.0f}, 1).ok());
+  auto last = agg.Apply(std::vector<float>{1.0f}, 0);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->staleness, 1u);
+  EXPECT_FLOAT_EQ(agg.params()[0], -2.0f - 4.0f / 3.0f);
+}
+
+TEST(AggregatorTest, NormCheckRejectsOutliersOnceItHasHistory) {
+  AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
+  options.aggregation.set_norm_check_factor(10.0f);
+  options.aggregation.set_max_staleness(100);
+  Aggregator agg(options, {0.0f, 0.0f});
+  // Fewer than 4 norms seen: nothing to compare with yet.
+  ASSERT_TRUE(agg.Apply(std::vector<float>{300.0f, 400.0f}, 0).ok());
+  for (uint64_t v = 1; v <= 4; ++v) ASSERT_TRUE(agg.Apply(std::vector<float>{3.0f, 4.0f}, v).ok());
+  // Median of {500, 5, 5, 5, 5} is 5: 49.9 passes, 50.1 does not.
+  EXPECT_TRUE(agg.Apply(std::vector<float>{0.0f, 49.9f}, 5).ok());
+  const std::vector<float> before(agg.params().begin(), agg.params().end());
+  const auto rejected = agg.Apply(std::vector<float>{0.0f, 50.1f}, 6);
+  EXPECT_TRUE(absl::IsOutOfRange(rejected.status())) << rejected.status();
+  EXPECT_EQ(std::vector<float>(agg.params().begin(), agg.params().end()), before);
+  EXPECT_EQ(agg.version(), 6u);
+}
+
+TEST(AggregatorTest, RobustRuleOverTheBuffer) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(5);
+  options.aggregation.set_rule(AggregationSpec::MEDIAN);
+  Aggregator agg(options, {0.0f});
+  for (float u : {1.0f, 2.0f, 1000.0f, -1000.0f, 3.0f}) ASSERT_TRUE(agg.Apply(std::vector<float>{u}, 0).ok());
+  EXPECT_EQ(agg.version(), 1u);
+  EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);
 }
 
 TEST(AggregatorTest, WrongSizeIsInvalid) {

@@ -116,7 +116,17 @@ void ExpectStatusSchema(const json& s) {
     for (const char* field : {"tasks_done", "updates_accepted", "updates_rejected"}) {
       EXPECT_TRUE(w[field].is_number_integer()) << "workers[]." << field;
     }
+    EXPECT_TRUE(w["rejected_by_reason"].is_object());
+    if (w["updates_accepted"].get<int64_t>() > 0) {
+      EXPECT_TRUE(w["staleness"]["last"].is_number_integer()) << w.dump();
+      EXPECT_GE(w["staleness"]["mean"].get<double>(), 0.0);
+    }
   }
+  // Accepted updates by staleness: they add up to the accepted total.
+  ASSERT_TRUE(s["staleness_histogram"].is_array());
+  int64_t histogram_total = 0;
+  for (const json& count : s["staleness_histogram"]) histogram_total += count.get<int64_t>();
+  EXPECT_EQ(histogram_total, s["updates_applied"].get<int64_t>());
 }
 
 TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
@@ -218,7 +228,9 @@ void ExpectSafetensorsMatchCheckpoint(const std::string& path, const std::string
   EXPECT_EQ(header["h.0.attn.c_attn.weight"]["shape"], json::array({96, 32}));
   EXPECT_EQ(header["ln_f.bias"]["data_offsets"][1], data.size());
   for (const auto& [name, tensor] : header.items()) {
-    if (name != "__metadata__") EXPECT_EQ(tensor["dtype"], "F32") << name;
+    if (name != "__metadata__") {
+      EXPECT_EQ(tensor["dtype"], "F32") << name;
+    }
   }
 }
 
