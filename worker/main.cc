@@ -31,6 +31,8 @@ ABSL_FLAG(std::string, cache_dir, "", "Directory caching shards by content hash 
 ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");
+ABSL_FLAG(std::string, test_attack, "",
+          "Testing only: corrupt every update like a Byzantine worker (sign_flip, scale100)");
 
 namespace tributary::worker {
 namespace {
@@ -61,6 +63,9 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
   if (options.max_tasks < 0) return absl::InvalidArgumentError("--max_tasks: must not be negative");
   options.task_delay = absl::GetFlag(FLAGS_test_task_delay);
+  absl::StatusOr<Attack> attack = ParseAttack(absl::GetFlag(FLAGS_test_attack));
+  if (!attack.ok()) return absl::InvalidArgumentError(absl::StrCat("--test_attack: ", attack.status().message()));
+  options.attack = *attack;
   options.seed = std::random_device{}();
   options.terminal = isatty(STDERR_FILENO);
   return options;

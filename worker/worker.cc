@@ -195,6 +195,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   const absl::Duration compute = absl::Now() - start;
+  ApplyAttack(options_.attack, absl::MakeSpan(update_));
   if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
   if (stopped()) return absl::OkStatus();
   if (revoked_task_ == task.task_id()) {

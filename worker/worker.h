@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/codec/codec.h"
+#include "worker/attack.h"
 #include "worker/backoff.h"
 #include "worker/client.h"
 #include "worker/payload_cache.h"
@@ -35,6 +36,7 @@ struct WorkerOptions {
   std::string cache_dir;
   int64_t max_tasks = 0;  // 0: until the job ends.
   absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
+  Attack attack = Attack::kNone;                     // Testing: a Byzantine worker.
   bool terminal = false;  // stderr is a terminal: summarise progress.
   uint64_t seed = 0;  // Jitter of the backoff.
 };
