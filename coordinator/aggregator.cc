@@ -88,16 +88,19 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
   accepted.staleness = version_ - base_version;
   buffer_.emplace_back(update.begin(), update.end());
   buffer_weights_.push_back(StalenessWeight(accepted.staleness));
-  if (static_cast<int>(buffer_.size()) >= options_.aggregation.buffer_size()) {
-    CombineBuffer();
-    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)));
-    buffer_.clear();
-    buffer_weights_.clear();
-    ++version_;
-    accepted.stepped = true;
-  }
+  if (static_cast<int>(buffer_.size()) >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
   accepted.version = version_;
   return accepted;
+}
+
+bool Aggregator::Flush() {
+  if (buffer_.empty()) return false;
+  CombineBuffer();
+  optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)));
+  buffer_.clear();
+  buffer_weights_.clear();
+  ++version_;
+  return true;
 }
 
 // Each update is scaled by its staleness weight, then the rule combines

@@ -68,6 +68,10 @@ class Aggregator {
   // INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from the norm check.
   absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version);
 
+  // Applies a partly filled buffer now (the budget is spent and no more
+  // updates will come). Returns whether it stepped.
+  bool Flush();
+
  private:
   // Combines the buffer by the job's rule into step_.
   void CombineBuffer();

@@ -222,6 +222,8 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   worker->staleness_sum += accepted->staleness;
   ++staleness_histogram_[accepted->staleness];
   ledger_.Complete(task_id);
+  // The last updates of the budget do not wait for a buffer to fill.
+  if (ledger_.finished() && aggregator_.Flush()) accepted->version = aggregator_.version();
   ++updates_applied_;
   ++worker->updates_accepted;
   ++worker->tasks_done;

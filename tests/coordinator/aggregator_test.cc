@@ -158,6 +158,19 @@ TEST(AggregatorTest, BufferedUpdatesMakeOneVersion) {
   EXPECT_FLOAT_EQ(agg.params()[0], -2.0f - 4.0f / 3.0f);
 }
 
+TEST(AggregatorTest, FlushAppliesAPartialBuffer) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(4);
+  Aggregator agg(options, {0.0f});
+  EXPECT_FALSE(agg.Flush()) << "nothing to apply";
+  ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, 0).ok());
+  ASSERT_TRUE(agg.Apply(std::vector<float>{2.0f}, 0).ok());
+  EXPECT_TRUE(agg.Flush());
+  EXPECT_EQ(agg.version(), 1u);
+  EXPECT_EQ(agg.buffered(), 0);
+  EXPECT_FLOAT_EQ(agg.params()[0], -1.5f);
+}
+
 TEST(AggregatorTest, NormCheckRejectsOutliersOnceItHasHistory) {
   AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
   options.aggregation.set_norm_check_factor(10.0f);

@@ -86,6 +86,31 @@ TEST(RunLocalStepsTest, TasksCarryTheInnerSchedulePosition) {
   EXPECT_EQ(checkpoint.params(), (*model)->bytes);
 }
 
+// Buffers of 2 over a budget of 3 tasks: one full buffer, and the last
+// update is applied when the budget is spent rather than left waiting.
+TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
+  FakeClock clock;
+  auto dataset = TinyDataset(12, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_aggregation()->set_buffer_size(2);
+  TrainingRun run(job, *dataset, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.0f), clock);
+  const std::string w = run.Join("a", "cpu", 1, "sa");
+  std::vector<uint64_t> versions;
+  for (int i = 0; i < 3; ++i) {
+    const tributary::v1::Task task = *run.GetTask(w).task;
+    tributary::v1::UpdateHeader header;
+    header.set_task_id(task.task_id());
+    header.set_base_version(task.base_version());
+    header.set_examples(task.shard_examples());
+    auto result = run.Submit(w, header, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.5f), 172);
+    ASSERT_TRUE(result.ok()) << result.status();
+    versions.push_back(result->model_version);
+  }
+  EXPECT_EQ(versions, (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(run.Status().buffered_updates, 0);
+  EXPECT_EQ(run.Status().staleness_histogram, (std::vector<int64_t>{3, 0}));
+}
+
 TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {
   const std::string w = run_.Join("a", "cpu", 1, "sa");
   const tributary::v1::Task task = Lease(w);
