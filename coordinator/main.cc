@@ -1,6 +1,7 @@
 // tributary-coordinator: serves one training job to any number of workers.
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,10 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
                                                run.job().data().shard_examples()));
   }
 }
+
+// "none" for a value that does not apply (a language model's accuracy) or
+// is not known yet.
+std::string OrNone(const std::optional<double>& value) { return value ? absl::StrCat(*value) : "none"; }
 
 void Checkpoint(TrainingRun& run, const std::string& state_dir) {
   const absl::Time start = absl::Now();
@@ -154,8 +159,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   const RunStatus status = run.Status();
   TLOG(INFO) << "final: state=" << (status.done ? "done" : "running")
              << " model_version=" << status.model_version
-             << " eval_loss=" << status.eval_loss.value_or(NAN)
-             << " eval_accuracy=" << status.eval_accuracy.value_or(NAN)
+             << " eval_loss=" << OrNone(status.eval_loss)
+             << " eval_accuracy=" << OrNone(status.eval_accuracy)
              << " shards_done=" << status.shards.done << "/" << status.shards.total
              << " uptime_s=" << status.uptime_s;
   return absl::OkStatus();
