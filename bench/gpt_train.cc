@@ -50,6 +50,7 @@ int Main() {
   const auto test_records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(test.data()), test.size());
 
   // The weights of the last `delay` steps, oldest first.
+  const int delay = absl::GetFlag(FLAGS_delay);
   std::deque<std::vector<float>> history;
   std::mt19937_64 rng(job->seed());
   std::vector<uint32_t> order(dataset->shards.size());
@@ -62,10 +63,13 @@ int Main() {
       std::shuffle(order.begin(), order.end(), rng);
     }
     const absl::string_view shard = dataset->ShardBytes(dataset->shards[order[step % order.size()]]);
-    history.push_back(params);
-    if (static_cast<int>(history.size()) > absl::GetFlag(FLAGS_delay) + 1) history.pop_front();
+    // Without a delay the gradient is taken at the current weights, uncopied.
+    if (delay > 0) {
+      history.push_back(params);
+      if (static_cast<int>(history.size()) > delay + 1) history.pop_front();
+    }
     const LossStats stats = model->ForwardBackward(
-        history.front(), absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size()),
+        delay > 0 ? history.front() : params, absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size()),
         absl::MakeSpan(grads));
     samples += stats.examples;
     train_sum += stats.loss_sum;

@@ -66,7 +66,7 @@ absl::Status Aggregator::CheckStaleness(uint64_t base_version) const {
 
 absl::Status Aggregator::CheckNorm(double norm) const {
   const double factor = options_.aggregation.norm_check_factor();
-  if (factor <= 0 || recent_norms_.size() < kMinNormsForCheck) return absl::OkStatus();
+  if (recent_norms_.size() < kMinNormsForCheck) return absl::OkStatus();
   const double median = Median(std::vector<double>(recent_norms_.begin(), recent_norms_.end()));
   if (norm <= factor * median) return absl::OkStatus();
   return absl::OutOfRangeError(absl::StrCat("update norm ", norm, " exceeds ", factor,
@@ -79,26 +79,32 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
     return absl::InvalidArgumentError(absl::StrCat("update has ", update.size(),
                                                    " values, model has ", params_.size()));
   }
-  const double norm = ConstVectorMap(update.data(), update.size()).cast<double>().norm();
-  if (absl::Status s = CheckNorm(norm); !s.ok()) return s;
-  recent_norms_.push_back(norm);
-  if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+  if (options_.aggregation.norm_check_factor() > 0) {
+    const double norm = ConstVectorMap(update.data(), update.size()).cast<double>().norm();
+    if (absl::Status s = CheckNorm(norm); !s.ok()) return s;
+    recent_norms_.push_back(norm);
+    if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+  }
 
   Accepted accepted;
   accepted.staleness = version_ - base_version;
-  buffer_.emplace_back(update.begin(), update.end());
-  buffer_weights_.push_back(StalenessWeight(accepted.staleness));
-  if (static_cast<int>(buffer_.size()) >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
+  if (filled_ == static_cast<int>(buffer_.size())) {
+    buffer_.emplace_back();
+    buffer_weights_.push_back(1.0);
+  }
+  buffer_[filled_].assign(update.begin(), update.end());
+  buffer_weights_[filled_] = StalenessWeight(accepted.staleness);
+  ++filled_;
+  if (filled_ >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
   accepted.version = version_;
   return accepted;
 }
 
 bool Aggregator::Flush() {
-  if (buffer_.empty()) return false;
+  if (filled_ == 0) return false;
   CombineBuffer();
   optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)));
-  buffer_.clear();
-  buffer_weights_.clear();
+  filled_ = 0;
   ++version_;
   return true;
 }
@@ -106,11 +112,12 @@ bool Aggregator::Flush() {
 // Each update is scaled by its staleness weight, then the rule combines
 // them: for the mean, sum(w_i u_i) / K, which for K = 1 is w u.
 void Aggregator::CombineBuffer() {
-  for (size_t i = 0; i < buffer_.size(); ++i) {
+  const int k = filled_;
+  Updates updates;
+  for (int i = 0; i < k; ++i) {
     if (buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
+    updates.push_back(buffer_[i]);
   }
-  const Updates updates(buffer_.begin(), buffer_.end());
-  const int k = static_cast<int>(buffer_.size());
   const auto& agg = options_.aggregation;
   switch (agg.rule()) {
     case AggregationSpec::MEAN:

@@ -51,7 +51,7 @@ class Aggregator {
   uint64_t version() const { return version_; }
   absl::Span<const float> params() const { return params_; }
   // Accepted updates waiting for the buffer to fill.
-  int buffered() const { return static_cast<int>(buffer_.size()); }
+  int buffered() const { return filled_; }
 
   // The weight an update of this staleness gets (in (0, 1]).
   double StalenessWeight(uint64_t staleness) const;
@@ -75,14 +75,17 @@ class Aggregator {
  private:
   // Combines the buffer by the job's rule into step_.
   void CombineBuffer();
-  // Rejects a norm above the factor times the median of recent ones.
+  // Rejects a norm above the job's factor (> 0) times the median of recent ones.
   absl::Status CheckNorm(double norm) const;
 
   AggregatorOptions options_;
   std::vector<float> params_;
   Optimizer optimizer_;
-  std::vector<std::vector<float>> buffer_;  // Accepted updates, not yet applied.
+  // Accepted updates not yet applied: the first filled_ slots. The slots
+  // stay allocated from buffer to buffer (each is a model-sized vector).
+  std::vector<std::vector<float>> buffer_;
   std::vector<double> buffer_weights_;
+  int filled_ = 0;
   std::vector<float> step_;      // Scratch: the combined update.
   std::vector<float> previous_;  // The last combined update: centered clip's center.
   std::deque<double> recent_norms_;
