@@ -44,7 +44,7 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
 LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
                               absl::Span<const uint8_t> records, absl::Span<float> update) {
   const int64_t n = model_->layout().size();
-  if (!inner_ || inner_->size() != n) inner_.emplace(inner_spec_, n);
+  if (!inner_) inner_.emplace(inner_spec_, n);
   local_.assign(params.begin(), params.end());
   grads_.resize(n);
   const int64_t bytes = model_->example_bytes();

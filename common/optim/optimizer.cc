@@ -36,7 +36,6 @@ double ScheduledLearningRate(const OptimizerSpec& spec, uint64_t step, int64_t t
 
 Optimizer::Optimizer(const OptimizerSpec& spec, int64_t size)
     : spec_(spec),
-      size_(size),
       // Only the chosen optimizer's state is allocated.
       momentum_(IsAdamW(spec) ? 0 : size, 0.0f),
       adamw_(AdamWOptionsOf(spec), IsAdamW(spec) ? size : 0) {}

@@ -26,16 +26,12 @@ class Optimizer {
  public:
   Optimizer(const tributary::v1::OptimizerSpec& spec, int64_t size);
 
-  const tributary::v1::OptimizerSpec& spec() const { return spec_; }
-  int64_t size() const { return size_; }
-
   // One step: clips `grad` in place to spec.clip_norm (when > 0), scales it
   // by `scale` (a staleness weight; 1 for none), then moves `params`.
   void Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale = 1.0f);
 
  private:
   tributary::v1::OptimizerSpec spec_;
-  int64_t size_;
   std::vector<float> momentum_;  // SGD's velocity (empty for AdamW).
   AdamW adamw_;                  // Moments (empty for SGD).
 };

@@ -9,6 +9,26 @@
 namespace tributary::coordinator {
 namespace {
 
+// The MLP 6 -> 4 -> 3.
+constexpr int kNumParams = 4 * 6 + 4 + 3 * 4 + 3;
+
+tributary::v1::Task LeaseTask(TrainingRun& run, const std::string& worker) {
+  TaskDecision decision = run.GetTask(worker);
+  EXPECT_TRUE(decision.task.has_value());
+  return decision.task.value_or(tributary::v1::Task());
+}
+
+// Submits an update of `value` everywhere for `task`.
+absl::StatusOr<SubmitResult> SubmitConstant(TrainingRun& run, const std::string& worker,
+                                            const tributary::v1::Task& task, float value = 0.1f) {
+  tributary::v1::UpdateHeader header;
+  header.set_task_id(task.task_id());
+  header.set_base_version(task.base_version());
+  header.set_loss(1.0f);
+  header.set_examples(task.shard_examples());
+  return run.Submit(worker, header, std::vector<float>(kNumParams, value), kNumParams * 4);
+}
+
 class RunTest : public ::testing::Test {
  protected:
   RunTest()
@@ -16,23 +36,11 @@ class RunTest : public ::testing::Test {
         job_(TinyJob()),
         run_(job_, *dataset_, std::vector<float>(kNumParams, 0.0f), clock_) {}
 
-  // The MLP 6 -> 4 -> 3.
-  static constexpr int kNumParams = 4 * 6 + 4 + 3 * 4 + 3;
-
-  tributary::v1::Task Lease(const std::string& worker) {
-    TaskDecision decision = run_.GetTask(worker);
-    EXPECT_TRUE(decision.task.has_value());
-    return decision.task.value_or(tributary::v1::Task());
-  }
+  tributary::v1::Task Lease(const std::string& worker) { return LeaseTask(run_, worker); }
 
   absl::StatusOr<SubmitResult> Submit(const std::string& worker, const tributary::v1::Task& task,
                                       float value = 0.1f) {
-    tributary::v1::UpdateHeader header;
-    header.set_task_id(task.task_id());
-    header.set_base_version(task.base_version());
-    header.set_loss(1.0f);
-    header.set_examples(task.shard_examples());
-    return run_.Submit(worker, header, std::vector<float>(kNumParams, value), kNumParams * 4);
+    return SubmitConstant(run_, worker, task, value);
   }
 
   FakeClock clock_;
@@ -63,19 +71,15 @@ TEST(RunLocalStepsTest, TasksCarryTheInnerSchedulePosition) {
   auto dataset = TinyDataset(12, 4);
   tributary::v1::JobSpec job = TinyJob();
   job.set_local_steps(4);
-  TrainingRun run(job, *dataset, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.0f), clock);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
   EXPECT_EQ(run.InnerScheduleSteps(), 4u * run.Status().shards.total);
   const std::string w = run.Join("a", "cpu", 1, "sa");
   for (uint64_t version = 0; version < 3; ++version) {
-    const tributary::v1::Task task = *run.GetTask(w).task;
+    const tributary::v1::Task task = LeaseTask(run, w);
     EXPECT_EQ(task.local_steps(), 4u);
     EXPECT_EQ(task.batch_examples(), 1u);
     EXPECT_EQ(task.schedule_step(), 4 * version);
-    tributary::v1::UpdateHeader header;
-    header.set_task_id(task.task_id());
-    header.set_base_version(task.base_version());
-    header.set_examples(task.shard_examples());
-    ASSERT_TRUE(run.Submit(w, header, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.5f), 172).ok());
+    ASSERT_TRUE(SubmitConstant(run, w, task, 0.5f).ok());
   }
   const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
   EXPECT_EQ(checkpoint.model_version(), 3u);
@@ -93,16 +97,11 @@ TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
   auto dataset = TinyDataset(12, 4);
   tributary::v1::JobSpec job = TinyJob();
   job.mutable_aggregation()->set_buffer_size(2);
-  TrainingRun run(job, *dataset, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.0f), clock);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
   const std::string w = run.Join("a", "cpu", 1, "sa");
   std::vector<uint64_t> versions;
   for (int i = 0; i < 3; ++i) {
-    const tributary::v1::Task task = *run.GetTask(w).task;
-    tributary::v1::UpdateHeader header;
-    header.set_task_id(task.task_id());
-    header.set_base_version(task.base_version());
-    header.set_examples(task.shard_examples());
-    auto result = run.Submit(w, header, std::vector<float>(4 * 6 + 4 + 3 * 4 + 3, 0.5f), 172);
+    auto result = SubmitConstant(run, w, LeaseTask(run, w), 0.5f);
     ASSERT_TRUE(result.ok()) << result.status();
     versions.push_back(result->model_version);
   }
