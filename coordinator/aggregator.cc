@@ -131,14 +131,15 @@ void Aggregator::CombineBuffer() {
       MedianRule(updates, absl::MakeSpan(step_));
       return;
     case AggregationSpec::CENTERED_CLIP:
-      // The center is the last combined update (the paper's "history"); the
-      // first time, the coordinate-wise median.
-      if (previous_.empty()) {
-        previous_.resize(step_.size());
-        MedianRule(updates, absl::MakeSpan(previous_));
-      }
-      CenteredClipRule(updates, previous_, agg.clip_tau(), agg.clip_iterations(), absl::MakeSpan(step_));
-      previous_ = step_;
+      // The center is the buffer's coordinate-wise median, not the paper's
+      // last aggregate: the paper's workers send momenta, which change
+      // little between rounds, while ours send raw gradients, which do. From
+      // the last aggregate the result lagged like a second momentum, and
+      // ALIE (z = 1) drove it to divergence (MLP eval 35.8; 0.97 from the
+      // median; clean 0.89 vs 0.56; docs/BENCHMARKS.md).
+      center_.resize(step_.size());
+      MedianRule(updates, absl::MakeSpan(center_));
+      CenteredClipRule(updates, center_, agg.clip_tau(), agg.clip_iterations(), absl::MakeSpan(step_));
       return;
   }
 }

@@ -87,7 +87,7 @@ class Aggregator {
   std::vector<double> buffer_weights_;
   int filled_ = 0;
   std::vector<float> step_;      // Scratch: the combined update.
-  std::vector<float> previous_;  // The last combined update: centered clip's center.
+  std::vector<float> center_;    // Centered clip's starting point.
   std::deque<double> recent_norms_;
   uint64_t version_ = 0;
 };

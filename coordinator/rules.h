@@ -10,7 +10,8 @@
 //   centered_clip  Karimireddy, He & Jaggi (ICML 2021): from a center v,
 //                  `iterations` times v += mean_i((u_i - v) min(1, τ/‖u_i - v‖));
 //                  each update moves the result by at most τ/K per
-//                  iteration, however large it is.
+//                  iteration, however large it is. The aggregator starts
+//                  from the buffer's coordinate-wise median.
 #ifndef TRIBUTARY_COORDINATOR_RULES_H_
 #define TRIBUTARY_COORDINATOR_RULES_H_
 

@@ -32,7 +32,7 @@ ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");
 ABSL_FLAG(std::string, test_attack, "",
-          "Testing only: corrupt every update like a Byzantine worker (sign_flip, scale100)");
+          "Testing only: corrupt every update like a Byzantine worker (sign_flip, scale100, alie or alie:Z)");
 
 namespace tributary::worker {
 namespace {

@@ -31,7 +31,8 @@ Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
       shards_(options.cache_dir, kShardCacheBytes),
       models_(/*dir=*/"", /*memory_budget_bytes=*/0),
-      progress_(options.terminal, kProgressInterval) {}
+      progress_(options.terminal, kProgressInterval),
+      attacker_(options.attack) {}
 
 void Worker::Stop() {
   absl::MutexLock lock(&mu_);
@@ -195,7 +196,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   const absl::Duration compute = absl::Now() - start;
-  ApplyAttack(options_.attack, absl::MakeSpan(update_));
+  attacker_.Corrupt(absl::MakeSpan(update_));
   if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
   if (stopped()) return absl::OkStatus();
   if (revoked_task_ == task.task_id()) {

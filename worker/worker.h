@@ -36,7 +36,7 @@ struct WorkerOptions {
   std::string cache_dir;
   int64_t max_tasks = 0;  // 0: until the job ends.
   absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
-  Attack attack = Attack::kNone;                     // Testing: a Byzantine worker.
+  Attack attack;  // Testing: a Byzantine worker.
   bool terminal = false;  // stderr is a terminal: summarise progress.
   uint64_t seed = 0;  // Jitter of the backoff.
 };
@@ -80,6 +80,7 @@ class Worker {
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;
   std::vector<float> update_;  // The update being computed, sized once per model.
+  Attacker attacker_;
   bool joined_ = false;
   int64_t tasks_done_ = 0;
 

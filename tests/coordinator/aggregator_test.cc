@@ -198,6 +198,24 @@ TEST(AggregatorTest, RobustRuleOverTheBuffer) {
   EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);
 }
 
+// Centered clip starts from each buffer's median, not the last aggregate.
+// Buffer 1: median 1; one iteration with tau 1 adds (-1 + 0 + 1 + 1 - 1) / 5
+// = 0, so the step is 1. Buffer 2 (all 10): median 10, step 10. From the
+// last aggregate it would have been 1 + 1 (clipped) = 2.
+TEST(AggregatorTest, CenteredClipStartsFromTheBufferMedian) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(5);
+  options.aggregation.set_max_staleness(5);
+  options.aggregation.set_rule(AggregationSpec::CENTERED_CLIP);
+  options.aggregation.set_clip_tau(1.0f);
+  options.aggregation.set_clip_iterations(1);
+  Aggregator agg(options, {0.0f});
+  for (float u : {0.0f, 1.0f, 2.0f, 100.0f, -100.0f}) ASSERT_TRUE(agg.Apply(std::vector<float>{u}, 0).ok());
+  EXPECT_FLOAT_EQ(agg.params()[0], -1.0f);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{10.0f}, 1).ok());
+  EXPECT_FLOAT_EQ(agg.params()[0], -11.0f);
+}
+
 TEST(AggregatorTest, WrongSizeIsInvalid) {
   Aggregator agg(PlainSgd(1.0f, 0.0f, false), {0.0f, 0.0f});
   EXPECT_TRUE(absl::IsInvalidArgument(agg.Apply(std::vector<float>{1.0f}, 0).status()));

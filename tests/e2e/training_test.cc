@@ -355,6 +355,11 @@ TEST(TrainingTest, KilledWorkerIsLostAndItsShardIsRedoneExactlyOnce) {
   EXPECT_EQ(coordinator.Wait(absl::Seconds(30)), 0);
 }
 
+// "A little is enough" as its paper sets it for n = 10 workers, m = 2 of
+// them Byzantine: z = Φ⁻¹((n - s) / n) with s = ⌊n/2 + 1⌋ - m = 4, so
+// Φ⁻¹(0.6) = 0.25, the largest shift the median-style rules cannot see.
+constexpr const char* kAlie = "alie:0.25";
+
 // Byzantine workers: 2 of 10 corrupt every update (--test_attack). The
 // coordinator buffers 10 updates per version and combines them by `rule`.
 // Returns the final eval loss (NaN when the model diverged).
@@ -387,7 +392,11 @@ double ByzantineRun(const std::string& name, const std::string& rule, const std:
 // the issue asks for: clean runs of one rule spread by up to ±10 % here
 // (asynchronous arrival order), and attacked runs usually end *below*
 // their clean run (docs/BENCHMARKS.md), so 5 % would only test the noise.
-TEST(ByzantineTest, RobustRulesKeepTheLossAgainstSignFlipAndScaling) {
+//
+// "A little is enough" hides inside the honest spread, so only centered
+// clipping is expected to hold against it; how the mean, trimmed mean and
+// median fare is printed for docs/BENCHMARKS.md.
+TEST(ByzantineTest, RobustRulesKeepTheLoss) {
   const double mean_clean = ByzantineRun("byz-mean-clean", "rule: MEAN", "");
   ASSERT_TRUE(std::isfinite(mean_clean));
   const double broken = ByzantineRun("byz-mean-x100", "rule: MEAN", "scale100");
@@ -398,16 +407,22 @@ TEST(ByzantineTest, RobustRulesKeepTheLossAgainstSignFlipAndScaling) {
   // check, one such buffer lets x100 through the trimmed mean or the median
   // (measured: 2.60 and 0.73 against clean 0.60 and 0.65). So every rule
   // runs with the norm check, as a deployment would.
-  const char* rules[] = {"rule: TRIMMED_MEAN trim_fraction: 0.45 norm_check_factor: 3",
-                         "rule: MEDIAN norm_check_factor: 3",
-                         "rule: CENTERED_CLIP clip_tau: 0.5 clip_iterations: 3 norm_check_factor: 3"};
+  struct Case {
+    const char* rule;
+    bool holds_against_alie;
+  };
+  const Case cases[] = {{"rule: TRIMMED_MEAN trim_fraction: 0.45 norm_check_factor: 3", false},
+                        {"rule: MEDIAN norm_check_factor: 3", false},
+                        {"rule: CENTERED_CLIP clip_tau: 0.5 clip_iterations: 3 norm_check_factor: 3", true}};
   int index = 0;
-  for (const char* rule : rules) {
-    const double clean = ByzantineRun(absl::StrCat("byz-clean-", index), rule, "");
-    for (const char* attack : {"sign_flip", "scale100"}) {
-      const double loss = ByzantineRun(absl::StrCat("byz-", index, "-", attack), rule, attack);
-      EXPECT_LE(loss, 1.15 * clean) << rule << " against " << attack << ": " << loss << " vs clean " << clean;
-      std::printf("byzantine: %s: clean %.4f, %s %.4f\n", rule, clean, attack, loss);
+  for (const Case& c : cases) {
+    const double clean = ByzantineRun(absl::StrCat("byz-clean-", index), c.rule, "");
+    for (const char* attack : {"sign_flip", "scale100", kAlie}) {
+      const double loss = ByzantineRun(absl::StrCat("byz-", index, "-", attack), c.rule, attack);
+      if (attack != kAlie || c.holds_against_alie) {
+        EXPECT_LE(loss, 1.15 * clean) << c.rule << " against " << attack << ": " << loss << " vs clean " << clean;
+      }
+      std::printf("byzantine: %s: clean %.4f, %s %.4f\n", c.rule, clean, attack, loss);
     }
     ++index;
   }
