@@ -109,6 +109,10 @@ void ValidateOptimizer(const tributary::v1::OptimizerSpec& opt, const char* name
   v.Require(opt.eps() > 0, {name, "eps"}, "must be positive" + Got(opt.eps()));
   v.Require(std::isfinite(opt.clip_norm()) && opt.clip_norm() >= 0, {name, "clip_norm"},
             "must not be negative" + Got(opt.clip_norm()));
+  v.Require(opt.momentum_period() >= 1 && opt.momentum_period() <= 10000, {name, "momentum_period"},
+            "must be in [1, 10000]" + Got(opt.momentum_period()));
+  v.Require(opt.momentum_period() == 1 || (opt.kind() == tributary::v1::OptimizerSpec::SGD && opt.nesterov()),
+            {name, "momentum_period"}, "needs kind SGD with nesterov (delayed Nesterov)");
 }
 
 void Validate(const JobSpec& job, Validator& v) {

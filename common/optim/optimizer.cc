@@ -38,6 +38,7 @@ Optimizer::Optimizer(const OptimizerSpec& spec, int64_t size)
     : spec_(spec),
       // Only the chosen optimizer's state is allocated.
       momentum_(IsAdamW(spec) ? 0 : size, 0.0f),
+      period_sum_(spec.momentum_period() > 1 ? size : 0, 0.0f),
       adamw_(AdamWOptionsOf(spec), IsAdamW(spec) ? size : 0) {}
 
 void Optimizer::Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale) {
@@ -52,6 +53,20 @@ void Optimizer::Step(absl::Span<float> params, absl::Span<float> grad, float lr,
   VectorMap w(params.data(), params.size()), v(momentum_.data(), momentum_.size());
   const float mu = spec_.momentum();
   d += scale * spec_.weight_decay() * w;
+  const int period = spec_.momentum_period();
+  if (period > 1) {
+    // Delayed Nesterov: d now at lr / N; every N-th step v = mu v + mean(d)
+    // and w -= lr mu v. Over a period: w -= lr (mean(d) + mu v), Nesterov.
+    VectorMap sum(period_sum_.data(), period_sum_.size());
+    w -= (lr / period) * d;
+    sum += d;
+    if (++period_count_ < period) return;
+    v = mu * v + sum / static_cast<float>(period);
+    w -= lr * mu * v;
+    sum.setZero();
+    period_count_ = 0;
+    return;
+  }
   v = mu * v + d;
   if (spec_.nesterov()) {
     w -= lr * (d + mu * v);

@@ -1,5 +1,5 @@
 // The optimizers a job names (OptimizerSpec): SGD with momentum (optionally
-// Nesterov, coupled weight decay) or AdamW, with gradient-norm clipping and
+// Nesterov, coupled weight decay; optionally delayed Nesterov) or AdamW, with gradient-norm clipping and
 // a warmup + cosine learning-rate schedule. One implementation serves the
 // worker's inner loop and the coordinator's outer step.
 //
@@ -33,6 +33,10 @@ class Optimizer {
  private:
   tributary::v1::OptimizerSpec spec_;
   std::vector<float> momentum_;  // SGD's velocity (empty for AdamW).
+  // Delayed Nesterov (momentum_period N > 1): the sum of this period's
+  // updates, and how many it holds.
+  std::vector<float> period_sum_;
+  int period_count_ = 0;
   AdamW adamw_;                  // Moments (empty for SGD).
 };
 

@@ -91,6 +91,16 @@ TEST(JobSpecTest, LocalStepsNeedAValidInnerOptimizerAndEnoughExamples) {
   EXPECT_TRUE(ParseJobSpec("inner_optimizer { beta2: 1.5 }\n", "j").ok()) << "unused with one local step";
 }
 
+TEST(JobSpecTest, DelayedNesterovNeedsNesterovSgd) {
+  EXPECT_TRUE(ParseJobSpec("optimizer { momentum_period: 4 }", "j").ok());
+  for (const char* bad : {"optimizer { momentum_period: 4 kind: ADAMW }", "optimizer { momentum_period: 4 nesterov: false }",
+                          "optimizer { momentum_period: 0 }"}) {
+    const auto job = ParseJobSpec(bad, "j");
+    ASSERT_FALSE(job.ok()) << bad;
+    EXPECT_THAT(std::string(job.status().message()), HasSubstr("optimizer.momentum_period")) << bad;
+  }
+}
+
 TEST(JobSpecTest, GptDefaultsToTheFortunesCorpus) {
   const auto job = ParseJobSpec("model { gpt { layers: 2 } }", "j");
   ASSERT_TRUE(job.ok()) << job.status();

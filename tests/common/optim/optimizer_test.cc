@@ -59,5 +59,35 @@ TEST(OptimizerTest, AdamWFirstStepIsSignTimesLr) {
   EXPECT_NEAR(w[1], 0.01f, 1e-6);
 }
 
+// Delayed Nesterov: three updates with momentum_period 3 end where one
+// plain Nesterov step on their mean ends, period after period; in between,
+// each update moves the weights by lr / 3 without momentum.
+TEST(OptimizerTest, DelayedNesterovMatchesNesterovOnThePeriodMean) {
+  OptimizerSpec nesterov;
+  nesterov.set_momentum(0.9f);
+  nesterov.set_nesterov(true);
+  OptimizerSpec delayed = nesterov;
+  delayed.set_momentum_period(3);
+  Optimizer sync(nesterov, 2), async(delayed, 2);
+  std::vector<float> w_sync = {1.0f, -1.0f}, w_async = w_sync;
+  const float lr = 0.5f;
+  const std::vector<std::vector<float>> updates = {{1, 2}, {3, -2}, {-1, 6}, {0.5f, 0.5f}, {2, 1}, {-4, 0}};
+  for (size_t period = 0; period < 2; ++period) {
+    std::vector<float> mean = {0, 0};
+    for (size_t i = 0; i < 3; ++i) {
+      const std::vector<float>& u = updates[3 * period + i];
+      const std::vector<float> before = w_async;
+      std::vector<float> g = u;
+      async.Step(absl::MakeSpan(w_async), absl::MakeSpan(g), lr);
+      if (i < 2) {
+        for (int j = 0; j < 2; ++j) EXPECT_FLOAT_EQ(w_async[j], before[j] - lr / 3 * u[j]);
+      }
+      for (int j = 0; j < 2; ++j) mean[j] += u[j] / 3;
+    }
+    sync.Step(absl::MakeSpan(w_sync), absl::MakeSpan(mean), lr);
+    for (int j = 0; j < 2; ++j) EXPECT_NEAR(w_async[j], w_sync[j], 1e-5) << "period " << period << " coordinate " << j;
+  }
+}
+
 }  // namespace
 }  // namespace tributary
