@@ -232,7 +232,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
                             : header.loss();
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
-    history_.push_back({accepted->version, SecondsSinceStart(now), train_loss_, std::nullopt});
+    history_.push_back({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
   }
   return SubmitResult{true, accepted->version};
 }
@@ -275,7 +275,7 @@ std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
     return std::nullopt;
   }
   eval_in_flight_ = true;
-  return EvalRequest{CurrentSnapshot(), ledger_.finished()};
+  return EvalRequest{CurrentSnapshot(), ledger_.finished(), samples_processed_};
 }
 
 void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
@@ -283,8 +283,8 @@ void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats)
   eval_in_flight_ = false;
   last_eval_ = stats;
   next_eval_version_ = request.model->version + job_.eval().interval_versions();
-  history_.push_back({request.model->version, SecondsSinceStart(clock_.Now()), train_loss_,
-                      stats.mean_loss()});
+  history_.push_back({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
+                      train_loss_, stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
              << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
              << (request.final ? " (final)" : "");

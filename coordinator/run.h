@@ -60,11 +60,13 @@ struct SubmitResult {
 struct EvalRequest {
   std::shared_ptr<const ModelSnapshot> model;
   bool final = false;  // The evaluation after the budget is spent.
+  int64_t samples_processed = 0;  // When the snapshot was taken.
 };
 
 struct HistoryPoint {
   uint64_t version = 0;
   double time_s = 0;  // Since the run started.
+  int64_t samples_processed = 0;
   std::optional<double> train_loss;
   std::optional<double> eval_loss;
 };

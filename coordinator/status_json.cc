@@ -78,14 +78,17 @@ json StatusJson(const RunStatus& s) {
 }
 
 json HistoryJson(const std::vector<HistoryPoint>& history) {
-  json version = json::array(), time = json::array(), train = json::array(), eval = json::array();
+  json version = json::array(), time = json::array(), samples = json::array(), train = json::array(),
+       eval = json::array();
   for (const HistoryPoint& p : history) {
     version.push_back(p.version);
     time.push_back(p.time_s);
+    samples.push_back(p.samples_processed);
     train.push_back(OrNull(p.train_loss));
     eval.push_back(OrNull(p.eval_loss));
   }
-  return {{"model_version", version}, {"time_s", time}, {"train_loss", train}, {"eval_loss", eval}};
+  return {{"model_version", version}, {"time_s", time},         {"samples_processed", samples},
+          {"train_loss", train},       {"eval_loss", eval}};
 }
 
 json LedgerJson(const std::vector<WorkItem>& items) {

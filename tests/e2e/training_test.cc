@@ -166,6 +166,8 @@ TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
   const json history = cluster.Get("/api/history");
   EXPECT_FALSE(history["eval_loss"].empty());
   EXPECT_EQ(history["eval_loss"].size(), history["model_version"].size());
+  ASSERT_EQ(history["samples_processed"].size(), history["model_version"].size());
+  EXPECT_EQ(history["samples_processed"].back(), s["samples_processed"]) << "the final evaluation, after every shard";
   EXPECT_EQ(cluster.Text("/healthz"), "ok\n");
   const std::string dashboard = cluster.Text("/");
   EXPECT_THAT(dashboard, ::testing::HasSubstr("<title>Tributary</title>"));
