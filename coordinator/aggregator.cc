@@ -103,19 +103,22 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
 bool Aggregator::Flush() {
   if (filled_ == 0) return false;
   CombineBuffer();
-  optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)));
+  // A lone update's staleness weight goes to the optimizer, which knows how
+  // to scale a step (optimizer.h); a buffer's weights are relative.
+  const float scale = filled_ == 1 ? static_cast<float>(buffer_weights_[0]) : 1.0f;
+  optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)), scale);
   filled_ = 0;
   ++version_;
   return true;
 }
 
-// Each update is scaled by its staleness weight, then the rule combines
-// them: for the mean, sum(w_i u_i) / K, which for K = 1 is w u.
+// Each of K > 1 updates is scaled by its staleness weight, then the rule
+// combines them: for the mean, sum(w_i u_i) / K. One update is taken as is.
 void Aggregator::CombineBuffer() {
   const int k = filled_;
   Updates updates;
   for (int i = 0; i < k; ++i) {
-    if (buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
+    if (k > 1 && buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
     updates.push_back(buffer_[i]);
   }
   const auto& agg = options_.aggregation;

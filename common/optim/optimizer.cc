@@ -43,12 +43,12 @@ Optimizer::Optimizer(const OptimizerSpec& spec, int64_t size)
 
 void Optimizer::Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale) {
   if (spec_.clip_norm() > 0) ClipGradNorm(grad, spec_.clip_norm());
-  VectorMap d(grad.data(), grad.size());
-  if (scale != 1.0f) d *= scale;
   if (IsAdamW(spec_)) {
-    adamw_.Step(params, grad, lr);
+    adamw_.Step(params, grad, lr * scale);
     return;
   }
+  VectorMap d(grad.data(), grad.size());
+  if (scale != 1.0f) d *= scale;
   // SGD: d += wd * w; v = mu * v + d; w -= lr * (nesterov ? d + mu * v : v).
   VectorMap w(params.data(), params.size()), v(momentum_.data(), momentum_.size());
   const float mu = spec_.momentum();

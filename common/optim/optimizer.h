@@ -26,8 +26,10 @@ class Optimizer {
  public:
   Optimizer(const tributary::v1::OptimizerSpec& spec, int64_t size);
 
-  // One step: clips `grad` in place to spec.clip_norm (when > 0), scales it
-  // by `scale` (a staleness weight; 1 for none), then moves `params`.
+  // One step: clips `grad` in place to spec.clip_norm (when > 0), then moves
+  // `params`. `scale` (a staleness weight; 1 for none) scales the step: SGD
+  // scales the gradient; AdamW, whose moments normalise a gradient's scale
+  // away, feeds them the gradient as is and scales its learning rate.
   void Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale = 1.0f);
 
  private:

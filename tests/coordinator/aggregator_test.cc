@@ -100,12 +100,13 @@ TEST(AggregatorTest, AdamWStepsWithBiasCorrectionAndStalenessWeight) {
   // The first bias-corrected Adam step is lr * sign(g), whatever the scale.
   EXPECT_NEAR(agg.params()[0], -0.1f, 1e-5);
   EXPECT_NEAR(agg.params()[1], 0.1f, 1e-5);
-  // A stale update scaled by 1/2 gives the same as AdamW fed the halved gradient.
+  // A stale update weighted 1/2 takes half of AdamW's step on the gradient
+  // as is (halving the gradient instead would change nearly nothing).
   ASSERT_TRUE(agg.Apply(std::vector<float>{2.0f, 2.0f}, 0).ok());
   AdamW reference(AdamWOptions{}, 2);
   std::vector<float> expected = {0.0f, 0.0f};
   reference.Step(absl::MakeSpan(expected), std::vector<float>{4.0f, -0.5f}, 0.1f);
-  reference.Step(absl::MakeSpan(expected), std::vector<float>{1.0f, 1.0f}, 0.1f);
+  reference.Step(absl::MakeSpan(expected), std::vector<float>{2.0f, 2.0f}, 0.05f);
   EXPECT_NEAR(agg.params()[0], expected[0], 1e-6);
   EXPECT_NEAR(agg.params()[1], expected[1], 1e-6);
 }

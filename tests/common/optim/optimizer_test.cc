@@ -57,6 +57,13 @@ TEST(OptimizerTest, AdamWFirstStepIsSignTimesLr) {
   optimizer.Step(absl::MakeSpan(w), absl::MakeSpan(g), 0.01f);
   EXPECT_NEAR(w[0], -0.01f, 1e-6);
   EXPECT_NEAR(w[1], 0.01f, 1e-6);
+  // A staleness scale shrinks AdamW's step, not its (normalised) gradient.
+  Optimizer scaled(spec, 2);
+  w = {0.0f, 0.0f};
+  g = {5.0f, -0.1f};
+  scaled.Step(absl::MakeSpan(w), absl::MakeSpan(g), 0.01f, 0.25f);
+  EXPECT_NEAR(w[0], -0.0025f, 1e-7);
+  EXPECT_NEAR(w[1], 0.0025f, 1e-7);
 }
 
 // Delayed Nesterov: three updates with momentum_period 3 end where one
