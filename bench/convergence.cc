@@ -13,7 +13,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -237,6 +236,13 @@ int Main() {
     std::fprintf(stderr, "--runs: name at least one run\n");
     return 1;
   }
+  // Fail now, not after minutes of training.
+  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::filesystem::path out_dir = std::filesystem::path(out).parent_path();
+  if (!out_dir.empty() && !std::filesystem::is_directory(out_dir)) {
+    std::fprintf(stderr, "--out: %s is not a directory\n", out_dir.c_str());
+    return 1;
+  }
   std::vector<std::pair<RunConfig, Curve>> results;
   for (const RunConfig& config : configs) {
     std::fprintf(stderr, "%s: %s\n", config.name.c_str(), config.description.c_str());
@@ -248,15 +254,14 @@ int Main() {
     results.emplace_back(config, *std::move(curve));
   }
 
-  const std::string out = absl::GetFlag(FLAGS_out);
-  std::ofstream csv(out + ".csv");
-  csv << "run,samples,eval_loss\n";
+  std::string csv = "run,samples,eval_loss\n";
   for (const auto& [config, curve] : results) {
     for (size_t i = 0; i < curve.samples.size(); ++i) {
-      csv << config.name << "," << curve.samples[i] << "," << absl::StrFormat("%.5f", curve.eval_loss[i]) << "\n";
+      absl::StrAppendFormat(&csv, "%s,%d,%.5f\n", config.name, curve.samples[i], curve.eval_loss[i]);
     }
   }
-  std::ofstream(out + ".svg") << Svg(results);
+  testing::WriteFile(out + ".csv", csv);
+  testing::WriteFile(out + ".svg", Svg(results));
 
   const Curve& baseline = results.front().second;
   const double target = baseline.eval_loss.back();
@@ -273,7 +278,7 @@ int Main() {
     absl::StrAppendFormat(&table, "| %s | %s | %.4f | %+.1f %% | %s | %.0f s |\n", config.name, config.description,
                           final_loss, 100 * (final_loss / target - 1), reached, curve.seconds);
   }
-  std::ofstream(out + ".md") << table;
+  testing::WriteFile(out + ".md", table);
   std::printf("%s\nwrote %s.csv, %s.svg, %s.md\n", table.c_str(), out.c_str(), out.c_str(), out.c_str());
   return 0;
 }

@@ -30,8 +30,7 @@ double Median(std::vector<double> values) {
 Aggregator::Aggregator(const AggregatorOptions& options, std::vector<float> initial_params)
     : options_(options),
       params_(std::move(initial_params)),
-      optimizer_(options.optimizer, params_.size()),
-      step_(params_.size(), 0.0f) {}
+      optimizer_(options.optimizer, params_.size()) {}
 
 double Aggregator::LearningRate(uint64_t step) const {
   return ScheduledLearningRate(options_.optimizer, step, options_.total_steps);
@@ -102,23 +101,28 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
 
 bool Aggregator::Flush() {
   if (filled_ == 0) return false;
-  CombineBuffer();
-  // A lone update's staleness weight goes to the optimizer, which knows how
-  // to scale a step (optimizer.h); a buffer's weights are relative.
-  const float scale = filled_ == 1 ? static_cast<float>(buffer_weights_[0]) : 1.0f;
-  optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), static_cast<float>(LearningRate(version_)), scale);
+  const float lr = static_cast<float>(LearningRate(version_));
+  if (filled_ == 1) {
+    // Every rule returns a lone update as is. Its staleness weight goes to
+    // the optimizer, which knows how to scale a step (optimizer.h).
+    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(buffer_[0]), lr, static_cast<float>(buffer_weights_[0]));
+  } else {
+    CombineBuffer();
+    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), lr);
+  }
   filled_ = 0;
   ++version_;
   return true;
 }
 
-// Each of K > 1 updates is scaled by its staleness weight, then the rule
-// combines them: for the mean, sum(w_i u_i) / K. One update is taken as is.
+// Each update is scaled by its staleness weight, then the rule combines
+// them: for the mean, sum(w_i u_i) / K.
 void Aggregator::CombineBuffer() {
   const int k = filled_;
+  step_.resize(params_.size());  // Allocated at the first buffer only.
   Updates updates;
   for (int i = 0; i < k; ++i) {
-    if (k > 1 && buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
+    if (buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
     updates.push_back(buffer_[i]);
   }
   const auto& agg = options_.aggregation;

@@ -73,7 +73,7 @@ class Aggregator {
   bool Flush();
 
  private:
-  // Combines the buffer by the job's rule into step_.
+  // Combines a buffer of two or more updates by the job's rule into step_.
   void CombineBuffer();
   // Rejects a norm above the job's factor (> 0) times the median of recent ones.
   absl::Status CheckNorm(double norm) const;
