@@ -1,8 +1,8 @@
 // Costs of one task's pieces on this machine, each beside a memcpy of the
 // same bytes measured in the same run:
 //   - the MLP gradient over one shard (forward + backward),
-//   - SHA-256 of a model payload (both ends verify every payload),
-//   - decoding an fp32 update (codec none, with its NaN/Inf check).
+//   - SHA-256 of a model payload (both ends verify every payload).
+// The codecs have their own: bench/codec_bench.cc.
 //
 //   build/bin/step_bench --benchmark_counters_tabular=true
 #include <cstring>
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "common/codec/none.h"
 #include "common/models/mlp.h"
 #include "common/parallel.h"
 #include "common/sha256.h"
@@ -77,16 +76,6 @@ void BM_Sha256(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * payload.size());
 }
 BENCHMARK(BM_Sha256);
-
-void BM_DecodeNone(benchmark::State& state) {
-  NoneCodec codec;
-  const std::vector<float> update(DefaultMlp()->layout().size(), 0.5f);
-  const std::string payload = codec.Encode(update);
-  std::vector<float> decoded(update.size());
-  for (auto _ : state) benchmark::DoNotOptimize(codec.Decode(payload, absl::MakeSpan(decoded)));
-  state.SetBytesProcessed(state.iterations() * payload.size());
-}
-BENCHMARK(BM_DecodeNone);
 
 }  // namespace
 }  // namespace tributary

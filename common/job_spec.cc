@@ -171,7 +171,9 @@ void Validate(const JobSpec& job, Validator& v) {
             "must be in [1, 4096]" + Got(agg.norm_window()));
   v.Require(agg.rule() == tributary::v1::AggregationSpec::MEAN || agg.buffer_size() >= 3, {"aggregation", "rule"},
             absl::StrCat("a robust rule needs aggregation.buffer_size of at least 3, got ", agg.buffer_size()));
-  v.Require(CreateCodec(job.codec()).status(), {"codec", "name"});
+  if (std::optional<CodecSpecError> codec = CheckCodecSpec(job.codec())) {
+    v.Require(false, {"codec", codec->field}, codec->why);
+  }
   v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= 100000, {"budget", "epochs"},
             "must be in [1, 100000]" + Got(job.budget().epochs()));
 

@@ -123,7 +123,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!dataset.ok()) return dataset.status();
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
   if (!model.ok()) return model.status();
-  absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec());
+  absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec(), (*model)->layout());
   if (!codec.ok()) return codec.status();
 
   const int64_t num_params = (*model)->layout().size();

@@ -299,7 +299,7 @@ absl::Status CoordinatorService::CheckHeader(const tributary::v1::UpdateHeader& 
     return absl::InvalidArgumentError(
         absl::StrCat(where, "codec \"", header.codec(), "\", the job uses \"", codec_.name(), "\""));
   }
-  const size_t limit = codec_.MaxEncodedBytes(num_params_);
+  const size_t limit = codec_.MaxEncodedBytes();
   if (header.encoded_bytes() > limit) {
     return absl::ResourceExhaustedError(absl::StrCat(where, "update of ", header.encoded_bytes(),
                                                      " bytes exceeds the limit of ", limit));

@@ -95,11 +95,19 @@ absl::Status Worker::JoinWithRetries() {
     }
     absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
     if (!model.ok()) return model.status();
-    absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(joined->codec());
-    if (!codec.ok()) return codec.status();
     trainer_ = std::make_unique<Trainer>(*std::move(model), joined->inner_optimizer(),
                                          joined->inner_schedule_steps());
-    codec_ = *std::move(codec);
+    // Rejoining the same job (a restarted coordinator) keeps the encoder, so
+    // its error-feedback residual and PowerSGD factors carry on.
+    std::string encoder_key = joined->model().SerializeAsString() + joined->codec().SerializeAsString();
+    if (encoder_ == nullptr || encoder_key != encoder_key_) {
+      absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(joined->codec(), trainer_->model().layout());
+      if (!codec.ok()) return codec.status();
+      encoder_.reset();
+      codec_ = *std::move(codec);
+      encoder_ = NewWorkerEncoder(*codec_, joined->codec());
+      encoder_key_ = std::move(encoder_key);
+    }
     joined_ = true;
     session_lost_ = false;
     backoff_.Reset();
@@ -208,7 +216,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   header.set_task_id(task.task_id());
   header.set_base_version(task.base_version());
   header.set_codec(std::string(codec_->name()));
-  const std::string payload = codec_->Encode(update_);
+  const std::string payload = encoder_->Encode(update_);
   header.set_encoded_bytes(payload.size());
   header.set_loss(static_cast<float>(stats->mean_loss()));
   header.set_examples(stats->examples);

@@ -79,6 +79,8 @@ class Worker {
   ProgressReporter progress_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;
+  std::unique_ptr<Encoder> encoder_;  // Uses codec_.
+  std::string encoder_key_;           // The model and codec specs encoder_ was made for.
   std::vector<float> update_;  // The update being computed, sized once per model.
   Attacker attacker_;
   bool joined_ = false;

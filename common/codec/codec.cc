@@ -1,16 +1,99 @@
 #include "common/codec/codec.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/none.h"
+#include "common/codec/dense.h"
+#include "common/codec/error_feedback.h"
+#include "common/codec/powersgd.h"
+#include "common/codec/topk.h"
 
 namespace tributary {
 
-absl::StatusOr<std::unique_ptr<Codec>> CreateCodec(const tributary::v1::CodecSpec& spec) {
-  if (spec.name() == NoneCodec::kName) return std::make_unique<NoneCodec>();
-  return absl::InvalidArgumentError(
-      absl::StrCat("codec.name: unknown codec \"", spec.name(), "\" (known: none)"));
+namespace {
+
+using tributary::v1::CodecSpec;
+
+constexpr int kMaxBlockSize = 1 << 20;
+constexpr int kMaxRank = 1024;
+
+bool UsesInt8(const CodecSpec& spec) {
+  const bool topk = spec.name() == TopKCodec::kName, powersgd = spec.name() == PowerSgdCodec::kName;
+  return spec.name() == "int8" || ((topk || powersgd) && spec.values() == CodecSpec::INT8) ||
+         (powersgd && spec.vectors() == CodecSpec::INT8);
+}
+
+}  // namespace
+
+std::optional<CodecSpecError> CheckCodecSpec(const CodecSpec& spec) {
+  const std::string& name = spec.name();
+  const bool topk = name == TopKCodec::kName, powersgd = name == PowerSgdCodec::kName;
+  if (name != "none" && name != "fp16" && name != "int8" && !topk && !powersgd) {
+    return CodecSpecError{"name", absl::StrCat("unknown codec \"", name,
+                                               "\" (known: none, fp16, int8, topk, powersgd)")};
+  }
+  auto only_for = [&](const char* field, absl::string_view who) {
+    return CodecSpecError{field, absl::StrCat("only ", who, " uses it; this job's codec is ", name)};
+  };
+  if (spec.has_block_size() && !UsesInt8(spec)) return only_for("block_size", "int8 values");
+  if ((spec.has_topk_fraction() || spec.has_topk_count()) && !topk) {
+    return only_for(spec.has_topk_count() ? "topk_count" : "topk_fraction", "topk");
+  }
+  if (spec.has_values() && !topk && !powersgd) return only_for("values", "topk or powersgd");
+  if ((spec.has_rank() || spec.has_vectors()) && !powersgd) {
+    return only_for(spec.has_rank() ? "rank" : "vectors", "powersgd");
+  }
+  if (spec.block_size() < 1 || spec.block_size() > kMaxBlockSize) {
+    return CodecSpecError{"block_size",
+                          absl::StrCat("must be in [1, ", kMaxBlockSize, "], got ", spec.block_size())};
+  }
+  if (!(spec.topk_fraction() > 0 && spec.topk_fraction() <= 1)) {
+    return CodecSpecError{"topk_fraction", absl::StrCat("must be in (0, 1], got ", spec.topk_fraction())};
+  }
+  if (spec.topk_count() < 0) {
+    return CodecSpecError{"topk_count", absl::StrCat("must not be negative, got ", spec.topk_count())};
+  }
+  if (spec.rank() < 1 || spec.rank() > kMaxRank) {
+    return CodecSpecError{"rank", absl::StrCat("must be in [1, ", kMaxRank, "], got ", spec.rank())};
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Codec>> CreateCodec(const CodecSpec& spec, const ParamLayout& layout) {
+  if (std::optional<CodecSpecError> error = CheckCodecSpec(spec)) {
+    return absl::InvalidArgumentError(absl::StrCat("codec.", error->field, ": ", error->why));
+  }
+  const size_t n = layout.size();
+  const ValueCoding values{spec.values(), spec.block_size()};
+  if (spec.name() == "none") return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::FP32}, n);
+  if (spec.name() == "fp16") return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::FP16}, n);
+  if (spec.name() == "int8") {
+    return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::INT8, spec.block_size()}, n);
+  }
+  if (spec.name() == TopKCodec::kName) {
+    if (n > std::numeric_limits<uint32_t>::max()) {
+      return absl::InvalidArgumentError("codec.name: topk needs a model of fewer than 2^32 values");
+    }
+    const size_t k = spec.topk_count() > 0
+                         ? static_cast<size_t>(spec.topk_count())
+                         : std::max<size_t>(1, static_cast<size_t>(std::ceil(spec.topk_fraction() * n)));
+    return std::make_unique<TopKCodec>(std::min(k, n), values, n);
+  }
+  const ValueCoding vectors{spec.vectors(), spec.block_size()};
+  return std::make_unique<PowerSgdCodec>(spec.rank(), values, vectors, layout);
+}
+
+bool ErrorFeedbackOn(const CodecSpec& spec) {
+  if (spec.has_error_feedback()) return spec.error_feedback();
+  return spec.name() == TopKCodec::kName || spec.name() == PowerSgdCodec::kName;
+}
+
+std::unique_ptr<Encoder> NewWorkerEncoder(const Codec& codec, const CodecSpec& spec) {
+  std::unique_ptr<Encoder> encoder = codec.NewEncoder();
+  if (!ErrorFeedbackOn(spec)) return encoder;
+  return std::make_unique<ErrorFeedbackEncoder>(codec, std::move(encoder));
 }
 
 absl::Status CheckFinite(absl::Span<const float> values, absl::string_view what) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/codec/none.h"
+#include "common/codec/dense.h"
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "gtest/gtest.h"
@@ -95,7 +95,7 @@ class ServiceTest : public ::testing::Test {
 
   FakeClock clock_;
   std::unique_ptr<Dataset> dataset_;
-  NoneCodec codec_;
+  DenseCodec codec_{ValueCoding{}, kNumParams};
   TrainingRun run_;
   CoordinatorService service_;
   RunningServer server_;

@@ -309,6 +309,49 @@ TEST(TrainingTest, ByteGptWithLocalSteps) {
   EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
 }
 
+// Lossy codecs with error feedback, for gradients and for DiLoCo
+// pseudo-gradients: the model still learns, and the coordinator counts the
+// bytes that crossed the wire against their fp32 size, overall and per
+// worker, so the compression ratio shows on the status page.
+TEST(TrainingTest, ByteGptWithCompressedUpdates) {
+  constexpr char kDiLoCo[] = R"(
+    local_steps: 4
+    inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }
+    optimizer { kind: SGD lr: 1 momentum: 0 nesterov: false schedule: CONSTANT }
+    aggregation { weighting: CONSTANT }
+  )";
+  constexpr char kGradients[] = "optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }";
+  struct Case {
+    const char* name;
+    std::string job;
+    double min_ratio;  // fp32 bytes / wire bytes
+  };
+  const Case cases[] = {
+      {"topk-int8", absl::StrCat(kDiLoCo, "codec { name: 'topk' topk_fraction: 0.05 values: INT8 }"), 20},
+      {"powersgd-fp16", absl::StrCat(kDiLoCo, "codec { name: 'powersgd' rank: 2 values: FP16 }"), 10},
+      {"int8", absl::StrCat(kGradients, "codec { name: 'int8' }"), 3.5},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Cluster cluster(absl::StrCat("gpt-", c.name), "");
+    const json s = TrainByteGpt(cluster, c.job);
+    EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
+    const auto raw = s["bytes"]["received_raw"].get<int64_t>();
+    const auto wire = s["bytes"]["received_wire"].get<int64_t>();
+    EXPECT_GT(raw, c.min_ratio * wire) << s.dump();
+    int64_t raw_sum = 0, wire_sum = 0;
+    for (const json& w : s["workers"]) {
+      raw_sum += w["bytes"]["received_raw"].get<int64_t>();
+      wire_sum += w["bytes"]["received_wire"].get<int64_t>();
+      EXPECT_GT(w["bytes"]["received_raw"].get<int64_t>(), c.min_ratio * w["bytes"]["received_wire"].get<int64_t>())
+          << w.dump();
+    }
+    EXPECT_EQ(raw_sum, raw);
+    EXPECT_EQ(wire_sum, wire);
+    EXPECT_EQ(s["updates_rejected"], 0) << s.dump();
+  }
+}
+
 // A worker is SIGKILLed while it holds a lease: it stops heartbeating, is
 // declared lost, its shard goes back to the queue and the other worker
 // redoes it. Every shard is still applied exactly once.

@@ -1,0 +1,42 @@
+#include "common/codec/dense.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tributary {
+
+namespace {
+
+class DenseEncoder : public Encoder {
+ public:
+  explicit DenseEncoder(const DenseCodec& codec) : codec_(codec) {}
+  std::string Encode(absl::Span<const float> update) override { return codec_.Encode(update); }
+
+ private:
+  const DenseCodec& codec_;
+};
+
+}  // namespace
+
+absl::string_view DenseCodec::name() const {
+  return coding_.format == tributary::v1::CodecSpec::FP32 ? "none" : FormatName(coding_.format);
+}
+
+std::unique_ptr<Encoder> DenseCodec::NewEncoder() const { return std::make_unique<DenseEncoder>(*this); }
+
+std::string DenseCodec::Encode(absl::Span<const float> update) const {
+  std::string payload;
+  payload.reserve(MaxEncodedBytes());
+  coding_.Append(update, &payload);
+  return payload;
+}
+
+absl::Status DenseCodec::Decode(absl::string_view payload, absl::Span<float> update) const {
+  if (payload.size() != MaxEncodedBytes() || update.size() != size_) {
+    return absl::InvalidArgumentError(absl::StrCat("codec ", name(), ": payload has ", payload.size(),
+                                                   " bytes, want ", MaxEncodedBytes()));
+  }
+  PayloadReader in(payload);
+  return coding_.Read(in, update, absl::StrCat("codec ", name()));
+}
+
+}  // namespace tributary

@@ -1,0 +1,26 @@
+// Blockwise absmax int8: each block of `block_size` values travels as one
+// fp32 scale (the block's largest magnitude / 127) and the values rounded to
+// the nearest multiple of it, in [-127, 127]. All scales come first, then
+// all the bytes. The error per value is at most absmax / 254 of its block.
+#ifndef TRIBUTARY_COMMON_CODEC_INT8_H_
+#define TRIBUTARY_COMMON_CODEC_INT8_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "common/codec/bytes.h"
+
+namespace tributary {
+
+size_t Int8Bytes(size_t n, int block_size);
+
+void AppendInt8Blocks(absl::Span<const float> values, int block_size, std::string* out);
+
+// INVALID_ARGUMENT (to be prefixed with what is read) on a short payload, a scale that is negative, NaN or Inf,
+// or the byte -128 (which the encoder never writes).
+absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float> values);
+
+}  // namespace tributary
+
+#endif  // TRIBUTARY_COMMON_CODEC_INT8_H_

@@ -1,0 +1,39 @@
+// A run of float values in one of the wire formats a job can choose
+// (CodecSpec.Format): fp32 as is, fp16, or blockwise int8. The dense codecs
+// send the whole update this way; topk its kept values; powersgd its factors
+// and the tensors it sends whole.
+#ifndef TRIBUTARY_COMMON_CODEC_VALUES_H_
+#define TRIBUTARY_COMMON_CODEC_VALUES_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "common/codec/bytes.h"
+#include "tributary/v1/job.pb.h"
+
+namespace tributary {
+
+using ValueFormat = tributary::v1::CodecSpec::Format;
+
+struct ValueCoding {
+  ValueFormat format = tributary::v1::CodecSpec::FP32;
+  int block_size = 256;  // INT8 only.
+
+  // Bytes that `n` values take.
+  size_t Bytes(size_t n) const;
+
+  void Append(absl::Span<const float> values, std::string* out) const;
+
+  // Reads values.size() values. INVALID_ARGUMENT, prefixed with `what`, when
+  // the payload is short or a value is malformed, NaN or Inf.
+  absl::Status Read(PayloadReader& in, absl::Span<float> values, absl::string_view what) const;
+};
+
+// "fp32", "fp16" or "int8".
+absl::string_view FormatName(ValueFormat format);
+
+}  // namespace tributary
+
+#endif  // TRIBUTARY_COMMON_CODEC_VALUES_H_
