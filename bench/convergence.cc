@@ -1,11 +1,14 @@
-// Convergence harness (issue 5): does asynchronous training learn as well as
-// one worker for the same samples? Runs real clusters on 127.0.0.1 (a
-// coordinator and N worker processes) on one job, one epoch each, reads
-// eval loss against samples from /api/history, and writes a CSV, an SVG plot
-// and a Markdown table. Takes minutes; not part of ctest.
+// Convergence harness: does asynchronous (issue 5) or compressed (issue 6)
+// training learn as well as one worker sending fp32 gradients, for the same
+// samples? Runs real clusters on 127.0.0.1 (a coordinator and N worker
+// processes) on one job, one epoch each, reads eval loss against samples from
+// /api/history and the bytes received from /api/status, and writes a CSV, an
+// SVG plot and a Markdown table. Takes minutes; not part of ctest.
 //
 //   build/bin/convergence [--job=bench/convergence.textproto] [--out=docs/convergence]
 //                         [--runs=single,async4,async8,diloco8,diloco8-dn]
+//   build/bin/convergence --out=docs/compression
+//       --runs=single,int8,powersgd4,topk1-int8,diloco1,diloco1-topk5-int8,diloco1-powersgd4
 //
 // Each run's files (job, logs) are kept under --work_dir.
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/job_spec.h"
+#include "common/models/model.h"
 #include "google/protobuf/text_format.h"
 #include "tests/e2e/harness.h"
 
@@ -68,6 +72,21 @@ const std::vector<RunConfig>& AllConfigs() {
       {"diloco8", "8 async workers, DiLoCo H=20, outer Nesterov", 8, 1, kDiloco},
       {"diloco8-dn", "8 async workers, DiLoCo H=20, delayed Nesterov (period 8)", 8, 1,
        absl::StrCat(kDiloco, " optimizer { momentum_period: 8 }")},
+      // Compression: one worker, so that only the codec differs from single.
+      {"int8", "1 worker, gradients in int8 (blocks of 256)", 1, 2, "codec { name: 'int8' }"},
+      {"powersgd4", "1 worker, gradients as PowerSGD rank 4, fp16 factors", 1, 2,
+       "codec { name: 'powersgd' rank: 4 values: FP16 }"},
+      {"topk1-int8", "1 worker, top 1 % of each gradient, int8 values", 1, 2,
+       "codec { name: 'topk' topk_fraction: 0.01 values: INT8 }"},
+      {"powersgd4-int8", "1 worker, gradients as PowerSGD rank 4, int8 factors", 1, 2,
+       "codec { name: 'powersgd' rank: 4 values: INT8 block_size: 64 }"},
+      {"diloco1", "1 worker, DiLoCo H=20, fp32", 1, 2, kDiloco},
+      {"diloco1-int8", "1 worker, DiLoCo H=20, int8 (blocks of 256)", 1, 2,
+       absl::StrCat(kDiloco, " codec { name: 'int8' }")},
+      {"diloco1-topk5-int8", "1 worker, DiLoCo H=20, top 5 %, int8 values", 1, 2,
+       absl::StrCat(kDiloco, " codec { name: 'topk' topk_fraction: 0.05 values: INT8 }")},
+      {"diloco1-powersgd4", "1 worker, DiLoCo H=20, PowerSGD rank 4, fp16 factors", 1, 2,
+       absl::StrCat(kDiloco, " codec { name: 'powersgd' rank: 4 values: FP16 }")},
   };
   return *configs;
 }
@@ -76,6 +95,9 @@ struct Curve {
   std::vector<int64_t> samples;
   std::vector<double> eval_loss;
   double seconds = 0;
+  // From the final /api/status.
+  int64_t samples_processed = 0;
+  int64_t bytes_received_wire = 0;
 };
 
 std::optional<RunConfig> FindConfig(const std::string& name) {
@@ -138,10 +160,14 @@ absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSp
   Curve curve;
   curve.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   absl::StatusOr<json> history = testing::GetJson(ports->http, "/api/history");
+  absl::StatusOr<json> status = testing::GetJson(ports->http, "/api/status");
   (*coordinator)->Signal(SIGTERM);
   (*coordinator)->Wait(absl::Seconds(30));
   if (!done) return absl::DeadlineExceededError(config.name + " did not finish; see " + dir);
   if (!history.ok()) return history.status();
+  if (!status.ok()) return status.status();
+  curve.samples_processed = (*status)["samples_processed"].get<int64_t>();
+  curve.bytes_received_wire = (*status)["bytes"]["received_wire"].get<int64_t>();
   const json& h = *history;
   for (size_t i = 0; i < h["eval_loss"].size(); ++i) {
     if (!h["eval_loss"][i].is_number()) continue;
@@ -263,11 +289,18 @@ int Main() {
   testing::WriteFile(out + ".csv", csv);
   testing::WriteFile(out + ".svg", Svg(results));
 
+  // What fp32 gradients cost: the whole model per shard of the base job.
+  absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(base->model());
+  if (!model.ok()) return 1;
+  const double fp32_gradient_bytes_per_sample =
+      4.0 * (*model)->layout().size() / base->data().shard_examples();
+
   const Curve& baseline = results.front().second;
   const double target = baseline.eval_loss.back();
   std::string table = absl::StrFormat(
-      "| run | what | final eval loss | gap to %s | samples to reach %s's final %.4f | wall time |\n"
-      "|---|---|---|---|---|---|\n",
+      "| run | what | final eval loss | gap to %s | samples to reach %s's final %.4f | "
+      "wire bytes / sample | fp32 gradients / wire | wall time |\n"
+      "|---|---|---|---|---|---|---|---|\n",
       results.front().first.name, results.front().first.name, target);
   for (const auto& [config, curve] : results) {
     const double final_loss = curve.eval_loss.back();
@@ -275,8 +308,11 @@ int Main() {
     const std::string reached =
         reach ? absl::StrFormat("%.0f (%.2fx)", *reach, *reach / baseline.samples.back())
               : absl::StrFormat("not within %lld (> 1x)", static_cast<long long>(curve.samples.back()));
-    absl::StrAppendFormat(&table, "| %s | %s | %.4f | %+.1f %% | %s | %.0f s |\n", config.name, config.description,
-                          final_loss, 100 * (final_loss / target - 1), reached, curve.seconds);
+    const double wire_per_sample =
+        static_cast<double>(curve.bytes_received_wire) / std::max<int64_t>(1, curve.samples_processed);
+    absl::StrAppendFormat(&table, "| %s | %s | %.4f | %+.1f %% | %s | %.0f | %.1fx | %.0f s |\n", config.name,
+                          config.description, final_loss, 100 * (final_loss / target - 1), reached, wire_per_sample,
+                          fp32_gradient_bytes_per_sample / wire_per_sample, curve.seconds);
   }
   testing::WriteFile(out + ".md", table);
   std::printf("%s\nwrote %s.csv, %s.svg, %s.md\n", table.c_str(), out.c_str(), out.c_str(), out.c_str());

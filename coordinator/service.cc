@@ -12,7 +12,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/codec/model_delta.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/wire.h"
 
 namespace tributary::coordinator {
@@ -261,6 +263,22 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
   if (!model.ok()) return new PayloadWriter(model.status());
   const ModelSnapshot& snapshot = **model;
   return new PayloadWriter(*model, snapshot.bytes, snapshot.sha256,
+                           [this, id = *worker](int64_t sent) { run_.CountSent(id, sent); });
+}
+
+grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
+    grpc::CallbackServerContext* context, const tributary::v1::FetchModelDeltaRequest* request) {
+  absl::StatusOr<std::string> worker = Authenticate(context);
+  if (!worker.ok()) return new PayloadWriter(worker.status());
+  if (!run_.job().codec().model_deltas()) {
+    return new PayloadWriter(absl::FailedPreconditionError("this job sends models whole (codec.model_deltas)"));
+  }
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> to = run_.Model(request->version());
+  if (!to.ok()) return new PayloadWriter(to.status());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> from = run_.Model(request->from_version());
+  if (!from.ok()) return new PayloadWriter(from.status());
+  auto delta = std::make_shared<const std::string>(EncodeModelDelta((*to)->params(), (*from)->params()));
+  return new PayloadWriter(delta, *delta, Sha256(*delta),
                            [this, id = *worker](int64_t sent) { run_.CountSent(id, sent); });
 }
 

@@ -37,6 +37,8 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
                                     tributary::v1::GetTaskResponse* response) override;
   grpc::ServerWriteReactor<tributary::v1::Chunk>* FetchModel(
       grpc::CallbackServerContext* context, const tributary::v1::FetchModelRequest* request) override;
+  grpc::ServerWriteReactor<tributary::v1::Chunk>* FetchModelDelta(
+      grpc::CallbackServerContext* context, const tributary::v1::FetchModelDeltaRequest* request) override;
   grpc::ServerWriteReactor<tributary::v1::Chunk>* FetchShard(
       grpc::CallbackServerContext* context, const tributary::v1::FetchShardRequest* request) override;
   grpc::ServerReadReactor<tributary::v1::SubmitUpdateChunk>* SubmitUpdate(

@@ -91,19 +91,27 @@ absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask() {
   return response;
 }
 
-absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open,
-                                                        const std::string& sha256, uint64_t bytes) {
+absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open, std::string sha256,
+                                                        uint64_t bytes, Announced announced) {
   auto context = NewContext(TransferTimeout(bytes));
   std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
   std::string payload;
-  payload.reserve(bytes);
   Chunk chunk;
   absl::Status problem;
-  while (problem.ok() && reader->Read(&chunk)) {
-    if (payload.empty() && chunk.offset() == 0 &&
-        (chunk.total_bytes() != bytes || chunk.sha256() != sha256)) {
+  for (bool first = true; problem.ok() && reader->Read(&chunk); first = false) {
+    if (first && announced == Announced::kByStream) {
+      if (chunk.total_bytes() > bytes) {
+        problem = absl::DataLossError(absl::StrCat("download of ", chunk.total_bytes(), " bytes, at most ",
+                                                   bytes, " expected"));
+      }
+      bytes = chunk.total_bytes();
+      sha256 = chunk.sha256();
+    } else if (first && (chunk.total_bytes() != bytes || chunk.sha256() != sha256)) {
       problem = absl::DataLossError("download does not match the task's size and digest");
-    } else if (chunk.offset() != payload.size() || payload.size() + chunk.data().size() > bytes) {
+    }
+    if (first) payload.reserve(bytes);
+    if (!problem.ok()) break;
+    if (chunk.offset() != payload.size() || payload.size() + chunk.data().size() > bytes) {
       problem = absl::DataLossError("download chunks out of order or oversized");
     } else {
       payload.append(chunk.data());
@@ -125,14 +133,25 @@ absl::StatusOr<std::string> CoordinatorClient::FetchModel(uint64_t version, cons
                                                           uint64_t bytes) {
   tributary::v1::FetchModelRequest request;
   request.set_version(version);
-  return Download([&](grpc::ClientContext* c) { return stub_->FetchModel(c, request); }, sha256, bytes);
+  return Download([&](grpc::ClientContext* c) { return stub_->FetchModel(c, request); }, sha256, bytes,
+                  Announced::kByTask);
+}
+
+absl::StatusOr<std::string> CoordinatorClient::FetchModelDelta(uint64_t version, uint64_t from_version,
+                                                               uint64_t max_bytes) {
+  tributary::v1::FetchModelDeltaRequest request;
+  request.set_version(version);
+  request.set_from_version(from_version);
+  return Download([&](grpc::ClientContext* c) { return stub_->FetchModelDelta(c, request); }, "", max_bytes,
+                  Announced::kByStream);
 }
 
 absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, const std::string& sha256,
                                                           uint64_t bytes) {
   tributary::v1::FetchShardRequest request;
   request.set_shard_id(shard_id);
-  return Download([&](grpc::ClientContext* c) { return stub_->FetchShard(c, request); }, sha256, bytes);
+  return Download([&](grpc::ClientContext* c) { return stub_->FetchShard(c, request); }, sha256, bytes,
+                  Announced::kByTask);
 }
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(

@@ -31,6 +31,10 @@ class CoordinatorClient {
   // the digest or size the task promised.
   absl::StatusOr<std::string> FetchModel(uint64_t version, const std::string& sha256,
                                          uint64_t bytes);
+  // Model `version` as an int8 delta from `from_version`, verified against
+  // the size and digest the stream announces (at most `max_bytes`).
+  // NOT_FOUND when the coordinator no longer holds either version.
+  absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version, uint64_t max_bytes);
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                          uint64_t bytes);
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
@@ -42,9 +46,13 @@ class CoordinatorClient {
   std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout);
   using OpenStream = std::function<std::unique_ptr<grpc::ClientReader<tributary::v1::Chunk>>(
       grpc::ClientContext*)>;
+  // Who names the payload's size and digest: the task, in advance (then
+  // `sha256` and `bytes` must match exactly), or the stream's first chunk
+  // (then `bytes` is the most accepted).
+  enum class Announced { kByTask, kByStream };
   // Runs a chunked download that `open` starts, and verifies it.
-  absl::StatusOr<std::string> Download(const OpenStream& open, const std::string& sha256,
-                                       uint64_t bytes);
+  absl::StatusOr<std::string> Download(const OpenStream& open, std::string sha256, uint64_t bytes,
+                                       Announced announced);
 
   std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;
   absl::Mutex mu_;

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/codec/model_delta.h"
 #include "common/log.h"
 #include "common/models/model.h"
 
@@ -108,6 +109,8 @@ absl::Status Worker::JoinWithRetries() {
       encoder_ = NewWorkerEncoder(*codec_, joined->codec());
       encoder_key_ = std::move(encoder_key);
     }
+    model_deltas_ = joined->codec().model_deltas();
+    delta_base_ = {};  // Versions of another coordinator's run mean other weights.
     joined_ = true;
     session_lost_ = false;
     backoff_.Reset();
@@ -185,6 +188,31 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   return payload;
 }
 
+absl::StatusOr<std::shared_ptr<const std::string>> Worker::ModelFor(const tributary::v1::Task& task) {
+  const std::string what = absl::StrCat("model v", task.base_version());
+  if (model_deltas_ && delta_base_.bytes != nullptr && delta_base_.version != task.base_version() &&
+      delta_base_.bytes->size() == task.model_bytes()) {
+    const auto base = absl::MakeConstSpan(reinterpret_cast<const float*>(delta_base_.bytes->data()),
+                                          delta_base_.bytes->size() / sizeof(float));
+    absl::StatusOr<std::string> delta =
+        client_.FetchModelDelta(task.base_version(), delta_base_.version, ModelDeltaBytes(base.size()));
+    if (delta.ok()) {
+      auto model = std::make_shared<std::string>(delta_base_.bytes->size(), '\0');
+      const absl::Status applied =
+          ApplyModelDelta(*delta, base, absl::MakeSpan(reinterpret_cast<float*>(model->data()), base.size()));
+      if (applied.ok()) return model;
+      TLOG(WARNING) << what << ": " << applied.message() << "; downloading it whole";
+    } else if (!absl::IsNotFound(delta.status())) {
+      return absl::Status(delta.status().code(), absl::StrCat(what, " (delta): ", delta.status().message()));
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const std::string>> model =
+      Payload(what, task.model_sha256(), models_,
+              [&] { return client_.FetchModel(task.base_version(), task.model_sha256(), task.model_bytes()); });
+  if (model.ok()) delta_base_ = {task.base_version(), *model};
+  return model;
+}
+
 absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   current_task_ = task.task_id();
   revoked_task_ = 0;
@@ -192,9 +220,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
       Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), shards_,
               [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
   if (!shard.ok()) return shard.status();
-  absl::StatusOr<std::shared_ptr<const std::string>> model =
-      Payload(absl::StrCat("model v", task.base_version()), task.model_sha256(), models_,
-              [&] { return client_.FetchModel(task.base_version(), task.model_sha256(), task.model_bytes()); });
+  absl::StatusOr<std::shared_ptr<const std::string>> model = ModelFor(task);
   if (!model.ok()) return model.status();
 
   const absl::Time start = absl::Now();

@@ -60,6 +60,9 @@ class Worker {
   absl::Status JoinWithRetries();
   Outcome NextTask();
   absl::Status RunTask(const tributary::v1::Task& task);
+  // The task's base model: as a delta from the last whole download when the
+  // job allows and the coordinator still has that version, else whole.
+  absl::StatusOr<std::shared_ptr<const std::string>> ModelFor(const tributary::v1::Task& task);
   // The payload with this digest from `cache`, else fetched and stored there.
   absl::StatusOr<std::shared_ptr<const std::string>> Payload(
       const std::string& what, const std::string& sha256, PayloadCache& cache,
@@ -81,6 +84,11 @@ class Worker {
   std::unique_ptr<Codec> codec_;
   std::unique_ptr<Encoder> encoder_;  // Uses codec_.
   std::string encoder_key_;           // The model and codec specs encoder_ was made for.
+  bool model_deltas_ = false;         // The job's codec.model_deltas.
+  struct {
+    uint64_t version = 0;
+    std::shared_ptr<const std::string> bytes;  // Exact weights; null before the first download.
+  } delta_base_;
   std::vector<float> update_;  // The update being computed, sized once per model.
   Attacker attacker_;
   bool joined_ = false;

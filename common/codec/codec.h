@@ -34,6 +34,17 @@ class Encoder {
   virtual std::string Encode(absl::Span<const float> update) = 0;
 };
 
+// The encoder of a codec whose Encode keeps nothing between updates.
+template <typename StatelessCodec>
+class StatelessEncoder : public Encoder {
+ public:
+  explicit StatelessEncoder(const StatelessCodec& codec) : codec_(codec) {}
+  std::string Encode(absl::Span<const float> update) override { return codec_.Encode(update); }
+
+ private:
+  const StatelessCodec& codec_;
+};
+
 class Codec {
  public:
   virtual ~Codec() = default;

@@ -4,24 +4,13 @@
 
 namespace tributary {
 
-namespace {
-
-class DenseEncoder : public Encoder {
- public:
-  explicit DenseEncoder(const DenseCodec& codec) : codec_(codec) {}
-  std::string Encode(absl::Span<const float> update) override { return codec_.Encode(update); }
-
- private:
-  const DenseCodec& codec_;
-};
-
-}  // namespace
-
 absl::string_view DenseCodec::name() const {
   return coding_.format == tributary::v1::CodecSpec::FP32 ? "none" : FormatName(coding_.format);
 }
 
-std::unique_ptr<Encoder> DenseCodec::NewEncoder() const { return std::make_unique<DenseEncoder>(*this); }
+std::unique_ptr<Encoder> DenseCodec::NewEncoder() const {
+  return std::make_unique<StatelessEncoder<DenseCodec>>(*this);
+}
 
 std::string DenseCodec::Encode(absl::Span<const float> update) const {
   std::string payload;

@@ -11,22 +11,15 @@ namespace tributary {
 
 namespace {
 
-class TopKEncoder : public Encoder {
- public:
-  explicit TopKEncoder(const TopKCodec& codec) : codec_(codec) {}
-  std::string Encode(absl::Span<const float> update) override { return codec_.Encode(update); }
-
- private:
-  const TopKCodec& codec_;
-};
-
 // NaN sorts as the largest magnitude: selection stays a strict weak order,
 // and a broken update is sent as it is for the receiver to refuse.
 float Magnitude(float v) { return std::isnan(v) ? std::numeric_limits<float>::infinity() : std::abs(v); }
 
 }  // namespace
 
-std::unique_ptr<Encoder> TopKCodec::NewEncoder() const { return std::make_unique<TopKEncoder>(*this); }
+std::unique_ptr<Encoder> TopKCodec::NewEncoder() const {
+  return std::make_unique<StatelessEncoder<TopKCodec>>(*this);
+}
 
 size_t TopKCodec::MaxEncodedBytes() const {
   constexpr size_t kMaxIndexVarintBytes = 5;  // Indices are below 2^32.

@@ -3,11 +3,14 @@
 // untouched; well-formed ones go through.
 #include "coordinator/service.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/codec/dense.h"
+#include "common/codec/model_delta.h"
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "gtest/gtest.h"
@@ -24,6 +27,7 @@ constexpr int kBanLimit = 5;
 tributary::v1::JobSpec ServiceJob() {
   tributary::v1::JobSpec job = TinyJob();
   job.mutable_lease()->set_max_invalid_requests(kBanLimit);
+  job.mutable_codec()->set_model_deltas(true);
   return job;
 }
 
@@ -133,6 +137,72 @@ TEST_F(ServiceTest, DownloadsArriveWithTheirDigest) {
   }
   EXPECT_EQ(bad->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(InvalidRequests(), 1);
+}
+
+// Drains a download stream: its announced digest, its bytes, its status.
+struct Download {
+  std::string sha256, payload;
+  grpc::Status status;
+};
+template <typename Reader>
+Download Drain(Reader& reader) {
+  Download d;
+  tributary::v1::Chunk chunk;
+  while (reader->Read(&chunk)) {
+    if (d.payload.empty() && chunk.offset() == 0) d.sha256 = chunk.sha256();
+    d.payload += chunk.data();
+  }
+  d.status = reader->Finish();
+  return d;
+}
+
+TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
+  ASSERT_TRUE(Join("secret").ok());
+  auto fetch = [&](uint64_t version) {
+    tributary::v1::FetchModelRequest request;
+    request.set_version(version);
+    auto context = Context();
+    auto reader = stub_->FetchModel(context.get(), request);
+    return Drain(reader);
+  };
+  auto fetch_delta = [&](uint64_t version, uint64_t from) {
+    tributary::v1::FetchModelDeltaRequest request;
+    request.set_version(version);
+    request.set_from_version(from);
+    auto context = Context();
+    auto reader = stub_->FetchModelDelta(context.get(), request);
+    return Drain(reader);
+  };
+  const tributary::v1::Task task = GetTask();  // Publishes version 0.
+  const Download v0 = fetch(0);
+  ASSERT_TRUE(v0.status.ok()) << v0.status.error_message();
+  std::vector<float> update(kNumParams);
+  for (int i = 0; i < kNumParams; ++i) update[i] = 0.01f * (i % 7 - 3);
+  const std::string good = codec_.Encode(update);
+  tributary::v1::SubmitUpdateResponse response;
+  ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
+  ASSERT_EQ(response.model_version(), 1u);
+  ASSERT_EQ(GetTask().base_version(), 1u);  // Publishes version 1.
+  const Download v1 = fetch(1);
+  ASSERT_TRUE(v1.status.ok()) << v1.status.error_message();
+
+  const Download delta = fetch_delta(1, 0);
+  ASSERT_TRUE(delta.status.ok()) << delta.status.error_message();
+  EXPECT_EQ(delta.sha256, DigestBytes(Sha256(delta.payload)));
+  EXPECT_EQ(delta.payload.size(), ModelDeltaBytes(kNumParams));
+  EXPECT_LT(delta.payload.size(), v1.payload.size() / 2);
+  auto floats = [](const std::string& bytes) {
+    return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes.data()), bytes.size() / sizeof(float));
+  };
+  std::vector<float> rebuilt(kNumParams);
+  ASSERT_TRUE(ApplyModelDelta(delta.payload, floats(v0.payload), absl::MakeSpan(rebuilt)).ok());
+  float largest_step = 0;
+  for (int i = 0; i < kNumParams; ++i) largest_step = std::max(largest_step, std::abs(floats(v1.payload)[i] - floats(v0.payload)[i]));
+  ASSERT_GT(largest_step, 0.0f);
+  for (int i = 0; i < kNumParams; ++i) EXPECT_NEAR(rebuilt[i], floats(v1.payload)[i], largest_step / 254 * 1.001f);
+
+  EXPECT_EQ(fetch_delta(7, 0).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(fetch_delta(1, 7).status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServiceTest, MalformedUploadsAreRefusedAndCounted) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
@@ -327,7 +328,8 @@ TEST(TrainingTest, ByteGptWithCompressedUpdates) {
     double min_ratio;  // fp32 bytes / wire bytes
   };
   const Case cases[] = {
-      {"topk-int8", absl::StrCat(kDiLoCo, "codec { name: 'topk' topk_fraction: 0.05 values: INT8 }"), 20},
+      {"topk-int8", absl::StrCat(kDiLoCo, "codec { name: 'topk' topk_fraction: 0.05 values: INT8 model_deltas: true }"),
+       20},
       {"powersgd-fp16", absl::StrCat(kDiLoCo, "codec { name: 'powersgd' rank: 2 values: FP16 }"), 10},
       {"int8", absl::StrCat(kGradients, "codec { name: 'int8' }"), 3.5},
   };
@@ -345,10 +347,20 @@ TEST(TrainingTest, ByteGptWithCompressedUpdates) {
       wire_sum += w["bytes"]["received_wire"].get<int64_t>();
       EXPECT_GT(w["bytes"]["received_raw"].get<int64_t>(), c.min_ratio * w["bytes"]["received_wire"].get<int64_t>())
           << w.dump();
+      // Stale updates may be refused on a busy machine; a payload never.
+      EXPECT_FALSE(w["rejected_by_reason"].contains("invalid")) << w.dump();
     }
     EXPECT_EQ(raw_sum, raw);
     EXPECT_EQ(wire_sum, wire);
-    EXPECT_EQ(s["updates_rejected"], 0) << s.dump();
+    // Every task needs the model it starts from, as big as the fp32 update
+    // it returns (received_raw). With model deltas most arrive as int8
+    // differences (a quarter of the bytes) and only a few whole.
+    const auto sent = s["bytes"]["sent_wire"].get<double>();
+    if (absl::StrContains(c.job, "model_deltas: true")) {
+      EXPECT_LT(sent, 0.5 * raw) << s.dump();
+    } else {
+      EXPECT_GT(sent, 0.8 * raw) << s.dump();
+    }
   }
 }
 
