@@ -103,9 +103,10 @@ absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open, 
       if (chunk.total_bytes() > bytes) {
         problem = absl::DataLossError(absl::StrCat("download of ", chunk.total_bytes(), " bytes, at most ",
                                                    bytes, " expected"));
+      } else {
+        bytes = chunk.total_bytes();
+        sha256 = chunk.sha256();
       }
-      bytes = chunk.total_bytes();
-      sha256 = chunk.sha256();
     } else if (first && (chunk.total_bytes() != bytes || chunk.sha256() != sha256)) {
       problem = absl::DataLossError("download does not match the task's size and digest");
     }
