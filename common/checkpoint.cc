@@ -153,6 +153,31 @@ absl::StatusOr<tributary::v1::Checkpoint> LoadCheckpoint(const std::string& path
   return last;
 }
 
+absl::StatusOr<LoadedCheckpoint> LoadCheckpointToResume(const std::string& dir) {
+  const std::vector<std::string> candidates = ListCheckpoints(dir);
+  if (candidates.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no checkpoint files"));
+  absl::Status last;
+  std::vector<std::string> bad;
+  for (const std::string& candidate : candidates) {
+    absl::StatusOr<tributary::v1::Checkpoint> checkpoint = ReadCheckpointFile(candidate);
+    if (!checkpoint.ok()) {
+      TLOG(WARNING) << checkpoint.status().message() << "; trying an older one";
+      last = checkpoint.status();
+      bad.push_back(candidate);
+      continue;
+    }
+    // Only once a good one is found: with none, every file stays for a human to look at.
+    for (const std::string& path : bad) {
+      std::error_code error;
+      fs::rename(path, path + ".corrupt", error);
+      TLOG(WARNING) << "moved " << path << " aside to " << path << ".corrupt"
+                    << (error ? absl::StrCat(" (failed: ", error.message(), ")") : "");
+    }
+    return LoadedCheckpoint{*std::move(checkpoint), candidate};
+  }
+  return last;
+}
+
 absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpoint& checkpoint) {
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(checkpoint.job().model());
   if (!model.ok()) return model.status();

@@ -37,6 +37,18 @@ std::vector<std::string> ListCheckpoints(const std::string& dir);
 // rejection is logged).
 absl::StatusOr<tributary::v1::Checkpoint> LoadCheckpoint(const std::string& path);
 
+struct LoadedCheckpoint {
+  tributary::v1::Checkpoint checkpoint;
+  std::string path;
+};
+
+// For a coordinator resuming from `dir`: its newest checkpoint that
+// verifies. Newer files that do not (torn, corrupt) are then renamed to
+// *.corrupt, logged, so they never again shadow the good ones or count
+// among the `keep` newest. NOT_FOUND when `dir` holds no checkpoint files;
+// when none verifies, the oldest one's error, and every file stays.
+absl::StatusOr<LoadedCheckpoint> LoadCheckpointToResume(const std::string& dir);
+
 // The checkpoint's weights as floats, checked against its job's model size.
 absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpoint& checkpoint);
 

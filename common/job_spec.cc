@@ -188,6 +188,11 @@ void Validate(const JobSpec& job, Validator& v) {
                 Got(lease.heartbeat_timeout_s()));
   v.Require(lease.max_invalid_requests() >= 1, {"lease", "max_invalid_requests"},
             "must be at least 1" + Got(lease.max_invalid_requests()));
+  const auto& checkpoint = job.checkpoint();
+  v.Require(std::isfinite(checkpoint.interval_s()) && checkpoint.interval_s() >= 0.1, {"checkpoint", "interval_s"},
+            "must be at least 0.1" + Got(checkpoint.interval_s()));
+  v.Require(checkpoint.interval_versions() >= 0, {"checkpoint", "interval_versions"},
+            "must not be negative" + Got(checkpoint.interval_versions()));
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "common/params.h"
 
+#include <cstring>
 #include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace tributary {
 namespace {
@@ -40,6 +44,21 @@ VectorMap ParamLayout::Vector(absl::Span<float> flat, int index) const {
 ConstVectorMap ParamLayout::Vector(absl::Span<const float> flat, int index) const {
   const TensorSpec& t = tensors_[index];
   return ConstVectorMap(flat.data() + t.offset, t.size);
+}
+
+std::string FloatsToBytes(absl::Span<const float> values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+}
+
+absl::StatusOr<std::vector<float>> FloatsFromBytes(absl::string_view bytes, size_t expected,
+                                                   absl::string_view what) {
+  if (bytes.size() != expected * sizeof(float)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", bytes.size(), " bytes, expected ", expected,
+                                                   " floats (", expected * sizeof(float), " bytes)"));
+  }
+  std::vector<float> values(expected);
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
 }
 
 }  // namespace tributary

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "Eigen/Core"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace tributary {
@@ -49,6 +51,14 @@ class ParamLayout {
   std::vector<TensorSpec> tensors_;
   int64_t size_ = 0;
 };
+
+// Float vectors as checkpoints store them: fp32 in this host's byte order
+// (little-endian on every platform Tributary builds for).
+std::string FloatsToBytes(absl::Span<const float> values);
+// `bytes` as exactly `expected` floats; INVALID_ARGUMENT naming `what`
+// when the length differs.
+absl::StatusOr<std::vector<float>> FloatsFromBytes(absl::string_view bytes, size_t expected,
+                                                   absl::string_view what);
 
 }  // namespace tributary
 

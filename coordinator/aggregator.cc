@@ -151,4 +151,58 @@ void Aggregator::CombineBuffer() {
   }
 }
 
+tributary::v1::AggregatorState Aggregator::SaveState() const {
+  tributary::v1::AggregatorState state;
+  state.set_version(version_);
+  *state.mutable_optimizer() = optimizer_.SaveState();
+  for (int i = 0; i < filled_; ++i) {
+    state.add_buffer(FloatsToBytes(buffer_[i]));
+    state.add_buffer_weights(buffer_weights_[i]);
+  }
+  for (double norm : recent_norms_) state.add_recent_norms(norm);
+  return state;
+}
+
+absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary::v1::AggregatorState& state) {
+  if (params.size() != params_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(params.size(), " weights, the model has ", params_.size()));
+  }
+  const int filled = state.buffer_size();
+  if (filled >= std::max(1, options_.aggregation.buffer_size()) || state.buffer_weights_size() != filled) {
+    return absl::InvalidArgumentError(absl::StrCat(filled, " buffered updates (", state.buffer_weights_size(),
+                                                   " weights) do not fit a buffer of ",
+                                                   options_.aggregation.buffer_size()));
+  }
+  std::vector<std::vector<float>> buffer;
+  for (int i = 0; i < filled; ++i) {
+    absl::StatusOr<std::vector<float>> update =
+        FloatsFromBytes(state.buffer(i), params_.size(), absl::StrCat("buffered update ", i));
+    if (!update.ok()) return update.status();
+    const double weight = state.buffer_weights(i);
+    if (!(weight > 0 && weight <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": weight ", weight));
+    }
+    buffer.push_back(*std::move(update));
+  }
+  if (state.recent_norms_size() > options_.aggregation.norm_window()) {
+    return absl::InvalidArgumentError(absl::StrCat(state.recent_norms_size(), " recent norms, the window is ",
+                                                   options_.aggregation.norm_window()));
+  }
+  for (double norm : state.recent_norms()) {
+    if (!(norm >= 0 && std::isfinite(norm))) return absl::InvalidArgumentError(absl::StrCat("recent norm ", norm));
+  }
+  Optimizer optimizer(options_.optimizer, params_.size());
+  if (absl::Status s = optimizer.RestoreState(state.optimizer()); !s.ok()) return s;
+
+  params_ = std::move(params);
+  optimizer_ = std::move(optimizer);
+  buffer_ = std::move(buffer);
+  buffer_weights_.assign(state.buffer_weights().begin(), state.buffer_weights().end());
+  filled_ = filled;
+  recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
+  version_ = state.version();
+  return absl::OkStatus();
+}
+
 }  // namespace tributary::coordinator

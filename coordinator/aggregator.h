@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/optim/optimizer.h"
+#include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary::coordinator {
@@ -71,6 +72,14 @@ class Aggregator {
   // Applies a partly filled buffer now (the budget is spent and no more
   // updates will come). Returns whether it stepped.
   bool Flush();
+
+  // Everything but the options: version, weights' optimizer state, the
+  // buffer and the norm window. The weights themselves are params().
+  tributary::v1::AggregatorState SaveState() const;
+  // Continues from `params` and SaveState's output (a resumed run).
+  // INVALID_ARGUMENT, leaving the aggregator as it was, when they do not
+  // fit this aggregator's model size, optimizer or buffer size.
+  absl::Status RestoreState(std::vector<float> params, const tributary::v1::AggregatorState& state);
 
  private:
   // Combines a buffer of two or more updates by the job's rule into step_.

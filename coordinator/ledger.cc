@@ -136,4 +136,92 @@ void ShardLedger::Abandon(uint64_t task_id) {
   if (items_[index].state == WorkState::kLeased) Requeue(index);
 }
 
+tributary::v1::LedgerState ShardLedger::SaveState() const {
+  tributary::v1::LedgerState state;
+  state.mutable_items()->Reserve(items_.size());
+  for (const WorkItem& item : items_) {
+    tributary::v1::LedgerItemState& saved = *state.add_items();
+    saved.set_epoch(item.epoch);
+    saved.set_shard(item.shard);
+    saved.set_state(item.state == WorkState::kDone     ? tributary::v1::LedgerItemState::DONE
+                    : item.state == WorkState::kLeased ? tributary::v1::LedgerItemState::LEASED
+                                                       : tributary::v1::LedgerItemState::PENDING);
+    saved.set_task_id(item.task_id);
+    saved.set_worker(item.worker);
+    saved.set_base_version(item.base_version);
+    saved.set_leases(item.leases);
+    saved.set_completions(item.completions);
+  }
+  for (int index : pending_) state.add_pending(index);
+  state.set_next_task_id(next_task_id_);
+  return state;
+}
+
+absl::StatusOr<ShardLedger> ShardLedger::Restore(const LedgerOptions& options,
+                                                 const tributary::v1::LedgerState& state) {
+  const int64_t total = static_cast<int64_t>(options.num_shards) * options.epochs;
+  if (state.items_size() != total) {
+    return absl::InvalidArgumentError(absl::StrCat("ledger has ", state.items_size(), " items; this job's budget is ",
+                                                   options.epochs, " epochs x ", options.num_shards, " shards"));
+  }
+  ShardLedger ledger(options.lease_timeout);
+  ledger.items_.reserve(total);
+  ledger.next_task_id_ = state.next_task_id();
+  std::vector<bool> seen(total, false);  // By epoch * shards + shard.
+  std::vector<int> was_leased;
+  for (int index = 0; index < total; ++index) {
+    const tributary::v1::LedgerItemState& saved = state.items(index);
+    const std::string where = absl::StrCat("ledger item ", index, ": ");
+    if (saved.epoch() >= static_cast<uint32_t>(options.epochs) ||
+        saved.shard() >= static_cast<uint32_t>(options.num_shards)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "epoch ", saved.epoch(), " shard ", saved.shard(),
+                                                     " is outside the budget"));
+    }
+    const int64_t key = static_cast<int64_t>(saved.epoch()) * options.num_shards + saved.shard();
+    if (seen[key]) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "epoch ", saved.epoch(), " shard ", saved.shard(),
+                                                     " appears twice"));
+    }
+    seen[key] = true;
+    const bool done = saved.state() == tributary::v1::LedgerItemState::DONE;
+    if (saved.completions() != (done ? 1 : 0) || saved.leases() < saved.completions() ||
+        saved.task_id() >= ledger.next_task_id_ || (saved.leases() > 0) != (saved.task_id() != 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "inconsistent counts (", saved.leases(), " leases, ",
+                                                     saved.completions(), " completions, task ", saved.task_id(),
+                                                     " of ", ledger.next_task_id_, ")"));
+    }
+    WorkItem item;
+    item.epoch = saved.epoch();
+    item.shard = saved.shard();
+    item.state = done ? WorkState::kDone : WorkState::kPending;
+    item.task_id = saved.task_id();
+    item.worker = saved.worker();
+    item.base_version = saved.base_version();
+    item.leases = saved.leases();
+    item.completions = saved.completions();
+    if (item.task_id != 0) ledger.task_to_item_[item.task_id] = index;
+    if (saved.state() == tributary::v1::LedgerItemState::LEASED) was_leased.push_back(index);
+    ++(done ? ledger.counts_.done : ledger.counts_.pending);
+    ledger.items_.push_back(std::move(item));
+  }
+  ledger.counts_.total = total;
+
+  std::vector<bool> queued(total, false);
+  for (uint32_t index : state.pending()) {
+    if (index >= total || queued[index] || state.items(index).state() != tributary::v1::LedgerItemState::PENDING) {
+      return absl::InvalidArgumentError(absl::StrCat("ledger queue: entry ", index, " is not a pending item"));
+    }
+    queued[index] = true;
+    ledger.pending_.push_back(index);
+  }
+  const int64_t pending_items = ledger.counts_.pending - static_cast<int64_t>(was_leased.size());
+  if (static_cast<int64_t>(ledger.pending_.size()) != pending_items) {
+    return absl::InvalidArgumentError(absl::StrCat("ledger queue holds ", ledger.pending_.size(), " of ",
+                                                   pending_items, " pending items"));
+  }
+  // The interrupted leases first, as expired ones would go.
+  for (auto it = was_leased.rbegin(); it != was_leased.rend(); ++it) ledger.pending_.push_front(*it);
+  return ledger;
+}
+
 }  // namespace tributary::coordinator

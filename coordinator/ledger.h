@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary::coordinator {
 
@@ -67,6 +68,16 @@ class ShardLedger {
  public:
   explicit ShardLedger(const LedgerOptions& options);
 
+  // A ledger that goes on from SaveState's output, for a job with these
+  // options. Leases are not carried over (their holders' sessions died with
+  // the process that granted them): leased items go back to the front of
+  // the queue. INVALID_ARGUMENT when `state` is not a ledger of this
+  // budget: other shard or epoch counts, an item missing or twice, a
+  // queue that disagrees with the items' states.
+  static absl::StatusOr<ShardLedger> Restore(const LedgerOptions& options,
+                                             const tributary::v1::LedgerState& state);
+  tributary::v1::LedgerState SaveState() const;
+
   // Hands the next pending item to `worker`; nullopt when none is pending.
   std::optional<Lease> LeaseNext(absl::string_view worker, uint64_t base_version, absl::Time now);
 
@@ -106,6 +117,7 @@ class ShardLedger {
   // Requeues the leased items `pred` selects; returns their task ids.
   std::vector<uint64_t> RequeueLeasedIf(const std::function<bool(const WorkItem&)>& pred);
   void SetState(WorkItem& item, WorkState state);
+  explicit ShardLedger(absl::Duration lease_timeout) : lease_timeout_(lease_timeout) {}
 
   absl::Duration lease_timeout_;
   std::vector<WorkItem> items_;

@@ -1,4 +1,5 @@
 // tributary-coordinator: serves one training job to any number of workers.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <optional>
@@ -31,9 +32,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to 
 ABSL_FLAG(std::string, http, "0.0.0.0:8080", "Status endpoint address (HOST:PORT)");
 ABSL_FLAG(std::string, join_token_file, "", "File holding the secret workers must present to join");
 ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the final eval is done");
-ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (weights, version, counters), written "
-          "every checkpoint_interval_s and at shutdown; empty = none");
-ABSL_FLAG(int, checkpoint_interval_s, 60, "Seconds between checkpoints into --state_dir");
+ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (the whole run: weights, optimizer, shard "
+          "ledger, counters), written as the job's checkpoint intervals say and at shutdown; a run found "
+          "there is resumed; empty = none");
 
 namespace tributary::coordinator {
 namespace {
@@ -45,7 +46,6 @@ struct CoordinatorOptions {
   std::string join_token_file;
   bool exit_when_done = false;
   std::string state_dir;
-  absl::Duration checkpoint_interval;
 };
 
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
@@ -79,31 +79,71 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
 // is not known yet.
 std::string OrNone(const std::optional<double>& value) { return value ? absl::StrCat(*value) : "none"; }
 
-void Checkpoint(TrainingRun& run, const std::string& state_dir) {
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::string> path = WriteCheckpoint(state_dir, run.MakeCheckpoint());
-  if (!path.ok()) {
-    TLOG(ERROR) << "checkpoint failed: " << path.status().message();
-    return;
+// Writes checkpoints into --state_dir as the job's intervals say.
+class Checkpointer {
+ public:
+  Checkpointer(TrainingRun& run, std::string state_dir)
+      : run_(run), state_dir_(std::move(state_dir)), last_version_(run.version()) {}
+
+  // Writes one when an interval has passed since the last.
+  void MaybeWrite() {
+    if (state_dir_.empty()) return;
+    const tributary::v1::CheckpointSpec& spec = run_.job().checkpoint();
+    const uint64_t version = run_.version();
+    const bool by_versions =
+        spec.interval_versions() > 0 && version >= last_version_ + static_cast<uint64_t>(spec.interval_versions());
+    if (by_versions || absl::Now() >= last_time_ + absl::Seconds(spec.interval_s())) Write();
   }
-  TLOG(INFO) << "checkpoint " << *path << " (" << absl::Now() - start << ")";
-}
+
+  void Write() {
+    if (state_dir_.empty()) return;
+    const absl::Time start = absl::Now();
+    const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
+    last_time_ = start;
+    last_version_ = checkpoint.model_version();
+    absl::StatusOr<std::string> path = WriteCheckpoint(state_dir_, checkpoint);
+    if (!path.ok()) {
+      TLOG(ERROR) << "checkpoint failed: " << path.status().message();
+      return;
+    }
+    const auto& ledger = checkpoint.run().ledger();
+    const int64_t done = std::count_if(ledger.items().begin(), ledger.items().end(), [](const auto& item) {
+      return item.state() == tributary::v1::LedgerItemState::DONE;
+    });
+    TLOG(INFO) << "checkpoint " << *path << ": version " << checkpoint.model_version() << ", " << done << "/"
+               << ledger.items_size() << " shards done (" << absl::Now() - start << ")";
+  }
+
+ private:
+  TrainingRun& run_;
+  const std::string state_dir_;
+  absl::Time last_time_ = absl::Now();
+  uint64_t last_version_;
+};
 
 // Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit
 // then; checkpoints on the way.
-void WaitForShutdown(TrainingRun& run, const CoordinatorOptions& options) {
-  absl::Time next_checkpoint = absl::Now() + options.checkpoint_interval;
+void WaitForShutdown(TrainingRun& run, Checkpointer& checkpointer, const CoordinatorOptions& options) {
   while (true) {
     if (const int sig = WaitForTerminationSignal(absl::Milliseconds(100))) {
       TLOG(INFO) << "signal " << sig << ": shutting down";
       return;
     }
     if (options.exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
-    if (!options.state_dir.empty() && absl::Now() >= next_checkpoint) {
-      Checkpoint(run, options.state_dir);
-      next_checkpoint = absl::Now() + options.checkpoint_interval;
-    }
+    checkpointer.MaybeWrite();
   }
+}
+
+// The run found in --state_dir, if any: the newest checkpoint that verifies.
+absl::StatusOr<std::optional<LoadedCheckpoint>> FindRunToResume(const std::string& state_dir) {
+  if (state_dir.empty() || ListCheckpoints(state_dir).empty()) return std::nullopt;
+  absl::StatusOr<LoadedCheckpoint> loaded = LoadCheckpointToResume(state_dir);
+  if (!loaded.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("--state_dir: no checkpoint in ", state_dir,
+                                                      " verifies (", loaded.status().message(),
+                                                      "); the files are left there"));
+  }
+  return std::optional<LoadedCheckpoint>(*std::move(loaded));
 }
 
 absl::Status RunCoordinator(const CoordinatorOptions& options) {
@@ -112,13 +152,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!job.ok()) return job.status();
   absl::StatusOr<std::string> join_token = ReadJoinToken(options.join_token_file);
   if (!join_token.ok()) return join_token.status();
-  if (!options.state_dir.empty() && !ListCheckpoints(options.state_dir).empty()) {
-    // Resuming needs the shard ledger in the checkpoint too (issue 7); until
-    // then, never overwrite a run's checkpoints by starting another.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--state_dir: ", options.state_dir, " holds checkpoints of an earlier run, and resuming one "
-        "is not supported yet; use an empty directory"));
-  }
+  absl::StatusOr<std::optional<LoadedCheckpoint>> resume = FindRunToResume(options.state_dir);
+  if (!resume.ok()) return resume.status();
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
   if (!dataset.ok()) return dataset.status();
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
@@ -138,6 +173,18 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   SetComputeThreads(1);
   RealClock clock;
   TrainingRun run(*job, **dataset, std::move(params), clock);
+  if (*resume) {
+    if (absl::Status s = run.Restore((*resume)->checkpoint); !s.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("--state_dir: cannot resume ", (*resume)->path, ": ",
+                                                        s.message(), "; start it with its own job, or use an "
+                                                        "empty directory for a new run"));
+    }
+    const RunStatus status = run.Status();
+    TLOG(INFO) << "resumed from " << (*resume)->path << ": version " << status.model_version << ", "
+               << status.shards.done << "/" << status.shards.total << " shards done"
+               << (status.done ? " (the run was already done)" : "");
+  }
+  Checkpointer checkpointer(run, options.state_dir);
   CoordinatorService service(run, **dataset, **codec, num_params, *join_token);
   TLOG(WARNING) << "gRPC without TLS (plaintext): anyone on the path can read and alter traffic";
   absl::StatusOr<RunningServer> grpc_server =
@@ -150,12 +197,12 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
 
   std::atomic<bool> stop_eval{false};
   std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
-  WaitForShutdown(run, options);
+  WaitForShutdown(run, checkpointer, options);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   stop_eval = true;
   eval_thread.join();
-  if (!options.state_dir.empty()) Checkpoint(run, options.state_dir);
+  checkpointer.Write();
   const RunStatus status = run.Status();
   TLOG(INFO) << "final: state=" << (status.done ? "done" : "running")
              << " model_version=" << status.model_version
@@ -182,7 +229,6 @@ int main(int argc, char** argv) {
   options.join_token_file = absl::GetFlag(FLAGS_join_token_file);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
-  options.checkpoint_interval = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_checkpoint_interval_s)));
   const absl::Status status = tributary::coordinator::RunCoordinator(options);
   if (!status.ok()) {
     std::fprintf(stderr, "tributary-coordinator: %s\n", std::string(status.message()).c_str());

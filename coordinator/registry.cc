@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace tributary::coordinator {
 
@@ -72,6 +73,66 @@ std::vector<const WorkerRecord*> WorkerRegistry::All() const {
   std::vector<const WorkerRecord*> all;
   for (const auto& [number, worker] : workers_) all.push_back(&worker);
   return all;
+}
+
+void WorkerRegistry::SaveState(tributary::v1::RunState& state) const {
+  for (const auto& [number, worker] : workers_) {
+    tributary::v1::WorkerSnapshot& saved = *state.add_workers();
+    saved.set_id(worker.id);
+    saved.set_name(worker.name);
+    saved.set_device(worker.device);
+    saved.set_threads(worker.threads);
+    saved.set_state(WorkerStateName(worker.state));
+    saved.set_joined_unix_s(absl::ToUnixMicros(worker.joined) / 1e6);
+    saved.set_last_seen_unix_s(absl::ToUnixMicros(worker.last_seen) / 1e6);
+    saved.set_tasks_done(worker.tasks_done);
+    saved.set_updates_accepted(worker.updates_accepted);
+    saved.set_updates_rejected(worker.updates_rejected);
+    saved.set_invalid_requests(worker.invalid_requests);
+    saved.set_bytes_sent_wire(worker.bytes_sent_wire);
+    saved.set_bytes_received_wire(worker.bytes_received_wire);
+    saved.set_bytes_received_raw(worker.bytes_received_raw);
+    for (const auto& [reason, count] : worker.rejected_by_reason) (*saved.mutable_rejected_by_reason())[reason] = count;
+    saved.set_staleness_last(worker.staleness_last);
+    saved.set_staleness_sum(worker.staleness_sum);
+  }
+  state.set_next_worker_number(next_number_);
+}
+
+absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) {
+  std::map<uint64_t, WorkerRecord> workers;
+  for (const tributary::v1::WorkerSnapshot& saved : state.workers()) {
+    uint64_t number = 0;
+    const absl::string_view id = saved.id();
+    if (id.size() < 2 || id[0] != 'w' || !absl::SimpleAtoi(id.substr(1), &number) ||
+        number >= state.next_worker_number() || workers.count(number) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat("worker record \"", saved.id(), "\": bad or repeated id"));
+    }
+    WorkerRecord& worker = workers[number];
+    worker.id = saved.id();
+    worker.name = saved.name();
+    worker.device = saved.device();
+    worker.threads = saved.threads();
+    worker.state = saved.state() == "left"     ? WorkerState::kLeft
+                   : saved.state() == "banned" ? WorkerState::kBanned
+                                               : WorkerState::kLost;
+    worker.joined = absl::FromUnixMicros(static_cast<int64_t>(saved.joined_unix_s() * 1e6));
+    worker.last_seen = absl::FromUnixMicros(static_cast<int64_t>(saved.last_seen_unix_s() * 1e6));
+    worker.tasks_done = saved.tasks_done();
+    worker.updates_accepted = saved.updates_accepted();
+    worker.updates_rejected = saved.updates_rejected();
+    worker.invalid_requests = saved.invalid_requests();
+    worker.bytes_sent_wire = saved.bytes_sent_wire();
+    worker.bytes_received_wire = saved.bytes_received_wire();
+    worker.bytes_received_raw = saved.bytes_received_raw();
+    worker.rejected_by_reason.insert(saved.rejected_by_reason().begin(), saved.rejected_by_reason().end());
+    worker.staleness_last = saved.staleness_last();
+    worker.staleness_sum = saved.staleness_sum();
+  }
+  workers_ = std::move(workers);
+  by_session_.clear();
+  next_number_ = std::max<uint64_t>(1, state.next_worker_number());
+  return absl::OkStatus();
 }
 
 }  // namespace tributary::coordinator

@@ -12,7 +12,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary::coordinator {
 
@@ -69,6 +71,13 @@ class WorkerRegistry {
 
   // All workers ever seen, in join order.
   std::vector<const WorkerRecord*> All() const;
+
+  // Every record, for a checkpoint; sessions are not saved.
+  void SaveState(tributary::v1::RunState& state) const;
+  // Takes the records of a checkpoint (replacing these). Sessions died with
+  // the process that made them, so workers active then are lost now and
+  // must join again, under new ids. INVALID_ARGUMENT for a malformed record.
+  absl::Status RestoreState(const tributary::v1::RunState& state);
 
  private:
   std::map<uint64_t, WorkerRecord> workers_;  // By join number.

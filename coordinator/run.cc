@@ -1,10 +1,13 @@
 #include "coordinator/run.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/params.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace tributary::coordinator {
 namespace {
@@ -23,6 +26,21 @@ LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset
   options.lease_timeout = absl::Seconds(job.lease().lease_timeout_s());
   options.seed = job.seed();
   return options;
+}
+
+// One digest of the dataset's shards, in order.
+Sha256Digest DatasetDigest(const Dataset& dataset) {
+  std::string digests;
+  for (const Shard& shard : dataset.shards) digests.append(shard.sha256.begin(), shard.sha256.end());
+  return Sha256(digests);
+}
+
+// Whether a checkpoint of `saved` may go on as `job`: the same in all but
+// how often checkpoints are written.
+bool SameJob(tributary::v1::JobSpec saved, tributary::v1::JobSpec job) {
+  saved.clear_checkpoint();
+  job.clear_checkpoint();
+  return google::protobuf::util::MessageDifferencer::Equivalent(saved, job);
 }
 
 }  // namespace
@@ -151,21 +169,128 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
   return decision;
 }
 
+uint64_t TrainingRun::version() {
+  absl::MutexLock lock(&mu_);
+  return aggregator_.version();
+}
+
 tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
   std::shared_ptr<const ModelSnapshot> model;
   tributary::v1::Checkpoint checkpoint;
+  tributary::v1::RunState& state = *checkpoint.mutable_run();
   {
     absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();
     model = CurrentSnapshot();
     checkpoint.set_tokens_processed(tokens_processed_);
     checkpoint.set_samples_processed(samples_processed_);
+    *state.mutable_aggregator() = aggregator_.SaveState();
+    *state.mutable_ledger() = ledger_.SaveState();
+    registry_.SaveState(state);
+    SaveCounters(*state.mutable_counters());
+    for (const HistoryPoint& point : history_) {
+      tributary::v1::HistoryEntry& entry = *state.add_history();
+      entry.set_version(point.version);
+      entry.set_time_s(point.time_s);
+      entry.set_samples_processed(point.samples_processed);
+      if (point.train_loss) entry.set_train_loss(*point.train_loss);
+      if (point.eval_loss) entry.set_eval_loss(*point.eval_loss);
+    }
+    state.set_elapsed_s(SecondsSinceStart(now));
+    checkpoint.set_written_unix_s(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
   }
   // The weights are copied outside the lock: snapshots are immutable.
   *checkpoint.mutable_job() = job_;
   checkpoint.set_model_version(model->version);
   checkpoint.set_params(model->bytes);
-  checkpoint.set_written_unix_s(absl::ToDoubleSeconds(clock_.Now() - absl::UnixEpoch()));
+  state.set_dataset_sha256(DigestBytes(DatasetDigest(dataset_)));
   return checkpoint;
+}
+
+void TrainingRun::SaveCounters(tributary::v1::RunCounters& counters) const {
+  counters.set_updates_applied(updates_applied_);
+  counters.set_updates_rejected(updates_rejected_);
+  counters.mutable_rejected_by_reason()->insert(rejected_by_reason_.begin(), rejected_by_reason_.end());
+  for (int64_t count : staleness_histogram_) counters.add_staleness_histogram(count);
+  counters.set_samples_processed(samples_processed_);
+  counters.set_tokens_processed(tokens_processed_);
+  if (train_loss_) counters.set_train_loss(*train_loss_);
+  if (last_eval_) {
+    counters.set_has_eval(true);
+    counters.set_eval_loss_sum(last_eval_->loss_sum);
+    counters.set_eval_correct(last_eval_->correct);
+    counters.set_eval_examples(last_eval_->examples);
+  }
+  counters.set_next_eval_version(next_eval_version_);
+  counters.set_done(done_);
+  counters.set_bytes_received_wire(bytes_received_wire_);
+  counters.set_bytes_received_raw(bytes_received_raw_);
+  counters.set_bytes_sent_wire(bytes_sent_wire_);
+}
+
+void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
+  updates_applied_ = counters.updates_applied();
+  updates_rejected_ = counters.updates_rejected();
+  rejected_by_reason_ = std::map<std::string, int64_t>(counters.rejected_by_reason().begin(),
+                                                       counters.rejected_by_reason().end());
+  staleness_histogram_.assign(counters.staleness_histogram().begin(), counters.staleness_histogram().end());
+  samples_processed_ = counters.samples_processed();
+  tokens_processed_ = counters.tokens_processed();
+  train_loss_.reset();
+  if (counters.has_train_loss()) train_loss_ = counters.train_loss();
+  last_eval_.reset();
+  if (counters.has_eval()) last_eval_ = LossStats{counters.eval_loss_sum(), counters.eval_correct(), counters.eval_examples()};
+  next_eval_version_ = counters.next_eval_version();
+  done_ = counters.done();
+  bytes_received_wire_ = counters.bytes_received_wire();
+  bytes_received_raw_ = counters.bytes_received_raw();
+  bytes_sent_wire_ = counters.bytes_sent_wire();
+}
+
+absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
+  if (!checkpoint.has_run()) {
+    return absl::FailedPreconditionError("the checkpoint has weights only (written before resuming existed)");
+  }
+  if (!SameJob(checkpoint.job(), job_)) {
+    return absl::FailedPreconditionError(absl::StrCat("the checkpoint is of another job (\"",
+                                                      checkpoint.job().name(), "\" with other settings)"));
+  }
+  const tributary::v1::RunState& state = checkpoint.run();
+  if (state.dataset_sha256() != DigestBytes(DatasetDigest(dataset_))) {
+    return absl::FailedPreconditionError("the dataset changed since the checkpoint (its shards' digests differ)");
+  }
+  if (state.counters().staleness_histogram_size() != static_cast<int>(staleness_histogram_.size()) ||
+      state.aggregator().version() != checkpoint.model_version() || !std::isfinite(state.elapsed_s()) ||
+      state.elapsed_s() < 0) {
+    return absl::InvalidArgumentError("the checkpoint's counters do not fit its job");
+  }
+  absl::StatusOr<ShardLedger> ledger = ShardLedger::Restore(MakeLedgerOptions(job_, dataset_), state.ledger());
+  if (!ledger.ok()) return ledger.status();
+  absl::StatusOr<std::vector<float>> params =
+      FloatsFromBytes(checkpoint.params(), aggregator_.params().size(), "weights");
+  if (!params.ok()) return params.status();
+
+  absl::MutexLock lock(&mu_);
+  WorkerRegistry registry;
+  if (absl::Status s = registry.RestoreState(state); !s.ok()) return s;
+  // The aggregator's restore is the last that can fail; it changes nothing when it does.
+  if (absl::Status s = aggregator_.RestoreState(*std::move(params), state.aggregator()); !s.ok()) return s;
+  ledger_ = *std::move(ledger);
+  registry_ = std::move(registry);
+  RestoreCounters(state.counters());
+  history_.clear();
+  for (const tributary::v1::HistoryEntry& entry : state.history()) {
+    HistoryPoint& point = history_.emplace_back();
+    point.version = entry.version();
+    point.time_s = entry.time_s();
+    point.samples_processed = entry.samples_processed();
+    if (entry.has_train_loss()) point.train_loss = entry.train_loss();
+    if (entry.has_eval_loss()) point.eval_loss = entry.eval_loss();
+  }
+  snapshots_.clear();
+  eval_in_flight_ = false;
+  start_ = clock_.Now() - absl::Seconds(state.elapsed_s());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {

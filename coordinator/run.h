@@ -127,8 +127,20 @@ class TrainingRun {
 
   // A version a task may still be based on. NOT_FOUND once it is too old.
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Model(uint64_t version);
-  // What a checkpoint holds: the job, the newest weights and the counters.
+  // Everything the run is, as one consistent checkpoint: the job, weights,
+  // optimizer state and buffer, shard ledger, workers, counters, history.
   tributary::v1::Checkpoint MakeCheckpoint();
+
+  // Goes on from `checkpoint` (made by MakeCheckpoint of a run of the same
+  // job over the same data). Call before serving. Work leased when it was
+  // written goes back to the queue; workers join again. FAILED_PRECONDITION
+  // when the checkpoint is of another job or dataset or cannot be resumed,
+  // INVALID_ARGUMENT when its state is malformed; either way the run is
+  // left as it was.
+  absl::Status Restore(const tributary::v1::Checkpoint& checkpoint);
+
+  // The current model version.
+  uint64_t version();
 
   // Folds a decoded update (finite, params-sized) into the model. Counts the
   // upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,
@@ -172,11 +184,13 @@ class TrainingRun {
   void CountRejected(WorkerRecord& worker, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double SecondsSinceStart(absl::Time now) const;
+  void SaveCounters(tributary::v1::RunCounters& counters) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RestoreCounters(const tributary::v1::RunCounters& counters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const tributary::v1::JobSpec job_;
   const Dataset& dataset_;
   Clock& clock_;
-  const absl::Time start_;
+  absl::Time start_;  // Of the run: a resumed run's is moved back by its earlier run time.
   const int64_t tokens_per_example_;  // Predicted tokens per sequence; 0 for classifiers.
 
   absl::Mutex mu_;

@@ -1,6 +1,7 @@
 #include "common/optim/adamw.h"
 
 #include <cmath>
+#include <utility>
 
 #include "common/params.h"
 
@@ -20,6 +21,12 @@ void AdamW::Step(absl::Span<float> params, absl::Span<const float> grads, float 
   v = b2 * v + (1 - b2) * g.cwiseAbs2();
   w.array() -= lr * ((m.array() * m_scale) / ((v.array() * v_scale).sqrt() + options_.eps) +
                      options_.weight_decay * w.array());
+}
+
+void AdamW::Restore(std::vector<float> m, std::vector<float> v, int64_t steps) {
+  m_ = std::move(m);
+  v_ = std::move(v);
+  t_ = steps;
 }
 
 double ClipGradNorm(absl::Span<float> grads, double max_norm) {

@@ -32,6 +32,12 @@ class AdamW {
   void Step(absl::Span<float> params, absl::Span<const float> grads, float lr);
 
   int64_t steps() const { return t_; }
+  absl::Span<const float> first_moment() const { return m_; }
+  absl::Span<const float> second_moment() const { return v_; }
+  // Continues from saved moments and step count (a resumed run). The
+  // caller checks the sizes against size().
+  void Restore(std::vector<float> m, std::vector<float> v, int64_t steps);
+  int64_t size() const { return static_cast<int64_t>(m_.size()); }
 
  private:
   AdamWOptions options_;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 
 #include "common/params.h"
 
@@ -73,6 +76,40 @@ void Optimizer::Step(absl::Span<float> params, absl::Span<float> grad, float lr,
   } else {
     w -= lr * v;
   }
+}
+
+tributary::v1::OptimizerState Optimizer::SaveState() const {
+  tributary::v1::OptimizerState state;
+  state.set_momentum(FloatsToBytes(momentum_));
+  state.set_period_sum(FloatsToBytes(period_sum_));
+  state.set_period_count(period_count_);
+  state.set_adam_m(FloatsToBytes(adamw_.first_moment()));
+  state.set_adam_v(FloatsToBytes(adamw_.second_moment()));
+  state.set_adam_steps(adamw_.steps());
+  return state;
+}
+
+absl::Status Optimizer::RestoreState(const tributary::v1::OptimizerState& state) {
+  absl::StatusOr<std::vector<float>> momentum = FloatsFromBytes(state.momentum(), momentum_.size(), "momentum");
+  if (!momentum.ok()) return momentum.status();
+  absl::StatusOr<std::vector<float>> period_sum =
+      FloatsFromBytes(state.period_sum(), period_sum_.size(), "delayed-Nesterov sum");
+  if (!period_sum.ok()) return period_sum.status();
+  const int64_t adam_size = adamw_.size();
+  absl::StatusOr<std::vector<float>> m = FloatsFromBytes(state.adam_m(), adam_size, "AdamW first moment");
+  if (!m.ok()) return m.status();
+  absl::StatusOr<std::vector<float>> v = FloatsFromBytes(state.adam_v(), adam_size, "AdamW second moment");
+  if (!v.ok()) return v.status();
+  const int period = std::max(1, spec_.momentum_period());
+  if (state.period_count() < 0 || state.period_count() >= period || state.adam_steps() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer step counts out of range: period ",
+                                                   state.period_count(), ", AdamW ", state.adam_steps()));
+  }
+  momentum_ = *std::move(momentum);
+  period_sum_ = *std::move(period_sum);
+  period_count_ = state.period_count();
+  adamw_.Restore(*std::move(m), *std::move(v), state.adam_steps());
+  return absl::OkStatus();
 }
 
 }  // namespace tributary

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "common/optim/adamw.h"
+#include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary {
@@ -31,6 +33,12 @@ class Optimizer {
   // scales the gradient; AdamW, whose moments normalise a gradient's scale
   // away, feeds them the gradient as is and scales its learning rate.
   void Step(absl::Span<float> params, absl::Span<float> grad, float lr, float scale = 1.0f);
+
+  // The state a checkpoint keeps (momenta, moments, step counts).
+  tributary::v1::OptimizerState SaveState() const;
+  // Continues from SaveState's output. INVALID_ARGUMENT, leaving this
+  // optimizer as it was, when the state does not fit its kind and size.
+  absl::Status RestoreState(const tributary::v1::OptimizerState& state);
 
  private:
   tributary::v1::OptimizerSpec spec_;

@@ -80,6 +80,27 @@ TEST_F(CheckpointTest, CorruptNewestFallsBackToThePrevious) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("SHA-256 mismatch"));
 }
 
+// Resuming moves a torn newest file aside, so it never again shadows the
+// good ones or takes a place among the two kept; with no good one at all,
+// nothing is moved.
+TEST_F(CheckpointTest, ResumingMovesTornFilesAsideOnlyWhenAGoodOneIsFound) {
+  ASSERT_TRUE(WriteCheckpoint(dir(), Make(1)).ok());
+  const std::string torn = *WriteCheckpoint(dir(), Make(7));
+  fs::resize_file(torn, fs::file_size(torn) / 2);
+  absl::StatusOr<LoadedCheckpoint> loaded = LoadCheckpointToResume(dir());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->checkpoint.model_version(), 1u);
+  EXPECT_THAT(loaded->path, HasSubstr("checkpoint-000000000001.tckpt"));
+  EXPECT_TRUE(fs::exists(torn + ".corrupt"));
+  ASSERT_TRUE(WriteCheckpoint(dir(), Make(2)).ok());
+  EXPECT_EQ(ListCheckpoints(dir()).size(), 2u) << "versions 2 and 1, the torn 7 no longer counted";
+
+  for (const std::string& path : ListCheckpoints(dir())) fs::resize_file(path, 10);
+  EXPECT_FALSE(LoadCheckpointToResume(dir()).ok());
+  EXPECT_EQ(ListCheckpoints(dir()).size(), 2u) << "kept for a human to look at";
+  EXPECT_EQ(LoadCheckpointToResume((dir_ / "empty").string()).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(CheckpointTest, ErrorsNameTheProblem) {
   EXPECT_EQ(LoadCheckpoint(dir()).status().code(), absl::StatusCode::kNotFound);
   fs::create_directories(dir_);

@@ -223,5 +223,57 @@ TEST(AggregatorTest, WrongSizeIsInvalid) {
   EXPECT_EQ(agg.version(), 0u);
 }
 
+// An aggregator restored from a save mid-run (mid-buffer, mid-period)
+// continues bit for bit as if never interrupted.
+TEST(AggregatorTest, RestoredStateContinuesExactly) {
+  AggregatorOptions adamw = PlainSgd(0.01f, 0.0f, false);
+  adamw.optimizer.set_kind(OptimizerSpec::ADAMW);
+  AggregatorOptions delayed = PlainSgd(0.1f, 0.9f, true);
+  delayed.optimizer.set_momentum_period(3);
+  AggregatorOptions buffered = PlainSgd(0.1f, 0.9f, true);
+  buffered.aggregation.set_buffer_size(3);
+  buffered.aggregation.set_weighting(AggregationSpec::INVERSE);
+  buffered.aggregation.set_norm_check_factor(100);
+  for (const AggregatorOptions& options : {adamw, delayed, buffered}) {
+    std::vector<std::vector<float>> updates;
+    for (int i = 0; i < 10; ++i) updates.push_back({std::sin(1.0f + i), std::cos(2.0f * i), 0.1f * i});
+    Aggregator whole(options, {1.0f, -1.0f, 0.5f});
+    Aggregator first(options, {1.0f, -1.0f, 0.5f});
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(whole.Apply(updates[i], whole.version()).ok());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(first.Apply(updates[i], first.version()).ok());
+    Aggregator resumed(options, {0.0f, 0.0f, 0.0f});
+    ASSERT_TRUE(resumed.RestoreState(std::vector<float>(first.params().begin(), first.params().end()),
+                                     first.SaveState()).ok());
+    EXPECT_EQ(resumed.buffered(), first.buffered());
+    for (int i = 5; i < 10; ++i) ASSERT_TRUE(resumed.Apply(updates[i], resumed.version()).ok());
+    EXPECT_EQ(resumed.version(), whole.version());
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(resumed.params()[j], whole.params()[j]) << options.optimizer.DebugString();
+  }
+}
+
+TEST(AggregatorTest, RestoreRejectsStateOfAnotherShapeAndChangesNothing) {
+  AggregatorOptions options = PlainSgd(0.1f, 0.9f, false);
+  options.aggregation.set_buffer_size(2);
+  Aggregator agg(options, {1.0f, 2.0f});
+  ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f, 1.0f}, 0).ok());
+  const tributary::v1::AggregatorState good = agg.SaveState();
+
+  Aggregator target(options, {5.0f, 5.0f});
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f, 3.0f}, good).ok()) << "other model size";
+  tributary::v1::AggregatorState bad = good;
+  bad.mutable_optimizer()->set_momentum("short");
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok());
+  bad = good;
+  bad.add_buffer(good.buffer(0));
+  bad.add_buffer_weights(1.0);
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok()) << "a full buffer would have stepped";
+  bad = good;
+  bad.set_buffer_weights(0, 0.0);
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok());
+  EXPECT_EQ(target.version(), 0u);
+  EXPECT_EQ(target.params()[0], 5.0f);
+  EXPECT_EQ(target.buffered(), 0);
+}
+
 }  // namespace
 }  // namespace tributary::coordinator

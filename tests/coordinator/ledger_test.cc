@@ -4,6 +4,7 @@
 #include <random>
 #include <set>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
@@ -143,6 +144,60 @@ TEST(LedgerTest, RandomSchedulesKeepTheInvariants) {
       ASSERT_EQ(done, c.done);
     }
   }
+}
+
+// A ledger saved mid-run and restored goes on as the original would, except
+// that leases (whose holders' sessions are gone) are back at the queue's front.
+TEST(LedgerTest, RestoreKeepsDoneItemsAndQueueOrderAndRequeuesLeases) {
+  ShardLedger ledger(Options(4, 2));
+  const std::optional<Lease> done = ledger.LeaseNext("w1", 0, kT0);
+  ASSERT_TRUE(ledger.CheckLive(done->task_id, "w1", kT0).value());
+  ledger.Complete(done->task_id);
+  const std::optional<Lease> leased = ledger.LeaseNext("w2", 1, kT0);
+
+  absl::StatusOr<ShardLedger> restored = ShardLedger::Restore(Options(4, 2), ledger.SaveState());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ExpectCounts(*restored, 1, 0, 7);
+  EXPECT_EQ(restored->Find(done->task_id)->state, WorkState::kDone);
+  // A retried submit of the applied task is still recognised as one.
+  EXPECT_FALSE(restored->CheckLive(done->task_id, "w1", kT0).value());
+  // The old lease is void; its shard comes next, then the original order.
+  EXPECT_TRUE(absl::IsFailedPrecondition(restored->CheckLive(leased->task_id, "w2", kT0).status()));
+  std::vector<std::pair<uint32_t, uint32_t>> original, resumed;
+  ledger.ReleaseWorker("w2");
+  while (std::optional<Lease> l = ledger.LeaseNext("x", 0, kT0)) original.emplace_back(l->epoch, l->shard);
+  while (std::optional<Lease> l = restored->LeaseNext("x", 0, kT0)) {
+    resumed.emplace_back(l->epoch, l->shard);
+    EXPECT_GT(l->task_id, leased->task_id) << "task ids are never reused";
+  }
+  EXPECT_EQ(resumed.front(), std::make_pair(leased->epoch, leased->shard));
+  EXPECT_EQ(resumed, original);
+}
+
+TEST(LedgerTest, RestoreRejectsAStateOfAnotherBudgetOrInconsistentOne) {
+  ShardLedger ledger(Options(3, 1));
+  const std::optional<Lease> lease = ledger.LeaseNext("w1", 0, kT0);
+  ledger.Complete(lease->task_id);
+  const tributary::v1::LedgerState good = ledger.SaveState();
+  ASSERT_TRUE(ShardLedger::Restore(Options(3, 1), good).ok());
+  EXPECT_FALSE(ShardLedger::Restore(Options(4, 1), good).ok()) << "other shard count";
+
+  tributary::v1::LedgerState twice = good;
+  twice.mutable_items(1)->set_shard(twice.items(2).shard());
+  EXPECT_THAT(ShardLedger::Restore(Options(3, 1), twice).status().message(), ::testing::HasSubstr("twice"));
+
+  tributary::v1::LedgerState done_twice = good;
+  done_twice.mutable_items(0)->set_completions(2);
+  EXPECT_FALSE(ShardLedger::Restore(Options(3, 1), done_twice).ok());
+
+  tributary::v1::LedgerState lost_from_queue = good;
+  lost_from_queue.mutable_pending()->RemoveLast();
+  EXPECT_THAT(ShardLedger::Restore(Options(3, 1), lost_from_queue).status().message(),
+              ::testing::HasSubstr("queue holds"));
+
+  tributary::v1::LedgerState done_queued = good;
+  done_queued.add_pending(0);  // Item 0 is done.
+  EXPECT_FALSE(ShardLedger::Restore(Options(3, 1), done_queued).ok());
 }
 
 }  // namespace

@@ -210,5 +210,97 @@ TEST_F(RunTest, OldModelVersionsAreNoLongerServed) {
   EXPECT_TRUE(run_.Model(2).ok());
 }
 
+// A run restored from its checkpoint is the run: the same weights, ledger,
+// counters, history and worker records (sessions ended: they join again).
+TEST(RunRestoreTest, ACheckpointedRunGoesOnWhereItStood) {
+  FakeClock clock;
+  auto dataset = TinyDataset(32, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_aggregation()->set_buffer_size(2);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string a = run.Join("a", "cpu", 1, "sa");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(SubmitConstant(run, a, LeaseTask(run, a), 0.1f * (i + 1)).ok());
+  std::optional<EvalRequest> eval = run.WaitForEval(absl::ZeroDuration());
+  ASSERT_TRUE(eval.has_value());
+  run.RecordEval(*eval, LossStats{3.0, 2, 4});
+  const tributary::v1::Task interrupted = LeaseTask(run, a);
+  clock.Advance(absl::Seconds(7));
+
+  const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
+  const RunStatus before = run.Status();
+  FakeClock later;
+  TrainingRun resumed(job, *dataset, std::vector<float>(kNumParams, 9.0f), later);
+  ASSERT_TRUE(resumed.Restore(checkpoint).ok());
+  const RunStatus after = resumed.Status();
+  EXPECT_EQ(after.model_version, before.model_version);
+  EXPECT_EQ(after.buffered_updates, 1) << "the fifth update waits in the buffer";
+  EXPECT_EQ(after.updates_applied, 5);
+  EXPECT_EQ(after.samples_processed, before.samples_processed);
+  EXPECT_EQ(after.staleness_histogram, before.staleness_histogram);
+  EXPECT_EQ(after.eval_accuracy, before.eval_accuracy);
+  EXPECT_EQ(after.shards.done, 5);
+  EXPECT_EQ(after.shards.leased, 0);
+  EXPECT_EQ(after.shards.pending, 3);
+  EXPECT_NEAR(after.uptime_s, 7.0, 1e-6);
+  EXPECT_EQ(resumed.History().size(), run.History().size());
+  ASSERT_EQ(after.workers.size(), 1u);
+  EXPECT_STREQ(WorkerStateName(after.workers[0].state), "lost");
+  EXPECT_EQ(after.workers[0].updates_accepted, 5);
+  EXPECT_TRUE(absl::IsUnauthenticated(resumed.Authenticate("sa").status()));
+  EXPECT_EQ(resumed.MakeCheckpoint().params(), checkpoint.params());
+
+  // Both finish the budget the same way, to the same weights.
+  const std::string b = resumed.Join("b", "cpu", 1, "sb");
+  EXPECT_EQ(b, "w2") << "worker ids are never reused";
+  EXPECT_EQ(resumed.LedgerItems()[0].shard, run.LedgerItems()[0].shard);
+  const tributary::v1::Task redo = LeaseTask(resumed, b);
+  EXPECT_EQ(redo.shard_id(), interrupted.shard_id());
+  EXPECT_TRUE(absl::IsUnauthenticated(resumed.Authenticate("sa").status()));
+  ASSERT_TRUE(SubmitConstant(resumed, b, redo, 0.4f).ok());
+  ASSERT_TRUE(SubmitConstant(run, a, interrupted, 0.4f).ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(SubmitConstant(resumed, b, LeaseTask(resumed, b), 0.5f).ok());
+    ASSERT_TRUE(SubmitConstant(run, a, LeaseTask(run, a), 0.5f).ok());
+  }
+  EXPECT_EQ(resumed.Status().shards.done, 8);
+  EXPECT_EQ(resumed.MakeCheckpoint().params(), run.MakeCheckpoint().params());
+}
+
+TEST(RunRestoreTest, RefusesACheckpointOfAnotherJobOrDatasetAndStaysAsItWas) {
+  FakeClock clock;
+  auto dataset = TinyDataset(12, 4);
+  TrainingRun run(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string a = run.Join("a", "cpu", 1, "sa");
+  ASSERT_TRUE(SubmitConstant(run, a, LeaseTask(run, a)).ok());
+  const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
+
+  tributary::v1::JobSpec other_job = TinyJob();
+  other_job.mutable_optimizer()->set_lr(0.5f);
+  TrainingRun wrong_job(other_job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(absl::IsFailedPrecondition(wrong_job.Restore(checkpoint)));
+  EXPECT_EQ(wrong_job.version(), 0u);
+
+  tributary::v1::JobSpec other_interval = TinyJob();
+  other_interval.mutable_checkpoint()->set_interval_s(5);
+  TrainingRun new_interval(other_interval, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(new_interval.Restore(checkpoint).ok()) << "how often to checkpoint may change";
+
+  auto other_data = TinyDataset(12, 4, /*seed=*/2);
+  TrainingRun wrong_data(TinyJob(), *other_data, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(absl::IsFailedPrecondition(wrong_data.Restore(checkpoint)));
+
+  tributary::v1::Checkpoint weights_only = checkpoint;
+  weights_only.clear_run();
+  TrainingRun old_format(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(absl::IsFailedPrecondition(old_format.Restore(weights_only)));
+
+  tributary::v1::Checkpoint short_weights = checkpoint;
+  short_weights.mutable_params()->resize(8);
+  TrainingRun fresh(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(absl::IsInvalidArgument(fresh.Restore(short_weights)));
+  EXPECT_EQ(fresh.Status().shards.done, 0);
+  EXPECT_EQ(fresh.version(), 0u);
+}
+
 }  // namespace
 }  // namespace tributary::coordinator
