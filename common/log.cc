@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -10,6 +11,8 @@
 
 namespace tributary {
 namespace {
+
+std::atomic<LogLevel> min_level{LogLevel::kInfo};
 
 char LevelLetter(LogLevel level) {
   switch (level) {
@@ -33,12 +36,16 @@ const char* ShortPath(const char* file) {
 
 }  // namespace
 
-LogMessage::LogMessage(LogLevel level, const char* file, int line) {
+void SetMinLogLevel(LogLevel level) { min_level = level; }
+
+LogMessage::LogMessage(LogLevel level, const char* file, int line) : enabled_(level >= min_level.load()) {
+  if (!enabled_) return;
   stream_ << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()) << ' '
           << LevelLetter(level) << ' ' << ShortPath(file) << ':' << line << "] ";
 }
 
 LogMessage::~LogMessage() {
+  if (!enabled_) return;
   stream_ << '\n';
   const std::string text = stream_.str();
   // One write per line; a short write to stderr is not worth retrying.

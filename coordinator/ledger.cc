@@ -7,6 +7,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace tributary::coordinator {
+namespace {
+
+// Task ids a process may hand out before a resume could collide with them.
+constexpr uint64_t kTaskIdsPerIncarnation = 1'000'000'000;
+
+}  // namespace
 
 ShardLedger::ShardLedger(const LedgerOptions& options) : lease_timeout_(options.lease_timeout) {
   std::mt19937_64 rng(options.seed);
@@ -154,6 +160,7 @@ tributary::v1::LedgerState ShardLedger::SaveState() const {
   }
   for (int index : pending_) state.add_pending(index);
   state.set_next_task_id(next_task_id_);
+  state.set_incarnation(incarnation_);
   return state;
 }
 
@@ -205,6 +212,8 @@ absl::StatusOr<ShardLedger> ShardLedger::Restore(const LedgerOptions& options,
     ledger.items_.push_back(std::move(item));
   }
   ledger.counts_.total = total;
+  ledger.incarnation_ = state.incarnation() + 1;
+  ledger.next_task_id_ = std::max(ledger.next_task_id_, kTaskIdsPerIncarnation * ledger.incarnation_ + 1);
 
   std::vector<bool> queued(total, false);
   for (uint32_t index : state.pending()) {

@@ -69,7 +69,8 @@ class ShardLedger {
   explicit ShardLedger(const LedgerOptions& options);
 
   // A ledger that goes on from SaveState's output, for a job with these
-  // options. Leases are not carried over (their holders' sessions died with
+  // options, as the state's next incarnation: its task ids start above any
+  // the dead process may have handed out after the save. Leases are not carried over (their holders' sessions died with
   // the process that granted them): leased items go back to the front of
   // the queue. INVALID_ARGUMENT when `state` is not a ledger of this
   // budget: other shard or epoch counts, an item missing or twice, a
@@ -125,6 +126,7 @@ class ShardLedger {
   absl::btree_set<int> leased_;  // Indexes of leased items, so sweeps skip the rest.
   absl::flat_hash_map<uint64_t, int> task_to_item_;
   uint64_t next_task_id_ = 1;
+  uint32_t incarnation_ = 0;
   LedgerCounts counts_;
 };
 

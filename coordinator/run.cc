@@ -330,11 +330,14 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
     return live.status();
   }
   if (!*live) return SubmitResult{false, aggregator_.version()};
-  if (header.base_version() != ledger_.Find(task_id)->base_version) {
+  const WorkItem& item = *ledger_.Find(task_id);
+  if (header.base_version() != item.base_version || header.epoch() != item.epoch ||
+      header.shard_id() != item.shard) {
     CountRejected(*worker, "invalid");
-    return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": base version ",
-                                                   header.base_version(), " differs from the lease's ",
-                                                   ledger_.Find(task_id)->base_version));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task ", task_id, ": an update from version ", header.base_version(), " for epoch ", header.epoch(),
+        " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " epoch ", item.epoch,
+        " shard ", item.shard));
   }
   absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version());
   if (!accepted.ok()) {

@@ -241,6 +241,8 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task) {
   tributary::v1::UpdateHeader header;
   header.set_task_id(task.task_id());
   header.set_base_version(task.base_version());
+  header.set_epoch(task.epoch());
+  header.set_shard_id(task.shard_id());
   header.set_codec(std::string(codec_->name()));
   const std::string payload = encoder_->Encode(update_);
   header.set_encoded_bytes(payload.size());

@@ -24,6 +24,8 @@ absl::StatusOr<SubmitResult> SubmitConstant(TrainingRun& run, const std::string&
   tributary::v1::UpdateHeader header;
   header.set_task_id(task.task_id());
   header.set_base_version(task.base_version());
+  header.set_epoch(task.epoch());
+  header.set_shard_id(task.shard_id());
   header.set_loss(1.0f);
   header.set_examples(task.shard_examples());
   return run.Submit(worker, header, std::vector<float>(kNumParams, value), kNumParams * 4);

@@ -88,6 +88,8 @@ class ServiceTest : public ::testing::Test {
     tributary::v1::UpdateHeader header;
     header.set_task_id(task.task_id());
     header.set_base_version(task.base_version());
+    header.set_epoch(task.epoch());
+    header.set_shard_id(task.shard_id());
     header.set_codec("none");
     header.set_encoded_bytes(bytes);
     header.set_loss(1.0f);
