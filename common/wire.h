@@ -16,6 +16,21 @@ inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
 // MiB is streamed; a payload-sized window lets it flow in one go.
 inline constexpr int kStreamWindowBytes = 16 << 20;
 
+// Keepalive: home routers and NATs drop idle TCP state after a minute or
+// two, and a worker whose link died should notice before its deadline. So
+// clients ping an idle connection every kClientKeepaliveTime and give up
+// on it after kKeepaliveTimeout without an answer. gRPC servers close a
+// connection that pings more often than their minimum interval (GOAWAY
+// "too_many_pings"), so the server's minimum must stay below the
+// client's interval. The server pings too, to find workers that vanished
+// mid-stream and free what their calls hold.
+inline constexpr int kClientKeepaliveTimeMs = 20'000;
+inline constexpr int kServerMinPingIntervalMs = 10'000;
+inline constexpr int kServerKeepaliveTimeMs = 60'000;
+inline constexpr int kKeepaliveTimeoutMs = 10'000;
+static_assert(kClientKeepaliveTimeMs > kServerMinPingIntervalMs,
+              "clients pinging faster than the server allows are dropped with too_many_pings");
+
 // Metadata entry carrying "Bearer <session token>" on every call after Join.
 inline constexpr char kSessionMetadataKey[] = "authorization";
 inline constexpr char kBearerPrefix[] = "Bearer ";

@@ -7,6 +7,7 @@
 #define TRIBUTARY_WORKER_PAYLOAD_CACHE_H_
 
 #include <cstddef>
+#include <deque>
 #include <list>
 #include <memory>
 #include <string>
@@ -18,9 +19,11 @@ namespace tributary::worker {
 
 class PayloadCache {
  public:
-  // `dir` empty: memory only. The newest payload is always kept, so a
-  // budget of 0 keeps exactly the latest one.
-  PayloadCache(std::string dir, size_t memory_budget_bytes);
+  // `dir` empty: memory only; else created if missing. The newest payload
+  // is always kept in memory, so a budget of 0 keeps exactly the latest
+  // one. `max_files` > 0 bounds the files in `dir`: persisting one more
+  // removes the oldest (files found at start count, oldest first).
+  PayloadCache(std::string dir, size_t memory_budget_bytes, size_t max_files = 0);
 
   // The payload with this digest, or nullptr.
   std::shared_ptr<const std::string> Get(const Sha256Digest& digest);
@@ -35,10 +38,14 @@ class PayloadCache {
     std::shared_ptr<const std::string> payload;
   };
   void Remember(const std::string& key, std::shared_ptr<const std::string> payload);
+  // Removes the oldest persisted files beyond max_files_.
+  void TrimFiles();
   std::string PathOf(const std::string& key) const { return dir_ + "/" + key; }
 
   std::string dir_;
   size_t budget_;
+  size_t max_files_;
+  std::deque<std::string> files_;  // Keys persisted in dir_, oldest first (tracked with max_files_ only).
   size_t used_ = 0;
   std::list<Entry> lru_;  // Most recently used first.
   absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_;

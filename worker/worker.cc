@@ -16,6 +16,9 @@ namespace {
 constexpr absl::Duration kBackoffInitial = absl::Milliseconds(500);
 constexpr absl::Duration kBackoffMax = absl::Seconds(30);
 constexpr size_t kShardCacheBytes = size_t{512} << 20;
+// Model versions kept in --cache_dir: a restarted worker (or one whose
+// coordinator resumed from a checkpoint) may find its first model there.
+constexpr size_t kModelFilesOnDisk = 4;
 constexpr absl::Duration kProgressInterval = absl::Seconds(1);
 
 // Errors that mean the coordinator is (for now) out of reach.
@@ -31,7 +34,8 @@ Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
       client_(client),
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
       shards_(options.cache_dir, kShardCacheBytes),
-      models_(/*dir=*/"", /*memory_budget_bytes=*/0),
+      models_(options.cache_dir.empty() ? "" : options.cache_dir + "/models", /*memory_budget_bytes=*/0,
+              kModelFilesOnDisk),
       progress_(options.terminal, kProgressInterval),
       attacker_(options.attack) {}
 

@@ -78,7 +78,7 @@ class Worker {
   CoordinatorClient& client_;
   Backoff backoff_;
   PayloadCache shards_;  // Reused every epoch: memory and --cache_dir.
-  PayloadCache models_;  // A new version nearly every task: the latest only.
+  PayloadCache models_;  // A new version nearly every task: the latest in memory, a few on disk.
   ProgressReporter progress_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -136,6 +137,63 @@ std::string TestDir(const std::string& name) {
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+}
+
+Cluster::Cluster(const std::string& name, const std::string& job) : dir_(TestDir(name)) {
+  WriteFile(dir_ + "/job.textproto", job);
+}
+
+Process& Cluster::StartCoordinator(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {Binary("tributary-coordinator"), "--job=" + dir_ + "/job.textproto",
+                                   "--listen=127.0.0.1:0", "--http=127.0.0.1:0"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  // Only this start's log lines count when looking for its ports.
+  const size_t log_start = coordinator_ ? coordinator_->Log().size() : 0;
+  coordinator_ = Start(argv, "coordinator");
+  std::optional<ListeningPorts> ports;
+  EXPECT_TRUE(WaitFor([&] { return (ports = ParseListeningPorts(coordinator_->Log().substr(log_start))).has_value(); },
+                      absl::Seconds(60)))
+      << coordinator_->Log();
+  if (ports) {
+    grpc_port_ = ports->grpc;
+    http_port_ = ports->http;
+  }
+  return *coordinator_;
+}
+
+Process& Cluster::StartWorker(const std::string& name, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {Binary("tributary-worker"),
+                                   absl::StrCat("--coordinator=127.0.0.1:", worker_port_ ? worker_port_ : grpc_port_),
+                                   "--name=" + name, "--threads=1"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  workers_.emplace_back(name, Start(argv, name));
+  return *workers_.back().second;
+}
+
+std::string Cluster::Text(const std::string& path) const { return GetText(http_port_, path).value_or(""); }
+
+nlohmann::json Cluster::Get(const std::string& path) const {
+  absl::StatusOr<nlohmann::json> body = GetJson(http_port_, path);
+  return body.ok() ? *body : nlohmann::json();
+}
+
+bool Cluster::WaitUntilDone(absl::Duration timeout) const {
+  return WaitFor([&] { return Status().value("state", "") == "done"; }, timeout);
+}
+
+std::string Cluster::Logs() const {
+  std::string all = coordinator_ ? "--- coordinator\n" + coordinator_->Log() : "";
+  std::set<std::string> shown;  // A restarted worker's log goes on in the same file.
+  for (const auto& [name, worker] : workers_) {
+    if (shown.insert(name).second) all += "--- " + name + "\n" + worker->Log();
+  }
+  return all.size() > 20000 ? all.substr(all.size() - 20000) : all;
+}
+
+std::unique_ptr<Process> Cluster::Start(const std::vector<std::string>& argv, const std::string& log) {
+  absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(argv, dir_ + "/" + log + ".log");
+  EXPECT_TRUE(p.ok()) << p.status();
+  return *std::move(p);
 }
 
 }  // namespace tributary::testing

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -68,6 +69,45 @@ std::string Binary(const std::string& name);
 std::string TestDir(const std::string& name);
 
 void WriteFile(const std::string& path, const std::string& contents);
+
+// A coordinator plus workers, each logging to a file in the test's directory.
+class Cluster {
+ public:
+  Cluster(const std::string& name, const std::string& job);
+
+  const std::string& dir() const { return dir_; }
+
+  // Starts the coordinator on ports it picks itself (no race with other
+  // tests for a free port) and learns them from its log; `extra` flags
+  // come after those, so a --listen there wins. Starting it again (after a
+  // kill) replaces the old process; its log goes on in the same file.
+  Process& StartCoordinator(const std::vector<std::string>& extra = {});
+  Process& coordinator() { return *coordinator_; }
+
+  // Workers connect to the coordinator's gRPC port, or to `port` once set
+  // (a proxy in between).
+  void set_worker_port(int port) { worker_port_ = port; }
+  Process& StartWorker(const std::string& name, const std::vector<std::string>& extra = {});
+
+  nlohmann::json Status() const { return Get("/api/status"); }
+  std::string Text(const std::string& path) const;
+  nlohmann::json Get(const std::string& path) const;
+
+  bool WaitUntilDone(absl::Duration timeout) const;
+
+  // The tail of everything the processes printed, for failure messages.
+  std::string Logs() const;
+
+ private:
+  std::unique_ptr<Process> Start(const std::vector<std::string>& argv, const std::string& log);
+
+  std::string dir_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  int worker_port_ = 0;
+  std::unique_ptr<Process> coordinator_;
+  std::vector<std::pair<std::string, std::unique_ptr<Process>>> workers_;  // By name; restarts append.
+};
 
 }  // namespace tributary::testing
 

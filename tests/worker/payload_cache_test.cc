@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -53,6 +55,31 @@ TEST(PayloadCacheTest, PersistedPayloadsSurviveARestartAndCorruptOnesAreDropped)
   EXPECT_EQ(again.Get(Sha256("other")), nullptr);
   std::ifstream gone(path);
   EXPECT_FALSE(gone.good()) << "a corrupt cache file is removed";
+}
+
+TEST(PayloadCacheTest, KeepsAtMostMaxFilesOnDiskAcrossRestarts) {
+  const std::string dir = ::testing::TempDir() + "/payload_cache_bounded/models";  // Created by the cache.
+  std::filesystem::remove_all(dir);
+  auto files = [&] {
+    return std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator());
+  };
+  {
+    PayloadCache cache(dir, 0, 2);
+    for (const char* v : {"v1", "v2", "v3"}) cache.Put(Sha256(v), Bytes(v), true);
+    EXPECT_EQ(files(), 2);
+  }
+  // File times are coarser than these writes; order them as real ones, seconds apart, would be.
+  const auto now = std::filesystem::file_time_type::clock::now();
+  std::filesystem::last_write_time(dir + "/" + Sha256Hex(Sha256("v2")), now - std::chrono::seconds(2));
+  std::filesystem::last_write_time(dir + "/" + Sha256Hex(Sha256("v3")), now - std::chrono::seconds(1));
+  PayloadCache restarted(dir, 0, 2);
+  EXPECT_EQ(restarted.Get(Sha256("v1")), nullptr) << "the oldest went first";
+  ASSERT_NE(restarted.Get(Sha256("v2")), nullptr);
+  restarted.Put(Sha256("v4"), Bytes("v4"), true);
+  EXPECT_EQ(files(), 2) << "files from before the restart count too";
+  PayloadCache again(dir, 0, 2);
+  EXPECT_NE(again.Get(Sha256("v4")), nullptr);
+  EXPECT_NE(again.Get(Sha256("v3")), nullptr);
 }
 
 }  // namespace

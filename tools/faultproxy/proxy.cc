@@ -118,6 +118,12 @@ class FaultProxy::Connection {
         break;
       }
     }
+    {
+      // Counted before either end can see it happen.
+      absl::MutexLock lock(&proxy_.mu_);
+      --proxy_.stats_.open;
+      if (end == End::kReset) ++proxy_.stats_.resets;
+    }
     if (end == End::kClosed) {
       ::close(client_);
       ::close(target_);
@@ -126,9 +132,6 @@ class FaultProxy::Connection {
       CloseWithReset(client_);
       CloseWithReset(target_);
     }
-    absl::MutexLock lock(&proxy_.mu_);
-    --proxy_.stats_.open;
-    if (end == End::kReset) ++proxy_.stats_.resets;
   }
 
  private:
