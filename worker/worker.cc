@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/codec/model_delta.h"
 #include "common/log.h"
 #include "common/models/model.h"
@@ -26,6 +27,9 @@ bool IsTransient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s) ||
          absl::IsUnknown(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s);
 }
+
+// "2.3 s": what a person waiting at the terminal wants to read.
+std::string InSeconds(absl::Duration d) { return absl::StrFormat("%.1f s", absl::ToDoubleSeconds(d)); }
 
 }  // namespace
 
@@ -94,7 +98,7 @@ absl::Status Worker::JoinWithRetries() {
       }
       const absl::Duration delay = backoff_.Next();
       TLOG(WARNING) << "coordinator " << options_.coordinator << " unreachable ("
-                    << joined.status().message() << "); retrying in " << delay;
+                    << joined.status().message() << "); retrying in " << InSeconds(delay);
       SleepUnlessStopped(delay);
       continue;
     }
@@ -139,7 +143,7 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
     TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
-                  << delay;
+                  << InSeconds(delay);
     SleepUnlessStopped(delay);
   } else {
     // The coordinator refused this one piece of work (stale, lease expired,
