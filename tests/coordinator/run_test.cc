@@ -21,14 +21,7 @@ tributary::v1::Task LeaseTask(TrainingRun& run, const std::string& worker) {
 // Submits an update of `value` everywhere for `task`.
 absl::StatusOr<SubmitResult> SubmitConstant(TrainingRun& run, const std::string& worker,
                                             const tributary::v1::Task& task, float value = 0.1f) {
-  tributary::v1::UpdateHeader header;
-  header.set_task_id(task.task_id());
-  header.set_base_version(task.base_version());
-  header.set_epoch(task.epoch());
-  header.set_shard_id(task.shard_id());
-  header.set_loss(1.0f);
-  header.set_examples(task.shard_examples());
-  return run.Submit(worker, header, std::vector<float>(kNumParams, value), kNumParams * 4);
+  return run.Submit(worker, HeaderFor(task), std::vector<float>(kNumParams, value), kNumParams * 4);
 }
 
 class RunTest : public ::testing::Test {

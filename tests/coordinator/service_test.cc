@@ -84,18 +84,6 @@ class ServiceTest : public ::testing::Test {
     return writer->Finish();
   }
 
-  tributary::v1::UpdateHeader HeaderFor(const tributary::v1::Task& task, size_t bytes) {
-    tributary::v1::UpdateHeader header;
-    header.set_task_id(task.task_id());
-    header.set_base_version(task.base_version());
-    header.set_epoch(task.epoch());
-    header.set_shard_id(task.shard_id());
-    header.set_codec("none");
-    header.set_encoded_bytes(bytes);
-    header.set_loss(1.0f);
-    header.set_examples(task.shard_examples());
-    return header;
-  }
 
   int64_t InvalidRequests() { return run_.Status().workers.at(0).invalid_requests; }
 

@@ -199,13 +199,7 @@ class Simulation {
     std::vector<float> update(kNumParams, 0.0f);
     const int coordinate = Coordinate(task.epoch(), task.shard_id());
     update[coordinate] = 1.0f;
-    tributary::v1::UpdateHeader header;
-    header.set_task_id(task.task_id());
-    header.set_base_version(task.base_version());
-    header.set_epoch(task.epoch());
-    header.set_shard_id(task.shard_id());
-    header.set_loss(1.0f);
-    header.set_examples(task.shard_examples());
+    const tributary::v1::UpdateHeader header = HeaderFor(task);
     const WorkItem* item = nullptr;
     for (const WorkItem& i : run_->LedgerItems()) {
       if (i.epoch == task.epoch() && i.shard == task.shard_id()) item = &i;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "coordinator/dataset.h"
+#include "tributary/v1/coordinator.pb.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary::coordinator {
@@ -43,6 +44,20 @@ inline tributary::v1::JobSpec TinyJob() {
   job.mutable_lease()->set_lease_timeout_s(30);
   job.mutable_lease()->set_max_invalid_requests(2);
   return job;
+}
+
+// The header a worker sends with an uncompressed update for `task`.
+inline tributary::v1::UpdateHeader HeaderFor(const tributary::v1::Task& task, size_t encoded_bytes = 0) {
+  tributary::v1::UpdateHeader header;
+  header.set_task_id(task.task_id());
+  header.set_base_version(task.base_version());
+  header.set_epoch(task.epoch());
+  header.set_shard_id(task.shard_id());
+  header.set_codec("none");
+  header.set_encoded_bytes(encoded_bytes);
+  header.set_loss(1.0f);
+  header.set_examples(task.shard_examples());
+  return header;
 }
 
 }  // namespace tributary::coordinator
