@@ -44,16 +44,22 @@ absl::Duration TransferTimeout(uint64_t bytes) {
 
 CoordinatorClient::CoordinatorClient(const std::string& address,
                                      std::shared_ptr<grpc::ChannelCredentials> credentials)
-    : stub_(tributary::v1::Coordinator::NewStub(
-          grpc::CreateCustomChannel(address, std::move(credentials), ChannelArgs()))) {}
+    : channel_(grpc::CreateCustomChannel(address, std::move(credentials), ChannelArgs())),
+      stub_(tributary::v1::Coordinator::NewStub(channel_)) {}
 
-std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout) {
+bool CoordinatorClient::WaitForConnection(absl::Duration timeout) {
+  return channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout, Connection connection) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  // While the coordinator is away, wait (up to the deadline) for it to come
-  // back instead of failing at once on the channel's last connection error:
-  // a call made just after it restarts then goes through.
-  context->set_wait_for_ready(true);
+  // kWait: while the coordinator is away, wait (up to the deadline) for it
+  // to come back instead of failing at once on the channel's last
+  // connection error, so a Join made just after it restarts goes through.
+  // Every other call fails fast, so the worker says at once that the
+  // coordinator is unreachable and paces its retries itself.
+  context->set_wait_for_ready(connection == Connection::kWait);
   absl::MutexLock lock(&mu_);
   if (!session_token_.empty()) {
     context->AddMetadata(kSessionMetadataKey, absl::StrCat(kBearerPrefix, session_token_));
@@ -68,7 +74,7 @@ absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
     session_token_.clear();
   }
   tributary::v1::JoinResponse response;
-  auto context = NewContext(kJoinTimeout);
+  auto context = NewContext(kJoinTimeout, Connection::kWait);
   if (grpc::Status s = stub_->Join(context.get(), request, &response); !s.ok()) {
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::UnavailableError(absl::StrCat("no connection within ", absl::FormatDuration(kJoinTimeout)));

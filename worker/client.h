@@ -41,9 +41,15 @@ class CoordinatorClient {
       const tributary::v1::UpdateHeader& header, const std::string& payload);
   absl::Status Leave();
 
+  // Waits up to `timeout` for a connection to the coordinator (starting one
+  // if the channel is idle); returns whether there is one.
+  bool WaitForConnection(absl::Duration timeout);
+
  private:
+  enum class Connection { kFailFast, kWait };
   // A context with the session token and a deadline `timeout` from now.
-  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout);
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout,
+                                                  Connection connection = Connection::kFailFast);
   using OpenStream = std::function<std::unique_ptr<grpc::ClientReader<tributary::v1::Chunk>>(
       grpc::ClientContext*)>;
   // Who names the payload's size and digest: the task, in advance (then
@@ -54,6 +60,7 @@ class CoordinatorClient {
   absl::StatusOr<std::string> Download(const OpenStream& open, std::string sha256, uint64_t bytes,
                                        Announced announced);
 
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;
   absl::Mutex mu_;
   std::string session_token_ ABSL_GUARDED_BY(mu_);

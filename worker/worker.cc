@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@ constexpr size_t kShardCacheBytes = size_t{512} << 20;
 // coordinator resumed from a checkpoint) may find its first model there.
 constexpr size_t kModelFilesOnDisk = 4;
 constexpr absl::Duration kProgressInterval = absl::Seconds(1);
+constexpr absl::Duration kConnectSlice = absl::Milliseconds(250);
 
 // Errors that mean the coordinator is (for now) out of reach.
 bool IsTransient(const absl::Status& s) {
@@ -51,6 +53,14 @@ void Worker::Stop() {
 bool Worker::stopped() {
   absl::MutexLock lock(&mu_);
   return stop_;
+}
+
+void Worker::WaitForCoordinator(absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  // In slices, so Stop() is heard within one.
+  while (!stopped() && absl::Now() < end) {
+    if (client_.WaitForConnection(std::min(kConnectSlice, end - absl::Now()))) return;
+  }
 }
 
 bool Worker::SleepUnlessStopped(absl::Duration d) {
@@ -143,8 +153,8 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
     TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
-                  << InSeconds(delay);
-    SleepUnlessStopped(delay);
+                  << InSeconds(delay) << " or as soon as it answers";
+    WaitForCoordinator(delay);
   } else {
     // The coordinator refused this one piece of work (stale, lease expired,
     // bad payload); the next task may well be fine.

@@ -70,6 +70,9 @@ class Worker {
   // Reacts to a failed call: rejoin, back off, or skip the task.
   void Recover(const absl::Status& error, absl::string_view during);
   void HeartbeatLoop();
+  // Returns once the coordinator can be reached again, after `timeout`, or
+  // when stopped, whichever comes first.
+  void WaitForCoordinator(absl::Duration timeout);
   // Sleeps for `d` unless stopped first; returns whether stopped.
   bool SleepUnlessStopped(absl::Duration d);
   bool stopped();
