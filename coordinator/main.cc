@@ -1,5 +1,4 @@
 // tributary-coordinator: serves one training job to any number of workers.
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "common/models/model.h"
 #include "common/parallel.h"
 #include "common/signals.h"
+#include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
 #include "coordinator/run.h"
 #include "coordinator/service.h"
@@ -78,48 +78,6 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
 // "none" for a value that does not apply (a language model's accuracy) or
 // is not known yet.
 std::string OrNone(const std::optional<double>& value) { return value ? absl::StrCat(*value) : "none"; }
-
-// Writes checkpoints into --state_dir as the job's intervals say.
-class Checkpointer {
- public:
-  Checkpointer(TrainingRun& run, std::string state_dir)
-      : run_(run), state_dir_(std::move(state_dir)), last_version_(run.version()) {}
-
-  // Writes one when an interval has passed since the last.
-  void MaybeWrite() {
-    if (state_dir_.empty()) return;
-    const tributary::v1::CheckpointSpec& spec = run_.job().checkpoint();
-    const uint64_t version = run_.version();
-    const bool by_versions =
-        spec.interval_versions() > 0 && version >= last_version_ + static_cast<uint64_t>(spec.interval_versions());
-    if (by_versions || absl::Now() >= last_time_ + absl::Seconds(spec.interval_s())) Write();
-  }
-
-  void Write() {
-    if (state_dir_.empty()) return;
-    const absl::Time start = absl::Now();
-    const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
-    last_time_ = start;
-    last_version_ = checkpoint.model_version();
-    absl::StatusOr<std::string> path = WriteCheckpoint(state_dir_, checkpoint);
-    if (!path.ok()) {
-      TLOG(ERROR) << "checkpoint failed: " << path.status().message();
-      return;
-    }
-    const auto& ledger = checkpoint.run().ledger();
-    const int64_t done = std::count_if(ledger.items().begin(), ledger.items().end(), [](const auto& item) {
-      return item.state() == tributary::v1::LedgerItemState::DONE;
-    });
-    TLOG(INFO) << "checkpoint " << *path << ": version " << checkpoint.model_version() << ", " << done << "/"
-               << ledger.items_size() << " shards done (" << absl::Now() - start << ")";
-  }
-
- private:
-  TrainingRun& run_;
-  const std::string state_dir_;
-  absl::Time last_time_ = absl::Now();
-  uint64_t last_version_;
-};
 
 // Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit
 // then; checkpoints on the way.
@@ -184,7 +142,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
                << status.shards.done << "/" << status.shards.total << " shards done"
                << (status.done ? " (the run was already done)" : "");
   }
-  Checkpointer checkpointer(run, options.state_dir);
+  Checkpointer checkpointer(run, options.state_dir, clock);
   CoordinatorService service(run, **dataset, **codec, num_params, *join_token);
   TLOG(WARNING) << "gRPC without TLS (plaintext): anyone on the path can read and alter traffic";
   absl::StatusOr<RunningServer> grpc_server =

@@ -174,6 +174,11 @@ uint64_t TrainingRun::version() {
   return aggregator_.version();
 }
 
+RunProgress TrainingRun::Progress() {
+  absl::MutexLock lock(&mu_);
+  return RunProgress{aggregator_.version(), updates_applied_, done_};
+}
+
 tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
   std::shared_ptr<const ModelSnapshot> model;
   tributary::v1::Checkpoint checkpoint;

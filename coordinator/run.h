@@ -71,6 +71,17 @@ struct HistoryPoint {
   std::optional<double> eval_loss;
 };
 
+// How far a run has come: a checkpoint is worth writing only when it moved.
+struct RunProgress {
+  uint64_t version = 0;
+  int64_t updates_applied = 0;  // Counts updates waiting in a buffer too.
+  bool done = false;
+
+  bool operator==(const RunProgress& o) const {
+    return version == o.version && updates_applied == o.updates_applied && done == o.done;
+  }
+};
+
 // Everything the status endpoint shows, copied out under the lock.
 struct RunStatus {
   std::string job;
@@ -141,6 +152,7 @@ class TrainingRun {
 
   // The current model version.
   uint64_t version();
+  RunProgress Progress();
 
   // Folds a decoded update (finite, params-sized) into the model. Counts the
   // upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,

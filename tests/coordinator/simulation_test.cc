@@ -329,7 +329,9 @@ TEST(SimulationTest, RandomSchedulesKeepTheLedgerAndTheModelExact) {
     }
   }
   SetMinLogLevel(LogLevel::kInfo);
-  if (count >= 100) EXPECT_GT(crashes, static_cast<int>(count / 2)) << "the schedules must include crashes";
+  if (count >= 100) {
+    EXPECT_GT(crashes, static_cast<int>(count / 2)) << "the schedules must include crashes";
+  }
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+#include "coordinator/checkpointer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/checkpoint.h"
+#include "common/log.h"
+
+namespace tributary::coordinator {
+namespace {
+
+RunProgress ProgressOf(const tributary::v1::Checkpoint& checkpoint) {
+  return RunProgress{checkpoint.model_version(), checkpoint.run().counters().updates_applied(),
+                     checkpoint.run().counters().done()};
+}
+
+}  // namespace
+
+Checkpointer::Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock)
+    : run_(run), state_dir_(std::move(state_dir)), clock_(clock), last_time_(clock.Now()), last_(run.Progress()) {}
+
+std::optional<std::string> Checkpointer::MaybeWrite() {
+  if (state_dir_.empty()) return std::nullopt;
+  const tributary::v1::CheckpointSpec& spec = run_.job().checkpoint();
+  const RunProgress now = run_.Progress();
+  const bool by_versions =
+      spec.interval_versions() > 0 && now.version >= last_->version + static_cast<uint64_t>(spec.interval_versions());
+  const bool by_time = clock_.Now() >= last_time_ + absl::Seconds(spec.interval_s());
+  return by_versions || by_time ? Write() : std::nullopt;
+}
+
+std::optional<std::string> Checkpointer::Write() {
+  if (state_dir_.empty()) return std::nullopt;
+  const absl::Time start = clock_.Now();
+  last_time_ = start;
+  if (last_ && run_.Progress() == *last_) return std::nullopt;  // Nothing new since the last one.
+  const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
+  absl::StatusOr<std::string> path = WriteCheckpoint(state_dir_, checkpoint);
+  if (!path.ok()) {
+    TLOG(ERROR) << "checkpoint failed: " << path.status().message();
+    return std::nullopt;
+  }
+  last_ = ProgressOf(checkpoint);
+  const auto& items = checkpoint.run().ledger().items();
+  const int64_t done = std::count_if(items.begin(), items.end(), [](const auto& item) {
+    return item.state() == tributary::v1::LedgerItemState::DONE;
+  });
+  TLOG(INFO) << "checkpoint " << *path << ": version " << checkpoint.model_version() << ", " << done << "/"
+             << items.size() << " shards done (" << clock_.Now() - start << ")";
+  return *path;
+}
+
+}  // namespace tributary::coordinator
