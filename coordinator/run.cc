@@ -244,7 +244,9 @@ void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
   train_loss_.reset();
   if (counters.has_train_loss()) train_loss_ = counters.train_loss();
   last_eval_.reset();
-  if (counters.has_eval()) last_eval_ = LossStats{counters.eval_loss_sum(), counters.eval_correct(), counters.eval_examples()};
+  if (counters.has_eval()) {
+    last_eval_ = LossStats{counters.eval_loss_sum(), counters.eval_correct(), counters.eval_examples()};
+  }
   next_eval_version_ = counters.next_eval_version();
   done_ = counters.done();
   bytes_received_wire_ = counters.bytes_received_wire();

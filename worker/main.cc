@@ -27,7 +27,8 @@ ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu");
 ABSL_FLAG(int, threads, 0, "Compute threads (0 = all cores)");
 ABSL_FLAG(std::string, name, "", "Name shown on the dashboard (default: the host name)");
 ABSL_FLAG(std::string, join_token_file, "", "File holding the coordinator's join token");
-ABSL_FLAG(std::string, cache_dir, "", "Directory caching shards and recent model versions by content hash, for restarts (empty: memory only)");
+ABSL_FLAG(std::string, cache_dir, "",
+          "Directory caching shards and recent model versions by content hash, for restarts (empty: memory only)");
 ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");

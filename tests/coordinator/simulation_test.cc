@@ -74,7 +74,8 @@ struct Oracle {
 
 class Simulation {
  public:
-  explicit Simulation(uint64_t seed) : rng_(seed), dataset_(TinyDataset(kShards * kExamplesPerShard, kExamplesPerShard, seed)) {
+  explicit Simulation(uint64_t seed)
+      : rng_(seed), dataset_(TinyDataset(kShards * kExamplesPerShard, kExamplesPerShard, seed)) {
     job_ = TinyJob();
     job_.set_seed(seed);
     job_.mutable_budget()->set_epochs(kEpochs);

@@ -40,7 +40,8 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("A fault-injecting TCP proxy on loopback.\n  tributary-faultproxy --target=127.0.0.1:7070");
+  absl::SetProgramUsageMessage(
+      "A fault-injecting TCP proxy on loopback.\n  tributary-faultproxy --target=127.0.0.1:7070");
   absl::ParseCommandLine(argc, argv);
   tributary::BlockTerminationSignals();
   const std::string target = absl::GetFlag(FLAGS_target);
