@@ -80,7 +80,7 @@ class FaultProxy::Connection {
     SetNonBlocking(client_);
     SetNonBlocking(target_);
     const uint64_t generation = proxy_.reset_generation_.load();
-    enum class End { kClosed, kReset, kStopped } end = End::kStopped;
+    enum class End { kClosed, kReset, kFailed, kStopped } end = End::kStopped;
     while (!proxy_.stop_.load()) {
       if (proxy_.reset_generation_.load() != generation) {
         end = End::kReset;
@@ -110,7 +110,7 @@ class FaultProxy::Connection {
       bool failed = false;
       for (Direction* d : {&up_, &down_}) failed |= !Write(*d);
       if (failed) {
-        end = End::kReset;
+        end = End::kFailed;  // An end went away: pass that on.
         break;
       }
       if (up_.shut && down_.shut) {
@@ -128,7 +128,7 @@ class FaultProxy::Connection {
       ::close(client_);
       ::close(target_);
     } else {
-      // A reset, or the proxy going away: neither end gets a clean goodbye.
+      // A reset, a failed end, or the proxy going away: neither end gets a clean goodbye.
       CloseWithReset(client_);
       CloseWithReset(target_);
     }
