@@ -80,9 +80,17 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
   }
   if (options_.aggregation.norm_check_factor() > 0) {
     const double norm = ConstVectorMap(update.data(), update.size()).cast<double>().norm();
-    if (absl::Status s = CheckNorm(norm); !s.ok()) return s;
-    recent_norms_.push_back(norm);
-    if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+    const absl::Status checked = CheckNorm(norm);
+    // Rejected norms join the window too. Were only accepted ones kept, a
+    // real rise of every honest norm (a loss spike, a larger learning rate)
+    // would be rejected for good, and the run would redo the same shards
+    // forever; this way the median follows it within half a window. Outliers
+    // from a minority of senders still cannot move the median.
+    if (std::isfinite(norm)) {
+      recent_norms_.push_back(norm);
+      if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+    }
+    if (!checked.ok()) return checked;
   }
 
   Accepted accepted;

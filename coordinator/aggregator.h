@@ -65,8 +65,9 @@ class Aggregator {
   absl::Status CheckStaleness(uint64_t base_version) const;
 
   // Takes `update` (same size as the params, finite) computed from
-  // `base_version`. Errors leave everything unchanged: CheckStaleness's,
-  // INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from the norm check.
+  // `base_version`. Errors leave the weights and the buffer unchanged:
+  // CheckStaleness's, INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from
+  // the norm check (whose window still records the rejected norm).
   absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version);
 
   // Applies a partly filled buffer now (the budget is spent and no more

@@ -189,6 +189,38 @@ TEST(AggregatorTest, NormCheckRejectsOutliersOnceItHasHistory) {
   EXPECT_EQ(agg.version(), 6u);
 }
 
+// Every honest norm grows tenfold at once (a loss spike): the first ones
+// are rejected, but they fill the window, and once they are its majority
+// the median has moved and updates pass again. Found as a live lock: a run
+// whose norms rose rejected every update and redid the same shards forever.
+TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
+  AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
+  options.aggregation.set_norm_check_factor(3.0f);
+  options.aggregation.set_norm_window(8);
+  options.aggregation.set_max_staleness(1000);
+  Aggregator agg(options, {0.0f});
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, agg.version()).ok());
+  int rejected = 0;
+  while (rejected < 8 && !agg.Apply(std::vector<float>{10.0f}, agg.version()).ok()) ++rejected;
+  // The window of 8 holds 4 tens after 4 rejections: median (1 + 10) / 2
+  // = 5.5, and 10 <= 3 x 5.5.
+  EXPECT_EQ(rejected, 4);
+}
+
+// A minority of outliers never gets in, however long it keeps sending.
+TEST(AggregatorTest, NormCheckKeepsRejectingAMinorityOfOutliers) {
+  AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
+  options.aggregation.set_norm_check_factor(3.0f);
+  options.aggregation.set_norm_window(10);
+  options.aggregation.set_max_staleness(1000);
+  Aggregator agg(options, {0.0f});
+  for (int i = 0; i < 100; ++i) {
+    const bool outlier = i % 5 == 4 && i >= 10;
+    const auto result = agg.Apply(std::vector<float>{outlier ? 100.0f : 1.0f}, agg.version());
+    EXPECT_EQ(result.ok(), !outlier) << "update " << i;
+  }
+}
+
 TEST(AggregatorTest, RobustRuleOverTheBuffer) {
   AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
   options.aggregation.set_buffer_size(5);
