@@ -143,10 +143,15 @@ void Validate(const JobSpec& job, Validator& v) {
             "must not be negative" + Got(job.eval().max_examples()));
 
   ValidateOptimizer(job.optimizer(), "optimizer", v);
+  v.Require(std::isfinite(job.worker_momentum()) && job.worker_momentum() >= 0 && job.worker_momentum() < 1,
+            {"worker_momentum"}, "must be in [0, 1)" + Got(job.worker_momentum()));
   v.Require(job.local_steps() >= 1 && job.local_steps() <= 10000, {"local_steps"},
             "must be in [1, 10000]" + Got(job.local_steps()));
   if (job.local_steps() > 1) {
     ValidateOptimizer(job.inner_optimizer(), "inner_optimizer", v);
+    v.Require(job.worker_momentum() == 0, {"worker_momentum"},
+              "applies to gradients (local_steps 1); DiLoCo's inner optimizer has its own momentum" +
+                  Got(job.worker_momentum()));
     v.Require(data.shard_examples() >= job.local_steps(), {"local_steps"},
               absl::StrCat("must not exceed data.shard_examples (", data.shard_examples(),
                            "): each local step takes a batch of the shard") + Got(job.local_steps()));

@@ -221,6 +221,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   *response->mutable_model() = job.model();
   *response->mutable_codec() = job.codec();
   response->set_heartbeat_interval_s(job.lease().heartbeat_interval_s());
+  response->set_worker_momentum(job.worker_momentum());
   if (job.local_steps() > 1) {
     *response->mutable_inner_optimizer() = job.inner_optimizer();
     response->set_inner_schedule_steps(run_.InnerScheduleSteps());

@@ -15,8 +15,8 @@ constexpr uint32_t kMaxLocalSteps = 10000;
 }  // namespace
 
 Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
-                 uint64_t inner_schedule_steps)
-    : model_(std::move(model)), inner_spec_(inner), inner_schedule_steps_(inner_schedule_steps) {}
+                 uint64_t inner_schedule_steps, float momentum)
+    : model_(std::move(model)), inner_spec_(inner), inner_schedule_steps_(inner_schedule_steps), momentum_(momentum) {}
 
 absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task,
                                                  absl::Span<const float> params,
@@ -37,8 +37,15 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
                                                    model_->example_bytes()));
   }
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
-  if (task.local_steps() == 1) return model_->ForwardBackward(params, records, update);
-  return LocalSteps(task, params, records, update);
+  if (task.local_steps() > 1) return LocalSteps(task, params, records, update);
+  const LossStats stats = model_->ForwardBackward(params, records, update);
+  if (momentum_ > 0) {
+    if (average_.empty()) average_.assign(n, 0.0f);
+    VectorMap m(average_.data(), n), g(update.data(), n);
+    m = momentum_ * m + (1 - momentum_) * g;
+    g = m;
+  }
+  return stats;
 }
 
 LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,

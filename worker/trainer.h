@@ -9,7 +9,9 @@
 // the run's inner schedule at the task's schedule position, so whichever
 // worker gets a task continues the schedule where the run stands. The
 // inner optimizer's state (AdamW's moments) stays with this worker from
-// task to task, as in DiLoCo.
+// task to task, as in DiLoCo. With worker momentum b > 0 (gradient tasks
+// only) the update is instead m = b m + (1 - b) gradient, this worker's
+// running average over its tasks.
 #ifndef TRIBUTARY_WORKER_TRAINER_H_
 #define TRIBUTARY_WORKER_TRAINER_H_
 
@@ -28,9 +30,10 @@ namespace tributary::worker {
 
 class Trainer {
  public:
-  // `inner` and `inner_schedule_steps` serve tasks with local_steps > 1.
+  // `inner` and `inner_schedule_steps` serve tasks with local_steps > 1,
+  // `momentum` (in [0, 1)) tasks with one.
   Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
-          uint64_t inner_schedule_steps);
+          uint64_t inner_schedule_steps, float momentum = 0.0f);
 
   Model& model() { return *model_; }
 
@@ -48,8 +51,10 @@ class Trainer {
   std::unique_ptr<Model> model_;
   tributary::v1::OptimizerSpec inner_spec_;
   uint64_t inner_schedule_steps_;
+  float momentum_;
   std::optional<Optimizer> inner_;     // Created by the first multi-step task.
   std::vector<float> local_, grads_;  // The local weights and one step's gradient.
+  std::vector<float> average_;         // Worker momentum's running average.
 };
 
 }  // namespace tributary::worker

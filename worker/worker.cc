@@ -115,7 +115,7 @@ absl::Status Worker::JoinWithRetries() {
     absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
     if (!model.ok()) return model.status();
     trainer_ = std::make_unique<Trainer>(*std::move(model), joined->inner_optimizer(),
-                                         joined->inner_schedule_steps());
+                                         joined->inner_schedule_steps(), joined->worker_momentum());
     // Rejoining the same job (a restarted coordinator) keeps the encoder, so
     // its error-feedback residual and PowerSGD factors carry on.
     std::string encoder_key = joined->model().SerializeAsString() + joined->codec().SerializeAsString();

@@ -91,6 +91,18 @@ TEST(JobSpecTest, LocalStepsNeedAValidInnerOptimizerAndEnoughExamples) {
   EXPECT_TRUE(ParseJobSpec("inner_optimizer { beta2: 1.5 }\n", "j").ok()) << "unused with one local step";
 }
 
+TEST(JobSpecTest, WorkerMomentumIsAFractionForGradientTasks) {
+  EXPECT_TRUE(ParseJobSpec("worker_momentum: 0.9", "j").ok());
+  for (const char* bad : {"worker_momentum: 1", "worker_momentum: -0.1", "worker_momentum: nan"}) {
+    const auto job = ParseJobSpec(bad, "j");
+    ASSERT_FALSE(job.ok()) << bad;
+    EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:1: worker_momentum: must be in [0, 1)"));
+  }
+  const auto diloco = ParseJobSpec("data { shard_examples: 8 }\nlocal_steps: 4\nworker_momentum: 0.5\n", "j");
+  ASSERT_FALSE(diloco.ok());
+  EXPECT_THAT(std::string(diloco.status().message()), HasSubstr("j:3: worker_momentum: applies to gradients"));
+}
+
 TEST(JobSpecTest, DelayedNesterovNeedsNesterovSgd) {
   EXPECT_TRUE(ParseJobSpec("optimizer { momentum_period: 4 }", "j").ok());
   for (const char* bad : {"optimizer { momentum_period: 4 kind: ADAMW }", "optimizer { momentum_period: 4 nesterov: false }",

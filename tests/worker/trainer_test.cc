@@ -3,6 +3,7 @@
 // steps whose learning rates come from the task's schedule position.
 #include "worker/trainer.h"
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -68,6 +69,27 @@ class TrainerTest : public ::testing::Test {
   std::unique_ptr<Model> reference_;
   std::vector<float> params_, update_;
 };
+
+// m1 = (1 - b) g1, m2 = b m1 + (1 - b) g2, by hand from the reference
+// model's gradients of two shards at two sets of weights.
+TEST_F(TrainerTest, WorkerMomentumSendsTheRunningAverage) {
+  constexpr float kBeta = 0.75f;
+  Trainer trainer(TinyMlp(), OptimizerSpec(), 0, kBeta);
+  const std::string shard1 = Records(8), shard2 = Records(5);
+  std::vector<float> params2 = params_;
+  for (float& w : params2) w *= 0.5f;
+  std::vector<float> g1(params_.size()), g2(params_.size()), update2(params_.size());
+  reference_->ForwardBackward(params_, Bytes(shard1), absl::MakeSpan(g1));
+  reference_->ForwardBackward(params2, Bytes(shard2), absl::MakeSpan(g2));
+  ASSERT_TRUE(trainer.ComputeUpdate(MakeTask(1, 0), params_, shard1, absl::MakeSpan(update_)).ok());
+  ASSERT_TRUE(trainer.ComputeUpdate(MakeTask(1, 1), params2, shard2, absl::MakeSpan(update2)).ok());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const double m1 = (1 - kBeta) * g1[i];
+    EXPECT_NEAR(update_[i], m1, 1e-6 + 1e-5 * std::abs(m1)) << i;
+    const double m2 = kBeta * m1 + (1 - kBeta) * g2[i];
+    EXPECT_NEAR(update2[i], m2, 1e-6 + 1e-5 * std::abs(m2)) << i;
+  }
+}
 
 TEST_F(TrainerTest, OneLocalStepSendsTheShardGradient) {
   const std::string shard = Records(8);
