@@ -16,7 +16,10 @@ constexpr uint32_t kMaxLocalSteps = 10000;
 
 Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
                  uint64_t inner_schedule_steps, float momentum)
-    : model_(std::move(model)), inner_spec_(inner), inner_schedule_steps_(inner_schedule_steps), momentum_(momentum) {}
+    : model_(std::move(model)),
+      inner_spec_(inner),
+      inner_schedule_steps_(inner_schedule_steps),
+      momentum_(momentum) {}
 
 absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task,
                                                  absl::Span<const float> params,

@@ -114,6 +114,10 @@ absl::Status Worker::JoinWithRetries() {
     }
     absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
     if (!model.ok()) return model.status();
+    if (!(joined->worker_momentum() >= 0 && joined->worker_momentum() < 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the coordinator asks for worker_momentum ", joined->worker_momentum(), ", want [0, 1)"));
+    }
     trainer_ = std::make_unique<Trainer>(*std::move(model), joined->inner_optimizer(),
                                          joined->inner_schedule_steps(), joined->worker_momentum());
     // Rejoining the same job (a restarted coordinator) keeps the encoder, so
