@@ -193,12 +193,17 @@ TEST(AggregatorTest, NormCheckRejectsOutliersOnceItHasHistory) {
 // are rejected, but they fill the window, and once they are its majority
 // the median has moved and updates pass again. Found as a live lock: a run
 // whose norms rose rejected every update and redid the same shards forever.
-TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
+// Plain SGD behind a norm check of 3x the median of `window` norms.
+AggregatorOptions NormChecked(int window) {
   AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
   options.aggregation.set_norm_check_factor(3.0f);
-  options.aggregation.set_norm_window(8);
+  options.aggregation.set_norm_window(window);
   options.aggregation.set_max_staleness(1000);
-  Aggregator agg(options, {0.0f});
+  return options;
+}
+
+TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
+  Aggregator agg(NormChecked(8), {0.0f});
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, agg.version()).ok());
   int rejected = 0;
   while (rejected < 8 && !agg.Apply(std::vector<float>{10.0f}, agg.version()).ok()) ++rejected;
@@ -209,11 +214,7 @@ TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
 
 // A minority of outliers never gets in, however long it keeps sending.
 TEST(AggregatorTest, NormCheckKeepsRejectingAMinorityOfOutliers) {
-  AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
-  options.aggregation.set_norm_check_factor(3.0f);
-  options.aggregation.set_norm_window(10);
-  options.aggregation.set_max_staleness(1000);
-  Aggregator agg(options, {0.0f});
+  Aggregator agg(NormChecked(10), {0.0f});
   for (int i = 0; i < 100; ++i) {
     const bool outlier = i % 5 == 4 && i >= 10;
     const auto result = agg.Apply(std::vector<float>{outlier ? 100.0f : 1.0f}, agg.version());
