@@ -72,7 +72,16 @@ absl::Status Aggregator::CheckNorm(double norm) const {
                                             " x the recent median ", median));
 }
 
-absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version) {
+int Aggregator::FoldingSlot(absl::string_view contributor) const {
+  if (contributor.empty() || options_.aggregation.rule() == AggregationSpec::MEAN) return -1;
+  for (int i = 0; i < filled_; ++i) {
+    if (buffer_contributors_[i] == contributor) return i;
+  }
+  return -1;
+}
+
+absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version,
+                                           absl::string_view contributor) {
   if (absl::Status s = CheckStaleness(base_version); !s.ok()) return s;
   if (update.size() != params_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("update has ", update.size(),
@@ -95,14 +104,30 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
 
   Accepted accepted;
   accepted.staleness = version_ - base_version;
-  if (filled_ == static_cast<int>(buffer_.size())) {
-    buffer_.emplace_back();
-    buffer_weights_.push_back(1.0);
+  const double weight = StalenessWeight(accepted.staleness);
+  if (const int slot = FoldingSlot(contributor); slot >= 0) {
+    // The running mean of this contributor's weighted updates.
+    VectorMap mean(buffer_[slot].data(), buffer_[slot].size());
+    if (buffer_weights_[slot] != 1.0) mean *= static_cast<float>(buffer_weights_[slot]);
+    buffer_weights_[slot] = 1.0;
+    const int count = ++buffer_counts_[slot];
+    mean += (static_cast<float>(weight) * ConstVectorMap(update.data(), update.size()) - mean) /
+            static_cast<float>(count);
+  } else {
+    if (filled_ == static_cast<int>(buffer_.size())) {
+      buffer_.emplace_back();
+      buffer_weights_.push_back(1.0);
+      buffer_contributors_.emplace_back();
+      buffer_counts_.push_back(1);
+    }
+    buffer_[filled_].assign(update.begin(), update.end());
+    buffer_weights_[filled_] = weight;
+    buffer_contributors_[filled_] = std::string(contributor);
+    buffer_counts_[filled_] = 1;
+    ++filled_;
   }
-  buffer_[filled_].assign(update.begin(), update.end());
-  buffer_weights_[filled_] = StalenessWeight(accepted.staleness);
-  ++filled_;
-  if (filled_ >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
+  ++arrivals_;
+  if (arrivals_ >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
   accepted.version = version_;
   return accepted;
 }
@@ -119,6 +144,7 @@ bool Aggregator::Flush() {
     optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), lr);
   }
   filled_ = 0;
+  arrivals_ = 0;
   ++version_;
   return true;
 }
@@ -166,6 +192,8 @@ tributary::v1::AggregatorState Aggregator::SaveState() const {
   for (int i = 0; i < filled_; ++i) {
     state.add_buffer(FloatsToBytes(buffer_[i]));
     state.add_buffer_weights(buffer_weights_[i]);
+    state.add_buffer_contributors(buffer_contributors_[i]);
+    state.add_buffer_counts(buffer_counts_[i]);
   }
   for (double norm : recent_norms_) state.add_recent_norms(norm);
   return state;
@@ -177,9 +205,24 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
         absl::StrCat(params.size(), " weights, the model has ", params_.size()));
   }
   const int filled = state.buffer_size();
-  if (filled >= std::max(1, options_.aggregation.buffer_size()) || state.buffer_weights_size() != filled) {
-    return absl::InvalidArgumentError(absl::StrCat(filled, " buffered updates (", state.buffer_weights_size(),
-                                                   " weights) do not fit a buffer of ",
+  const bool has_contributors = state.buffer_contributors_size() > 0, has_counts = state.buffer_counts_size() > 0;
+  if (state.buffer_weights_size() != filled || (has_contributors && state.buffer_contributors_size() != filled) ||
+      (has_counts && state.buffer_counts_size() != filled)) {
+    return absl::InvalidArgumentError(absl::StrCat(filled, " buffered updates with ", state.buffer_weights_size(),
+                                                   " weights, ", state.buffer_contributors_size(), " contributors and ",
+                                                   state.buffer_counts_size(), " counts"));
+  }
+  std::vector<int> counts(filled, 1);
+  int arrivals = 0;
+  for (int i = 0; i < filled; ++i) {
+    if (has_counts) counts[i] = state.buffer_counts(i);
+    if (counts[i] < 1 || counts[i] > options_.aggregation.buffer_size()) {
+      return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": count ", counts[i]));
+    }
+    arrivals += counts[i];
+  }
+  if (arrivals >= std::max(1, options_.aggregation.buffer_size())) {
+    return absl::InvalidArgumentError(absl::StrCat(arrivals, " buffered updates do not fit a buffer of ",
                                                    options_.aggregation.buffer_size()));
   }
   std::vector<std::vector<float>> buffer;
@@ -207,7 +250,11 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   optimizer_ = std::move(optimizer);
   buffer_ = std::move(buffer);
   buffer_weights_.assign(state.buffer_weights().begin(), state.buffer_weights().end());
+  buffer_contributors_.assign(filled, "");
+  if (has_contributors) buffer_contributors_.assign(state.buffer_contributors().begin(), state.buffer_contributors().end());
+  buffer_counts_ = std::move(counts);
   filled_ = filled;
+  arrivals_ = arrivals;
   recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
   version_ = state.version();
   return absl::OkStatus();

@@ -10,7 +10,10 @@
 //   - buffer_size 1: applied at once, one version each;
 //   - buffer_size K: kept until K are in, then combined by the job's rule
 //     (mean, trimmed mean, median, centered clip; rules.h), each scaled by
-//     its weight, and applied as one version (FedBuff).
+//     its weight, and applied as one version (FedBuff). Under a robust rule
+//     the updates of one contributor (a worker) in a buffer are averaged
+//     into one vote, so a fast worker, or an attacker, cannot fill a buffer
+//     with its own updates and outvote the rest.
 // "Applied" means the job's (outer) optimizer steps with the update: a
 // gradient, or a DiLoCo pseudo-gradient (base - local weights after a
 // worker's local steps), under the job's learning-rate schedule.
@@ -21,9 +24,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/optim/optimizer.h"
 #include "tributary/v1/checkpoint.pb.h"
@@ -52,7 +57,7 @@ class Aggregator {
   uint64_t version() const { return version_; }
   absl::Span<const float> params() const { return params_; }
   // Accepted updates waiting for the buffer to fill.
-  int buffered() const { return filled_; }
+  int buffered() const { return arrivals_; }
 
   // The weight an update of this staleness gets (in (0, 1]).
   double StalenessWeight(uint64_t staleness) const;
@@ -65,10 +70,11 @@ class Aggregator {
   absl::Status CheckStaleness(uint64_t base_version) const;
 
   // Takes `update` (same size as the params, finite) computed from
-  // `base_version`. Errors leave the weights and the buffer unchanged:
+  // `base_version` by `contributor` (empty: nobody in particular). Errors leave the weights and the buffer unchanged:
   // CheckStaleness's, INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from
   // the norm check (whose window still records the rejected norm).
-  absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version);
+  absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version,
+                                 absl::string_view contributor = {});
 
   // Applies a partly filled buffer now (the budget is spent and no more
   // updates will come). Returns whether it stepped.
@@ -87,15 +93,23 @@ class Aggregator {
   void CombineBuffer();
   // Rejects a norm above the job's factor (> 0) times the median of recent ones.
   absl::Status CheckNorm(double norm) const;
+  // The buffered update of `contributor` that a robust rule folds a new
+  // one into, or -1.
+  int FoldingSlot(absl::string_view contributor) const;
 
   AggregatorOptions options_;
   std::vector<float> params_;
   Optimizer optimizer_;
   // Accepted updates not yet applied: the first filled_ slots. The slots
   // stay allocated from buffer to buffer (each is a model-sized vector).
+  // A slot holding several updates of one contributor holds their weighted
+  // mean, with weight 1.
   std::vector<std::vector<float>> buffer_;
   std::vector<double> buffer_weights_;
+  std::vector<std::string> buffer_contributors_;
+  std::vector<int> buffer_counts_;  // Updates in each slot.
   int filled_ = 0;
+  int arrivals_ = 0;  // Updates in the buffer: the sum of the counts.
   std::vector<float> step_;      // Scratch: the combined update.
   std::vector<float> center_;    // Centered clip's starting point.
   std::deque<double> recent_norms_;

@@ -346,7 +346,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
         " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " epoch ", item.epoch,
         " shard ", item.shard));
   }
-  absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version());
+  absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version(), worker_id);
   if (!accepted.ok()) {
     ledger_.Abandon(task_id);
     const absl::Status& error = accepted.status();

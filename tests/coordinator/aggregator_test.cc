@@ -232,6 +232,72 @@ TEST(AggregatorTest, RobustRuleOverTheBuffer) {
   EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);
 }
 
+// Under a robust rule a contributor's updates in one buffer are one vote:
+// "a" sends 1000 three times, b and c send 1 and 2. Median over the votes
+// {1000, 1, 2} is 2; over the five arrivals it would have been 1000.
+TEST(AggregatorTest, RobustRulesGiveEachContributorOneVotePerBuffer) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(5);
+  options.aggregation.set_rule(AggregationSpec::MEDIAN);
+  Aggregator agg(options, {0.0f});
+  for (const char* who : {"a", "b", "a", "c", "a"}) {
+    const float u = who[0] == 'a' ? 1000.0f : who[0] == 'b' ? 1.0f : 2.0f;
+    ASSERT_TRUE(agg.Apply(std::vector<float>{u}, 0, who).ok());
+  }
+  EXPECT_EQ(agg.version(), 1u);
+  EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);
+}
+
+// A contributor's folded vote is the mean of its weighted updates: with
+// 1/(1+s) weighting, a's 6 at staleness 0 and 6 at staleness 2 make
+// (6 + 2) / 2 = 4; the median of {4, 1, 5} is 4.
+TEST(AggregatorTest, AFoldedVoteIsTheMeanOfItsWeightedUpdates) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(4);
+  options.aggregation.set_max_staleness(10);
+  options.aggregation.set_rule(AggregationSpec::MEDIAN);
+  options.aggregation.set_weighting(AggregationSpec::INVERSE);
+  Aggregator agg(options, {0.0f});
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{0.0f}, agg.version(), "x").ok());
+  ASSERT_EQ(agg.version(), 2u);
+  ASSERT_TRUE(agg.Apply(std::vector<float>{6.0f}, 2, "a").ok());
+  ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, 2, "b").ok());
+  ASSERT_TRUE(agg.Apply(std::vector<float>{6.0f}, 0, "a").ok());
+  ASSERT_TRUE(agg.Apply(std::vector<float>{5.0f}, 2, "c").ok());
+  EXPECT_EQ(agg.version(), 3u);
+  EXPECT_FLOAT_EQ(agg.params()[0], -4.0f);
+}
+
+// The mean has nothing to protect: every arrival counts, (4 + 4 + 4 + 0) / 4.
+TEST(AggregatorTest, TheMeanCountsEveryUpdate) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(4);
+  Aggregator agg(options, {0.0f});
+  for (const char* who : {"a", "a", "b", "a"}) {
+    ASSERT_TRUE(agg.Apply(std::vector<float>{who[0] == 'a' ? 4.0f : 0.0f}, 0, who).ok());
+  }
+  EXPECT_FLOAT_EQ(agg.params()[0], -3.0f);
+}
+
+// Who sent what survives a checkpoint: after the restore, a's third
+// update still folds into its vote ({1000, 1, 2}: median 2, not 501).
+TEST(AggregatorTest, RestoredBufferKeepsItsContributors) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(5);
+  options.aggregation.set_rule(AggregationSpec::MEDIAN);
+  Aggregator first(options, {0.0f});
+  for (const char* who : {"a", "b", "a"}) {
+    ASSERT_TRUE(first.Apply(std::vector<float>{who[0] == 'a' ? 1000.0f : 1.0f}, 0, who).ok());
+  }
+  Aggregator resumed(options, {0.0f});
+  ASSERT_TRUE(resumed.RestoreState({0.0f}, first.SaveState()).ok());
+  EXPECT_EQ(resumed.buffered(), 3);
+  ASSERT_TRUE(resumed.Apply(std::vector<float>{1000.0f}, 0, "a").ok());
+  ASSERT_TRUE(resumed.Apply(std::vector<float>{2.0f}, 0, "c").ok());
+  EXPECT_EQ(resumed.version(), 1u);
+  EXPECT_FLOAT_EQ(resumed.params()[0], -2.0f);
+}
+
 // Centered clip starts from each buffer's median, not the last aggregate.
 // Buffer 1: median 1; one iteration with tau 1 adds (-1 + 0 + 1 + 1 - 1) / 5
 // = 0, so the step is 1. Buffer 2 (all 10): median 10, step 10. From the
@@ -299,7 +365,21 @@ TEST(AggregatorTest, RestoreRejectsStateOfAnotherShapeAndChangesNothing) {
   bad = good;
   bad.add_buffer(good.buffer(0));
   bad.add_buffer_weights(1.0);
+  bad.add_buffer_contributors("b");
+  bad.add_buffer_counts(1);
   EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok()) << "a full buffer would have stepped";
+  bad = good;
+  bad.set_buffer_counts(0, 2);
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok()) << "two updates in one vote fill the buffer";
+  bad = good;
+  bad.add_buffer_contributors("b");
+  EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok()) << "a contributor without an update";
+  tributary::v1::AggregatorState older = good;
+  older.clear_buffer_contributors();
+  older.clear_buffer_counts();
+  Aggregator elsewhere(options, {5.0f, 5.0f});
+  EXPECT_TRUE(elsewhere.RestoreState({1.0f, 2.0f}, older).ok()) << "a checkpoint from before contributors";
+  EXPECT_EQ(elsewhere.buffered(), 1);
   bad = good;
   bad.set_buffer_weights(0, 0.0);
   EXPECT_FALSE(target.RestoreState({1.0f, 2.0f}, bad).ok());
