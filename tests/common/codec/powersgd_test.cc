@@ -59,9 +59,13 @@ TEST(PowerSgdCodecTest, ExactOnAMatrixOfRankAtMostR) {
     EXPECT_EQ(payload.size(), codec.MaxEncodedBytes());
     std::vector<float> decoded(update.size());
     ASSERT_TRUE(codec.Decode(payload, absl::MakeSpan(decoded)).ok());
-    for (size_t i = 0; i < update.size(); ++i) {
-      ASSERT_NEAR(decoded[i], update[i], 1e-4f * (1 + std::abs(update[i]))) << "rank " << rank << " at " << i;
-    }
+    // Exact up to float rounding, which grows with the matrix's norm and
+    // condition (the power iteration's Gram-Schmidt), not with each
+    // element: so the bound is on the relative Frobenius error (measured
+    // 2.5e-7 at rank 1, 8.8e-6 at rank 4; a rank short gives ~0.1). An
+    // element-wise 1e-4 failed by 3 % on an AVX-512 machine.
+    const Eigen::Map<const Eigen::VectorXf> want(update.data(), update.size()), got(decoded.data(), decoded.size());
+    EXPECT_LT((got - want).norm() / want.norm(), 1e-4f) << "rank " << rank;
   }
 }
 
