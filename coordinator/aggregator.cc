@@ -251,7 +251,9 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   buffer_ = std::move(buffer);
   buffer_weights_.assign(state.buffer_weights().begin(), state.buffer_weights().end());
   buffer_contributors_.assign(filled, "");
-  if (has_contributors) buffer_contributors_.assign(state.buffer_contributors().begin(), state.buffer_contributors().end());
+  if (has_contributors) {
+    buffer_contributors_.assign(state.buffer_contributors().begin(), state.buffer_contributors().end());
+  }
   buffer_counts_ = std::move(counts);
   filled_ = filled;
   arrivals_ = arrivals;
