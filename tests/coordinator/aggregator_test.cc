@@ -202,6 +202,14 @@ AggregatorOptions NormChecked(int window) {
   return options;
 }
 
+// Plain SGD at lr 1 over buffers of `size` combined by `rule`.
+AggregatorOptions Buffered(int size, AggregationSpec::Rule rule) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.aggregation.set_buffer_size(size);
+  options.aggregation.set_rule(rule);
+  return options;
+}
+
 TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
   Aggregator agg(NormChecked(8), {0.0f});
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, agg.version()).ok());
@@ -223,10 +231,7 @@ TEST(AggregatorTest, NormCheckKeepsRejectingAMinorityOfOutliers) {
 }
 
 TEST(AggregatorTest, RobustRuleOverTheBuffer) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(5);
-  options.aggregation.set_rule(AggregationSpec::MEDIAN);
-  Aggregator agg(options, {0.0f});
+  Aggregator agg(Buffered(5, AggregationSpec::MEDIAN), {0.0f});
   for (float u : {1.0f, 2.0f, 1000.0f, -1000.0f, 3.0f}) ASSERT_TRUE(agg.Apply(std::vector<float>{u}, 0).ok());
   EXPECT_EQ(agg.version(), 1u);
   EXPECT_FLOAT_EQ(agg.params()[0], -2.0f);
@@ -236,10 +241,7 @@ TEST(AggregatorTest, RobustRuleOverTheBuffer) {
 // "a" sends 1000 three times, b and c send 1 and 2. Median over the votes
 // {1000, 1, 2} is 2; over the five arrivals it would have been 1000.
 TEST(AggregatorTest, RobustRulesGiveEachContributorOneVotePerBuffer) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(5);
-  options.aggregation.set_rule(AggregationSpec::MEDIAN);
-  Aggregator agg(options, {0.0f});
+  Aggregator agg(Buffered(5, AggregationSpec::MEDIAN), {0.0f});
   for (const char* who : {"a", "b", "a", "c", "a"}) {
     const float u = who[0] == 'a' ? 1000.0f : who[0] == 'b' ? 1.0f : 2.0f;
     ASSERT_TRUE(agg.Apply(std::vector<float>{u}, 0, who).ok());
@@ -252,10 +254,8 @@ TEST(AggregatorTest, RobustRulesGiveEachContributorOneVotePerBuffer) {
 // 1/(1+s) weighting, a's 6 at staleness 0 and 6 at staleness 2 make
 // (6 + 2) / 2 = 4; the median of {4, 1, 5} is 4.
 TEST(AggregatorTest, AFoldedVoteIsTheMeanOfItsWeightedUpdates) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(4);
+  AggregatorOptions options = Buffered(4, AggregationSpec::MEDIAN);
   options.aggregation.set_max_staleness(10);
-  options.aggregation.set_rule(AggregationSpec::MEDIAN);
   options.aggregation.set_weighting(AggregationSpec::INVERSE);
   Aggregator agg(options, {0.0f});
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{0.0f}, agg.version(), "x").ok());
@@ -270,9 +270,7 @@ TEST(AggregatorTest, AFoldedVoteIsTheMeanOfItsWeightedUpdates) {
 
 // The mean has nothing to protect: every arrival counts, (4 + 4 + 4 + 0) / 4.
 TEST(AggregatorTest, TheMeanCountsEveryUpdate) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(4);
-  Aggregator agg(options, {0.0f});
+  Aggregator agg(Buffered(4, AggregationSpec::MEAN), {0.0f});
   for (const char* who : {"a", "a", "b", "a"}) {
     ASSERT_TRUE(agg.Apply(std::vector<float>{who[0] == 'a' ? 4.0f : 0.0f}, 0, who).ok());
   }
@@ -282,9 +280,7 @@ TEST(AggregatorTest, TheMeanCountsEveryUpdate) {
 // Who sent what survives a checkpoint: after the restore, a's third
 // update still folds into its vote ({1000, 1, 2}: median 2, not 501).
 TEST(AggregatorTest, RestoredBufferKeepsItsContributors) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(5);
-  options.aggregation.set_rule(AggregationSpec::MEDIAN);
+  AggregatorOptions options = Buffered(5, AggregationSpec::MEDIAN);
   Aggregator first(options, {0.0f});
   for (const char* who : {"a", "b", "a"}) {
     ASSERT_TRUE(first.Apply(std::vector<float>{who[0] == 'a' ? 1000.0f : 1.0f}, 0, who).ok());
@@ -303,10 +299,8 @@ TEST(AggregatorTest, RestoredBufferKeepsItsContributors) {
 // = 0, so the step is 1. Buffer 2 (all 10): median 10, step 10. From the
 // last aggregate it would have been 1 + 1 (clipped) = 2.
 TEST(AggregatorTest, CenteredClipStartsFromTheBufferMedian) {
-  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
-  options.aggregation.set_buffer_size(5);
+  AggregatorOptions options = Buffered(5, AggregationSpec::CENTERED_CLIP);
   options.aggregation.set_max_staleness(5);
-  options.aggregation.set_rule(AggregationSpec::CENTERED_CLIP);
   options.aggregation.set_clip_tau(1.0f);
   options.aggregation.set_clip_iterations(1);
   Aggregator agg(options, {0.0f});
