@@ -174,6 +174,10 @@ void Validate(const JobSpec& job, Validator& v) {
             {"aggregation", "norm_check_factor"}, "must not be negative" + Got(agg.norm_check_factor()));
   v.Require(agg.norm_window() >= 1 && agg.norm_window() <= 4096, {"aggregation", "norm_window"},
             "must be in [1, 4096]" + Got(agg.norm_window()));
+  v.Require(agg.quorum() >= 1 && agg.quorum() <= agg.buffer_size(), {"aggregation", "quorum"},
+            absl::StrCat("must be in [1, aggregation.buffer_size (", agg.buffer_size(), ")]") + Got(agg.quorum()));
+  v.Require(agg.quorum() == 1 || agg.rule() != tributary::v1::AggregationSpec::MEAN, {"aggregation", "quorum"},
+            "applies to robust rules (the mean counts every update)" + Got(agg.quorum()));
   v.Require(agg.rule() == tributary::v1::AggregationSpec::MEAN || agg.buffer_size() >= 3, {"aggregation", "rule"},
             absl::StrCat("a robust rule needs aggregation.buffer_size of at least 3, got ", agg.buffer_size()));
   if (std::optional<CodecSpecError> codec = CheckCodecSpec(job.codec())) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -72,6 +74,10 @@ absl::Status Aggregator::CheckNorm(double norm) const {
                                             " x the recent median ", median));
 }
 
+bool Aggregator::BufferReady() const {
+  return arrivals_ >= options_.aggregation.buffer_size() && filled_ >= options_.aggregation.quorum();
+}
+
 int Aggregator::FoldingSlot(absl::string_view contributor) const {
   if (contributor.empty() || options_.aggregation.rule() == AggregationSpec::MEAN) return -1;
   for (int i = 0; i < filled_; ++i) {
@@ -127,7 +133,7 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
     ++filled_;
   }
   ++arrivals_;
-  if (arrivals_ >= options_.aggregation.buffer_size()) accepted.stepped = Flush();
+  if (BufferReady()) accepted.stepped = Flush();
   accepted.version = version_;
   return accepted;
 }
@@ -213,17 +219,18 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
                                                    state.buffer_counts_size(), " counts"));
   }
   std::vector<int> counts(filled, 1);
-  int arrivals = 0;
+  int64_t arrivals = 0;
   for (int i = 0; i < filled; ++i) {
     if (has_counts) counts[i] = state.buffer_counts(i);
-    if (counts[i] < 1 || counts[i] > options_.aggregation.buffer_size()) {
-      return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": count ", counts[i]));
-    }
+    if (counts[i] < 1) return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": count ", counts[i]));
     arrivals += counts[i];
   }
-  if (arrivals >= std::max(1, options_.aggregation.buffer_size())) {
-    return absl::InvalidArgumentError(absl::StrCat(arrivals, " buffered updates do not fit a buffer of ",
-                                                   options_.aggregation.buffer_size()));
+  // A buffer that was ready would have been combined before the save.
+  const auto& agg = options_.aggregation;
+  if (arrivals > std::numeric_limits<int>::max() || (arrivals >= agg.buffer_size() && filled >= agg.quorum())) {
+    return absl::InvalidArgumentError(absl::StrCat(arrivals, " buffered updates from ", filled,
+                                                   " contributors do not fit a buffer of ", agg.buffer_size(),
+                                                   " with a quorum of ", agg.quorum()));
   }
   std::vector<std::vector<float>> buffer;
   for (int i = 0; i < filled; ++i) {
@@ -256,7 +263,7 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   }
   buffer_counts_ = std::move(counts);
   filled_ = filled;
-  arrivals_ = arrivals;
+  arrivals_ = static_cast<int>(arrivals);
   recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
   version_ = state.version();
   return absl::OkStatus();

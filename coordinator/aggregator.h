@@ -13,7 +13,8 @@
 //     its weight, and applied as one version (FedBuff). Under a robust rule
 //     the updates of one contributor (a worker) in a buffer are averaged
 //     into one vote, so a fast worker, or an attacker, cannot fill a buffer
-//     with its own updates and outvote the rest.
+//     with its own updates and outvote the rest; with a quorum q the
+//     buffer also waits for votes from q contributors.
 // "Applied" means the job's (outer) optimizer steps with the update: a
 // gradient, or a DiLoCo pseudo-gradient (base - local weights after a
 // worker's local steps), under the job's learning-rate schedule.
@@ -93,6 +94,8 @@ class Aggregator {
   void CombineBuffer();
   // Rejects a norm above the job's factor (> 0) times the median of recent ones.
   absl::Status CheckNorm(double norm) const;
+  // K updates are in, from at least `quorum` contributors.
+  bool BufferReady() const;
   // The buffered update of `contributor` that a robust rule folds a new
   // one into, or -1.
   int FoldingSlot(absl::string_view contributor) const;

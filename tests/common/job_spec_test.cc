@@ -103,6 +103,17 @@ TEST(JobSpecTest, WorkerMomentumIsAFractionForGradientTasks) {
   EXPECT_THAT(std::string(diloco.status().message()), HasSubstr("j:3: worker_momentum: applies to gradients"));
 }
 
+TEST(JobSpecTest, QuorumIsForRobustRulesAndFitsTheBuffer) {
+  EXPECT_TRUE(ParseJobSpec("aggregation { buffer_size: 10 rule: MEDIAN quorum: 10 }", "j").ok());
+  const auto big = ParseJobSpec("aggregation { buffer_size: 10 rule: MEDIAN quorum: 11 }", "j");
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(std::string(big.status().message()),
+              HasSubstr("aggregation.quorum: must be in [1, aggregation.buffer_size (10)]"));
+  const auto mean = ParseJobSpec("aggregation { buffer_size: 10 quorum: 5 }", "j");
+  ASSERT_FALSE(mean.ok());
+  EXPECT_THAT(std::string(mean.status().message()), HasSubstr("aggregation.quorum: applies to robust rules"));
+}
+
 TEST(JobSpecTest, DelayedNesterovNeedsNesterovSgd) {
   EXPECT_TRUE(ParseJobSpec("optimizer { momentum_period: 4 }", "j").ok());
   for (const char* bad : {"optimizer { momentum_period: 4 kind: ADAMW }", "optimizer { momentum_period: 4 nesterov: false }",

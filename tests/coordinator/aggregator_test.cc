@@ -294,6 +294,28 @@ TEST(AggregatorTest, RestoredBufferKeepsItsContributors) {
   EXPECT_FLOAT_EQ(resumed.params()[0], -2.0f);
 }
 
+// With a quorum of 3 a buffer of 3 waits for three workers: "a" alone
+// (first in the run, say) sends five updates of 1000, "b" one of 1; only
+// c's 2 completes it, and the median of the votes {1000, 1, 2} is 2. The
+// waiting buffer, fuller than K, survives a checkpoint.
+TEST(AggregatorTest, AQuorumWaitsForEnoughWorkers) {
+  AggregatorOptions options = Buffered(3, AggregationSpec::MEDIAN);
+  options.aggregation.set_quorum(3);
+  Aggregator first(options, {0.0f});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(first.Apply(std::vector<float>{1000.0f}, 0, "a").ok());
+  ASSERT_TRUE(first.Apply(std::vector<float>{1.0f}, 0, "b").ok());
+  EXPECT_EQ(first.version(), 0u);
+  EXPECT_EQ(first.buffered(), 6);
+  Aggregator resumed(options, {0.0f});
+  ASSERT_TRUE(resumed.RestoreState({0.0f}, first.SaveState()).ok());
+  const auto accepted = resumed.Apply(std::vector<float>{2.0f}, 0, "c");
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_TRUE(accepted->stepped);
+  EXPECT_EQ(resumed.version(), 1u);
+  EXPECT_FLOAT_EQ(resumed.params()[0], -2.0f);
+  EXPECT_EQ(resumed.buffered(), 0);
+}
+
 // Centered clip starts from each buffer's median, not the last aggregate.
 // Buffer 1: median 1; one iteration with tau 1 adds (-1 + 0 + 1 + 1 - 1) / 5
 // = 0, so the step is 1. Buffer 2 (all 10): median 10, step 10. From the
