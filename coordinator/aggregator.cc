@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -74,8 +75,12 @@ absl::Status Aggregator::CheckNorm(double norm) const {
                                             " x the recent median ", median));
 }
 
+int Aggregator::buffered() const {
+  return std::accumulate(buffer_counts_.begin(), buffer_counts_.begin() + filled_, 0);
+}
+
 bool Aggregator::BufferReady() const {
-  return arrivals_ >= options_.aggregation.buffer_size() && filled_ >= options_.aggregation.quorum();
+  return buffered() >= options_.aggregation.buffer_size() && filled_ >= options_.aggregation.quorum();
 }
 
 int Aggregator::FoldingSlot(absl::string_view contributor) const {
@@ -132,7 +137,6 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
     buffer_counts_[filled_] = 1;
     ++filled_;
   }
-  ++arrivals_;
   if (BufferReady()) accepted.stepped = Flush();
   accepted.version = version_;
   return accepted;
@@ -150,7 +154,6 @@ bool Aggregator::Flush() {
     optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), lr);
   }
   filled_ = 0;
-  arrivals_ = 0;
   ++version_;
   return true;
 }
@@ -263,7 +266,6 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   }
   buffer_counts_ = std::move(counts);
   filled_ = filled;
-  arrivals_ = static_cast<int>(arrivals);
   recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
   version_ = state.version();
   return absl::OkStatus();

@@ -58,7 +58,7 @@ class Aggregator {
   uint64_t version() const { return version_; }
   absl::Span<const float> params() const { return params_; }
   // Accepted updates waiting for the buffer to fill.
-  int buffered() const { return arrivals_; }
+  int buffered() const;
 
   // The weight an update of this staleness gets (in (0, 1]).
   double StalenessWeight(uint64_t staleness) const;
@@ -71,9 +71,10 @@ class Aggregator {
   absl::Status CheckStaleness(uint64_t base_version) const;
 
   // Takes `update` (same size as the params, finite) computed from
-  // `base_version` by `contributor` (empty: nobody in particular). Errors leave the weights and the buffer unchanged:
-  // CheckStaleness's, INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from
-  // the norm check (whose window still records the rejected norm).
+  // `base_version` by `contributor` (empty: nobody in particular). Errors
+  // leave the weights and the buffer unchanged: CheckStaleness's,
+  // INVALID_ARGUMENT for a wrong size, OUT_OF_RANGE from the norm check
+  // (whose window still records the rejected norm).
   absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version,
                                  absl::string_view contributor = {});
 
@@ -112,7 +113,6 @@ class Aggregator {
   std::vector<std::string> buffer_contributors_;
   std::vector<int> buffer_counts_;  // Updates in each slot.
   int filled_ = 0;
-  int arrivals_ = 0;  // Updates in the buffer: the sum of the counts.
   std::vector<float> step_;      // Scratch: the combined update.
   std::vector<float> center_;    // Centered clip's starting point.
   std::deque<double> recent_norms_;
