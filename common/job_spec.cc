@@ -96,6 +96,25 @@ void FillDefaults(JobSpec& job) {
 
 std::string Got(double v) { return absl::StrCat(", got ", v); }
 
+void ValidateLimits(const tributary::v1::LimitsSpec& limits, Validator& v) {
+  const auto positive = [&v](double value, const char* field) {
+    v.Require(std::isfinite(value) && value > 0, {"limits", field}, "must be positive" + Got(value));
+  };
+  positive(limits.requests_per_s(), "requests_per_s");
+  v.Require(limits.request_burst() >= 1, {"limits", "request_burst"}, "must be at least 1" + Got(limits.request_burst()));
+  positive(limits.joins_per_minute_per_identity(), "joins_per_minute_per_identity");
+  positive(limits.joins_per_minute_per_ip(), "joins_per_minute_per_ip");
+  positive(limits.stream_grace_s(), "stream_grace_s");
+  positive(limits.min_transfer_bytes_per_s(), "min_transfer_bytes_per_s");
+  positive(limits.ban_duration_s(), "ban_duration_s");
+  v.Require(limits.max_sessions_per_identity() >= 1, {"limits", "max_sessions_per_identity"},
+            "must be at least 1" + Got(limits.max_sessions_per_identity()));
+  v.Require(limits.max_streams_per_worker() >= 2, {"limits", "max_streams_per_worker"},
+            "must be at least 2 (a download beside an upload)" + Got(limits.max_streams_per_worker()));
+  v.Require(limits.max_concurrent_uploads() >= 1, {"limits", "max_concurrent_uploads"},
+            "must be at least 1" + Got(limits.max_concurrent_uploads()));
+}
+
 void ValidateOptimizer(const tributary::v1::OptimizerSpec& opt, const char* name, Validator& v) {
   v.Require(std::isfinite(opt.lr()) && opt.lr() > 0 && opt.lr() <= 100, {name, "lr"},
             "must be in (0, 100]" + Got(opt.lr()));
@@ -197,6 +216,7 @@ void Validate(const JobSpec& job, Validator& v) {
                 Got(lease.heartbeat_timeout_s()));
   v.Require(lease.max_invalid_requests() >= 1, {"lease", "max_invalid_requests"},
             "must be at least 1" + Got(lease.max_invalid_requests()));
+  ValidateLimits(job.limits(), v);
   const auto& checkpoint = job.checkpoint();
   v.Require(std::isfinite(checkpoint.interval_s()) && checkpoint.interval_s() >= 0.1, {"checkpoint", "interval_s"},
             "must be at least 0.1" + Got(checkpoint.interval_s()));

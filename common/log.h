@@ -7,7 +7,11 @@
 #ifndef TRIBUTARY_COMMON_LOG_H_
 #define TRIBUTARY_COMMON_LOG_H_
 
+#include <cstddef>
 #include <sstream>
+#include <string>
+
+#include "absl/strings/string_view.h"
 
 namespace tributary {
 
@@ -16,6 +20,12 @@ enum class LogLevel { kInfo, kWarning, kError };
 // Lines below `level` are dropped (default: kInfo, everything). For tests
 // that drive a core through thousands of events. Thread-safe.
 void SetMinLogLevel(LogLevel level);
+
+// Text a client sent (a name, a codec), fit for a log line, an error
+// message or a page: at most `max_bytes` of it, non-printable bytes
+// escaped, and the length noted when cut. Log lines also replace control
+// characters themselves, as a last line of defence.
+std::string SafeText(absl::string_view text, size_t max_bytes = 64);
 
 // Collects one line and emits it when destroyed.
 class LogMessage {

@@ -11,6 +11,11 @@ namespace tributary {
 // default 4 MiB message limit.
 inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
 
+// The largest message either end accepts: one chunk and its framing. The
+// coordinator refuses anything larger (RESOURCE_EXHAUSTED) before it is
+// buffered whole.
+inline constexpr int kMaxReceiveMessageBytes = static_cast<int>(kMaxChunkBytes) + 64 * 1024;
+
 // HTTP/2 flow-control window per stream, on both ends. gRPC's 64 KiB
 // default costs a round trip per window when a model or update of several
 // MiB is streamed; a payload-sized window lets it flow in one go.
@@ -34,6 +39,10 @@ static_assert(kClientKeepaliveTimeMs > kServerMinPingIntervalMs,
 // Metadata entry carrying "Bearer <session token>" on every call after Join.
 inline constexpr char kSessionMetadataKey[] = "authorization";
 inline constexpr char kBearerPrefix[] = "Bearer ";
+
+// Trailing metadata of a RESOURCE_EXHAUSTED answer: milliseconds to wait
+// before calling again. Workers honour it.
+inline constexpr char kRetryAfterMetadataKey[] = "tributary-retry-after-ms";
 
 // Limits on free-form strings a worker sends at Join.
 inline constexpr size_t kMaxNameBytes = 64;

@@ -1,4 +1,6 @@
 // tributary-coordinator: serves one training job to any number of workers.
+#include <signal.h>
+
 #include <atomic>
 #include <cstdio>
 #include <optional>
@@ -10,7 +12,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/checkpoint.h"
 #include "common/clock.h"
@@ -23,6 +27,7 @@
 #include "common/signals.h"
 #include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
+#include "coordinator/join_tokens.h"
 #include "coordinator/run.h"
 #include "coordinator/service.h"
 #include "coordinator/status_http.h"
@@ -30,7 +35,12 @@
 ABSL_FLAG(std::string, job, "", "Job spec (text-format JobSpec); empty runs the built-in default job");
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to (HOST:PORT)");
 ABSL_FLAG(std::string, http, "0.0.0.0:8080", "Status endpoint address (HOST:PORT)");
-ABSL_FLAG(std::string, join_token_file, "", "File holding the secret workers must present to join");
+ABSL_FLAG(std::string, join_token_file, "",
+          "Join tokens, one per line as NAME TOKEN (or one bare token); the name is the volunteer's identity. "
+          "SIGHUP reloads it: revoked tokens' sessions end");
+ABSL_FLAG(std::string, unban_file, "",
+          "Identities to lift bans from (token:NAME, cert:sha256:HEX or ip:ADDRESS), one per line; read at start "
+          "and on SIGHUP");
 ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the final eval is done");
 ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (the whole run: weights, optimizer, shard "
           "ledger, counters), written as the job's checkpoint intervals say and at shutdown; a run found "
@@ -44,19 +54,52 @@ struct CoordinatorOptions {
   std::string listen;
   std::string http;
   std::string join_token_file;
+  std::string unban_file;
   bool exit_when_done = false;
   std::string state_dir;
 };
 
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
+// How often the coordinator's timers run.
+constexpr absl::Duration kTimerInterval = absl::Milliseconds(100);
 
-absl::StatusOr<std::string> ReadJoinToken(const std::string& path) {
-  if (path.empty()) return std::string();
-  absl::StatusOr<std::string> token = ReadFile(path);
-  if (!token.ok()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", token.status().message()));
-  std::string trimmed(absl::StripTrailingAsciiWhitespace(*token));
-  if (trimmed.empty()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", path, " is empty"));
-  return trimmed;
+absl::StatusOr<JoinTokens> LoadJoinTokens(const std::string& path) {
+  if (path.empty()) return JoinTokens();
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", text.status().message()));
+  absl::StatusOr<JoinTokens> tokens = JoinTokens::Parse(*text, path);
+  if (!tokens.ok()) return absl::InvalidArgumentError(absl::StrCat("--join_token_file: ", tokens.status().message()));
+  return tokens;
+}
+
+// Lifts the bans of the identities listed in --unban_file, if set.
+void LiftBans(TrainingRun& run, const std::string& path) {
+  if (path.empty()) return;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    TLOG(ERROR) << "--unban_file: " << text.status().message();
+    return;
+  }
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipWhitespace())) {
+    const absl::string_view identity = absl::StripAsciiWhitespace(line);
+    if (run.LiftBan(identity)) TLOG(INFO) << "ban lifted: " << SafeText(identity, 100);
+  }
+}
+
+// SIGHUP: takes the edited token file (keeping the old one if it does not
+// parse) and lifts the bans --unban_file lists.
+void Reload(CoordinatorService& service, TrainingRun& run, const CoordinatorOptions& options) {
+  if (!options.join_token_file.empty()) {
+    absl::StatusOr<JoinTokens> tokens = LoadJoinTokens(options.join_token_file);
+    if (tokens.ok()) {
+      const size_t count = tokens->size();
+      const int ended = service.SetJoinTokens(*std::move(tokens));
+      TLOG(INFO) << "join tokens reloaded: " << count << " token(s); " << ended << " revoked session(s) ended";
+    } else {
+      TLOG(ERROR) << tokens.status().message() << "; keeping the tokens loaded before";
+    }
+  }
+  LiftBans(run, options.unban_file);
 }
 
 // Evaluates whenever the run asks, until `stop`.
@@ -79,15 +122,21 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
 // is not known yet.
 std::string OrNone(const std::optional<double>& value) { return value ? absl::StrCat(*value) : "none"; }
 
-// Waits for SIGINT/SIGTERM, or for the run to finish when asked to exit
-// then; checkpoints on the way.
-void WaitForShutdown(TrainingRun& run, Checkpointer& checkpointer, const CoordinatorOptions& options) {
+// Runs the coordinator's timers (lost workers, expired leases, overdue
+// streams, checkpoints) until SIGINT/SIGTERM, or until the run is finished
+// when asked to exit then; reloads on SIGHUP.
+void ServeUntilShutdown(TrainingRun& run, CoordinatorService& service, Checkpointer& checkpointer,
+                        const CoordinatorOptions& options) {
   while (true) {
-    if (const int sig = WaitForTerminationSignal(absl::Milliseconds(100))) {
+    if (const int sig = WaitForTerminationSignal(kTimerInterval); sig == SIGHUP) {
+      Reload(service, run, options);
+    } else if (sig != 0) {
       TLOG(INFO) << "signal " << sig << ": shutting down";
       return;
     }
     if (options.exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
+    run.Tick();
+    service.CutOverdueStreams();
     checkpointer.MaybeWrite();
   }
 }
@@ -108,8 +157,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   absl::StatusOr<tributary::v1::JobSpec> job =
       options.job_path.empty() ? DefaultJobSpec() : LoadJobSpec(options.job_path);
   if (!job.ok()) return job.status();
-  absl::StatusOr<std::string> join_token = ReadJoinToken(options.join_token_file);
-  if (!join_token.ok()) return join_token.status();
+  absl::StatusOr<JoinTokens> join_tokens = LoadJoinTokens(options.join_token_file);
+  if (!join_tokens.ok()) return join_tokens.status();
   absl::StatusOr<std::optional<LoadedCheckpoint>> resume = FindRunToResume(options.state_dir);
   if (!resume.ok()) return resume.status();
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
@@ -143,7 +192,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
                << (status.done ? " (the run was already done)" : "");
   }
   Checkpointer checkpointer(run, options.state_dir, clock);
-  CoordinatorService service(run, **dataset, **codec, num_params, *join_token);
+  LiftBans(run, options.unban_file);
+  CoordinatorService service(run, **dataset, **codec, num_params, *std::move(join_tokens), clock);
   TLOG(WARNING) << "gRPC without TLS (plaintext): anyone on the path can read and alter traffic";
   absl::StatusOr<RunningServer> grpc_server =
       StartGrpcServer(options.listen, grpc::InsecureServerCredentials(), &service);
@@ -155,7 +205,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
 
   std::atomic<bool> stop_eval{false};
   std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
-  WaitForShutdown(run, checkpointer, options);
+  ServeUntilShutdown(run, service, checkpointer, options);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   stop_eval = true;
@@ -185,6 +235,7 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.http = absl::GetFlag(FLAGS_http);
   options.join_token_file = absl::GetFlag(FLAGS_join_token_file);
+  options.unban_file = absl::GetFlag(FLAGS_unban_file);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   const absl::Status status = tributary::coordinator::RunCoordinator(options);

@@ -1,10 +1,16 @@
 #include "coordinator/registry.h"
 
 #include "absl/strings/numbers.h"
+#include "common/sha256.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace tributary::coordinator {
+namespace {
+
+std::string SessionKey(const std::string& session_token) { return DigestBytes(Sha256(session_token)); }
+
+}  // namespace
 
 const char* WorkerStateName(WorkerState state) {
   switch (state) {
@@ -20,24 +26,31 @@ const char* WorkerStateName(WorkerState state) {
   return "unknown";
 }
 
-WorkerRecord& WorkerRegistry::Add(absl::string_view name, absl::string_view device, int threads,
-                                  const std::string& session_token, absl::Time now) {
+WorkerRecord& WorkerRegistry::Add(const WorkerInfo& info, const std::string& session_token, absl::Time now) {
   const uint64_t number = next_number_++;
   WorkerRecord& worker = workers_[number];
   worker.id = absl::StrCat("w", number);
-  worker.name = std::string(name);
-  worker.device = std::string(device);
-  worker.threads = threads;
+  worker.name = info.name;
+  worker.device = info.device;
+  worker.threads = info.threads;
+  worker.identity = info.identity;
   worker.joined = worker.last_seen = now;
-  by_session_[session_token] = number;
+  const std::string key = SessionKey(session_token);
+  by_session_[key] = number;
+  session_of_[number] = key;
+  ++active_by_identity_[worker.identity];
   return worker;
 }
 
 WorkerRecord* WorkerRegistry::FindActiveBySession(const std::string& session_token) {
-  auto it = by_session_.find(session_token);
+  auto it = by_session_.find(SessionKey(session_token));
   if (it == by_session_.end()) return nullptr;
-  WorkerRecord& worker = workers_.at(it->second);
-  return worker.state == WorkerState::kActive ? &worker : nullptr;
+  return &workers_.at(it->second);
+}
+
+int WorkerRegistry::ActiveSessions(absl::string_view identity) const {
+  auto it = active_by_identity_.find(identity);
+  return it == active_by_identity_.end() ? 0 : it->second;
 }
 
 WorkerRecord* WorkerRegistry::Find(absl::string_view id) {
@@ -59,14 +72,49 @@ std::vector<std::string> WorkerRegistry::MarkSilentLost(absl::Time now, absl::Du
 }
 
 void WorkerRegistry::End(WorkerRecord& worker, WorkerState state) {
+  if (worker.state == WorkerState::kActive) {
+    uint64_t number = 0;
+    absl::SimpleAtoi(absl::string_view(worker.id).substr(1), &number);
+    auto session = session_of_.find(number);
+    if (session != session_of_.end()) {
+      by_session_.erase(session->second);
+      session_of_.erase(session);
+    }
+    auto active = active_by_identity_.find(worker.identity);
+    if (active != active_by_identity_.end() && --active->second == 0) active_by_identity_.erase(active);
+    ended_.push_back(number);
+  }
   worker.state = state;
   worker.current_task = 0;
+  Compact();
+}
+
+std::vector<std::string> WorkerRegistry::EndIf(const std::function<bool(const WorkerRecord&)>& pred,
+                                               WorkerState state) {
+  std::vector<WorkerRecord*> selected;
+  for (auto& [number, worker] : workers_) {
+    if (worker.state == WorkerState::kActive && pred(worker)) selected.push_back(&worker);
+  }
+  std::vector<std::string> ids;
+  for (WorkerRecord* worker : selected) ids.push_back(worker->id);
+  // End() may drop old records, never active ones: the pointers stay valid.
+  for (WorkerRecord* worker : selected) End(*worker, state);
+  return ids;
+}
+
+void WorkerRegistry::Compact() {
+  while (ended_.size() > kMaxEndedRecords) {
+    auto it = workers_.find(ended_.front());
+    ended_.pop_front();
+    if (it == workers_.end()) continue;
+    ++forgotten_[WorkerStateName(it->second.state)];
+    workers_.erase(it);
+  }
 }
 
 bool WorkerRegistry::RecordInvalid(WorkerRecord& worker, int limit) {
   ++worker.invalid_requests;
-  if (worker.invalid_requests >= limit) End(worker, WorkerState::kBanned);
-  return worker.state == WorkerState::kBanned;
+  return worker.invalid_requests >= limit;
 }
 
 std::vector<const WorkerRecord*> WorkerRegistry::All() const {
@@ -95,8 +143,10 @@ void WorkerRegistry::SaveState(tributary::v1::RunState& state) const {
     for (const auto& [reason, count] : worker.rejected_by_reason) (*saved.mutable_rejected_by_reason())[reason] = count;
     saved.set_staleness_last(worker.staleness_last);
     saved.set_staleness_sum(worker.staleness_sum);
+    saved.set_identity(worker.identity);
   }
   state.set_next_worker_number(next_number_);
+  state.mutable_forgotten_workers()->insert(forgotten_.begin(), forgotten_.end());
 }
 
 absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) {
@@ -128,9 +178,16 @@ absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) 
     worker.rejected_by_reason.insert(saved.rejected_by_reason().begin(), saved.rejected_by_reason().end());
     worker.staleness_last = saved.staleness_last();
     worker.staleness_sum = saved.staleness_sum();
+    worker.identity = saved.identity();
   }
   workers_ = std::move(workers);
   by_session_.clear();
+  session_of_.clear();
+  active_by_identity_.clear();
+  ended_.clear();
+  for (const auto& [number, worker] : workers_) ended_.push_back(number);
+  forgotten_ = std::map<std::string, int64_t>(state.forgotten_workers().begin(), state.forgotten_workers().end());
+  Compact();
   next_number_ = std::max<uint64_t>(1, state.next_worker_number());
   return absl::OkStatus();
 }

@@ -2,10 +2,17 @@
 // heard from, and what each has done. Pure bookkeeping: session tokens are
 // made by the caller (from a CSPRNG), time comes in as arguments, and the
 // owner serialises calls.
+//
+// Memory stays bounded however many workers come and go: only a session
+// token's SHA-256 is kept (so no secret sits in a record), a session is
+// forgotten when it ends, and of the ended records only the newest
+// kMaxEndedRecords stay; older ones are dropped and counted by state.
 #ifndef TRIBUTARY_COORDINATOR_REGISTRY_H_
 #define TRIBUTARY_COORDINATOR_REGISTRY_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +27,18 @@ namespace tributary::coordinator {
 
 enum class WorkerState { kActive, kLost, kLeft, kBanned };
 
+// Records of ended sessions kept in memory (and on the status page).
+inline constexpr size_t kMaxEndedRecords = 1000;
+
+// What a worker says about itself at Join, and who it is
+// (coordinator/identity.h).
+struct WorkerInfo {
+  std::string name;
+  std::string device;
+  int threads = 0;
+  std::string identity;
+};
+
 const char* WorkerStateName(WorkerState state);
 
 struct WorkerRecord {
@@ -27,6 +46,7 @@ struct WorkerRecord {
   std::string name;
   std::string device;
   int threads = 0;
+  std::string identity;
   WorkerState state = WorkerState::kActive;
   absl::Time joined;
   absl::Time last_seen;
@@ -47,8 +67,7 @@ struct WorkerRecord {
 class WorkerRegistry {
  public:
   // Registers a new active worker under `session_token`; returns its record.
-  WorkerRecord& Add(absl::string_view name, absl::string_view device, int threads,
-                    const std::string& session_token, absl::Time now);
+  WorkerRecord& Add(const WorkerInfo& info, const std::string& session_token, absl::Time now);
 
   // The active worker holding this session, or nullptr. A lost, departed or
   // banned worker's session is dead: it must join again.
@@ -62,11 +81,22 @@ class WorkerRegistry {
   // their ids.
   std::vector<std::string> MarkSilentLost(absl::Time now, absl::Duration timeout);
 
-  // Ends a worker's session in `state` (kLeft, kLost or kBanned).
+  // Ends a worker's session in `state` (kLeft, kLost or kBanned). The
+  // record may be dropped from memory later: do not keep the reference.
   void End(WorkerRecord& worker, WorkerState state);
 
-  // Counts an invalid request; bans the worker when it reaches `limit`.
-  // Returns whether the worker is now banned.
+  // Active sessions held by `identity`.
+  int ActiveSessions(absl::string_view identity) const;
+
+  // Ends, in `state`, the active sessions whose identity `pred` selects;
+  // returns their ids.
+  std::vector<std::string> EndIf(const std::function<bool(const WorkerRecord&)>& pred, WorkerState state);
+
+  // Records dropped from memory, by state name.
+  const std::map<std::string, int64_t>& forgotten() const { return forgotten_; }
+
+  // Counts an invalid request; returns whether the worker reached `limit`
+  // (the caller bans its identity).
   bool RecordInvalid(WorkerRecord& worker, int limit);
 
   // All workers ever seen, in join order.
@@ -80,8 +110,16 @@ class WorkerRegistry {
   absl::Status RestoreState(const tributary::v1::RunState& state);
 
  private:
+  // Drops the oldest ended records beyond kMaxEndedRecords.
+  void Compact();
+
   std::map<uint64_t, WorkerRecord> workers_;  // By join number.
+  // Active sessions: a token's SHA-256 to its worker's number, and back.
   absl::flat_hash_map<std::string, uint64_t> by_session_;
+  absl::flat_hash_map<uint64_t, std::string> session_of_;
+  absl::flat_hash_map<std::string, int> active_by_identity_;
+  std::deque<uint64_t> ended_;  // Numbers of ended records, oldest first.
+  std::map<std::string, int64_t> forgotten_;
   uint64_t next_number_ = 1;
 };
 

@@ -6,7 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/models/gpt.h"
 #include "common/params.h"
+#include "coordinator/identity.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace tributary::coordinator {
@@ -18,6 +20,11 @@ constexpr absl::Duration kRetryWhenDrained = absl::Milliseconds(500);
 constexpr double kTrainLossSmoothing = 0.05;
 // A history point of the training loss every this many applied updates.
 constexpr int64_t kHistoryEveryUpdates = 10;
+// A reported loss above this many times that of a uniform guess (ln of the
+// classes) is not folded into train_loss: no model that trains is that bad,
+// and one lying worker must not own the dashboard's curve. The update
+// itself is judged on its own (norm, robust rules), not on this report.
+constexpr double kMaxLossOverUniform = 10;
 
 LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset& dataset) {
   LedgerOptions options;
@@ -40,6 +47,8 @@ Sha256Digest DatasetDigest(const Dataset& dataset) {
 bool SameJob(tributary::v1::JobSpec saved, tributary::v1::JobSpec job) {
   saved.clear_checkpoint();
   job.clear_checkpoint();
+  saved.clear_limits();
+  job.clear_limits();
   return google::protobuf::util::MessageDifferencer::Equivalent(saved, job);
 }
 
@@ -52,6 +61,8 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       clock_(clock),
       start_(clock.Now()),
       tokens_per_example_(job.model().has_gpt() ? job.model().gpt().context() : 0),
+      max_plausible_loss_(kMaxLossOverUniform *
+                          std::log(job.model().has_gpt() ? GptModel::kVocab : job.model().mlp().classes())),
       ledger_(MakeLedgerOptions(job, dataset)),
       // One optimizer step per buffer of updates.
       aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(),
@@ -69,7 +80,12 @@ double TrainingRun::SecondsSinceStart(absl::Time now) const {
   return absl::ToDoubleSeconds(now - start_);
 }
 
-void TrainingRun::Tick(absl::Time now) {
+void TrainingRun::Tick() {
+  absl::MutexLock lock(&mu_);
+  TickLocked(clock_.Now());
+}
+
+void TrainingRun::TickLocked(absl::Time now) {
   const absl::Duration timeout = absl::Seconds(job_.lease().heartbeat_timeout_s());
   for (const std::string& id : registry_.MarkSilentLost(now, timeout)) {
     const std::vector<uint64_t> released = ledger_.ReleaseWorker(id);
@@ -79,23 +95,57 @@ void TrainingRun::Tick(absl::Time now) {
   for (uint64_t task : ledger_.ExpireLeases(now)) {
     TLOG(WARNING) << "task " << task << ": lease expired; shard back in the queue";
   }
+  bans_.Expire(now);
 }
 
-std::string TrainingRun::Join(absl::string_view name, absl::string_view device, int threads,
-                              const std::string& session_token) {
+void TrainingRun::ReleaseAll(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) ledger_.ReleaseWorker(id);
+}
+
+absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std::string& session_token) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  Tick(now);
-  const WorkerRecord& worker = registry_.Add(name, device, threads, session_token, now);
-  TLOG(INFO) << "worker " << worker.id << " joined: name=" << worker.name
-             << " device=" << worker.device << " threads=" << threads;
+  TickLocked(now);
+  if (std::optional<Ban> ban = bans_.Find(info.identity, now)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "banned until ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ban->until, absl::UTCTimeZone()), ": ",
+        ban->reason));
+  }
+  const int limit = job_.limits().max_sessions_per_identity();
+  if (registry_.ActiveSessions(info.identity) >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(SafeText(info.identity), " already holds ", limit, " sessions (limits.max_sessions_per_identity)"));
+  }
+  const WorkerRecord& worker = registry_.Add(info, session_token, now);
+  TLOG(INFO) << "worker " << worker.id << " joined: name=" << SafeText(worker.name)
+             << " device=" << SafeText(worker.device) << " threads=" << worker.threads
+             << " identity=" << SafeText(worker.identity, 80);
   return worker.id;
+}
+
+int TrainingRun::EndRevokedSessions(const std::function<bool(absl::string_view token_name)>& admitted) {
+  absl::MutexLock lock(&mu_);
+  const std::vector<std::string> ended = registry_.EndIf(
+      [&](const WorkerRecord& worker) { return !admitted(TokenNameOf(worker.identity)); }, WorkerState::kLeft);
+  ReleaseAll(ended);
+  for (const std::string& id : ended) TLOG(WARNING) << "worker " << id << ": join token revoked; session ended";
+  return static_cast<int>(ended.size());
+}
+
+bool TrainingRun::LiftBan(absl::string_view identity) {
+  absl::MutexLock lock(&mu_);
+  return bans_.Lift(identity);
+}
+
+void TrainingRun::CountRefused(absl::string_view reason) {
+  absl::MutexLock lock(&refused_mu_);
+  ++refused_by_reason_[std::string(reason)];
 }
 
 absl::StatusOr<std::string> TrainingRun::Authenticate(const std::string& session_token) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  Tick(now);
+  TickLocked(now);
   WorkerRecord* worker = registry_.FindActiveBySession(session_token);
   if (worker == nullptr) {
     return absl::UnauthenticatedError("unknown or expired session; join again");
@@ -135,7 +185,7 @@ std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
 TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  Tick(now);
+  TickLocked(now);
   TaskDecision decision;
   if (ledger_.finished()) {
     decision.job_done = true;
@@ -192,6 +242,7 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
     *state.mutable_aggregator() = aggregator_.SaveState();
     *state.mutable_ledger() = ledger_.SaveState();
     registry_.SaveState(state);
+    bans_.SaveState(state);
     SaveCounters(*state.mutable_counters());
     for (const HistoryPoint& point : history_) {
       tributary::v1::HistoryEntry& entry = *state.add_history();
@@ -231,6 +282,8 @@ void TrainingRun::SaveCounters(tributary::v1::RunCounters& counters) const {
   counters.set_bytes_received_wire(bytes_received_wire_);
   counters.set_bytes_received_raw(bytes_received_raw_);
   counters.set_bytes_sent_wire(bytes_sent_wire_);
+  absl::MutexLock lock(&refused_mu_);
+  counters.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
 }
 
 void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
@@ -252,6 +305,9 @@ void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
   bytes_received_wire_ = counters.bytes_received_wire();
   bytes_received_raw_ = counters.bytes_received_raw();
   bytes_sent_wire_ = counters.bytes_sent_wire();
+  absl::MutexLock lock(&refused_mu_);
+  refused_by_reason_ = std::map<std::string, int64_t>(counters.refused_by_reason().begin(),
+                                                      counters.refused_by_reason().end());
 }
 
 absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
@@ -280,10 +336,13 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   absl::MutexLock lock(&mu_);
   WorkerRegistry registry;
   if (absl::Status s = registry.RestoreState(state); !s.ok()) return s;
+  BanList bans;
+  if (absl::Status s = bans.RestoreState(state); !s.ok()) return s;
   // The aggregator's restore is the last that can fail; it changes nothing when it does.
   if (absl::Status s = aggregator_.RestoreState(*std::move(params), state.aggregator()); !s.ok()) return s;
   ledger_ = *std::move(ledger);
   registry_ = std::move(registry);
+  bans_ = std::move(bans);
   RestoreCounters(state.counters());
   history_.clear();
   for (const tributary::v1::HistoryEntry& entry : state.history()) {
@@ -322,7 +381,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
                                                  int64_t wire_bytes) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  Tick(now);
+  TickLocked(now);
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");
   worker->bytes_received_wire += wire_bytes;
@@ -346,6 +405,10 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
         " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " epoch ", item.epoch,
         " shard ", item.shard));
   }
+  if (absl::Status claims = CheckClaims(header, item); !claims.ok()) {
+    CountRejected(*worker, "invalid");
+    return claims;
+  }
   absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version(), worker_id);
   if (!accepted.ok()) {
     ledger_.Abandon(task_id);
@@ -364,12 +427,27 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   ++worker->tasks_done;
   samples_processed_ += header.examples();
   tokens_processed_ += header.examples() * tokens_per_example_;
-  train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
-                            : header.loss();
+  if (header.loss() <= max_plausible_loss_) {
+    train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
+                              : header.loss();
+  }
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
     history_.push_back({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
   }
   return SubmitResult{true, accepted->version};
+}
+
+absl::Status TrainingRun::CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const {
+  const uint64_t shard_examples = dataset_.shards[item.shard].examples;
+  if (header.examples() == 0 || header.examples() > shard_examples) {
+    return absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": claims ", header.examples(),
+                                                   " examples of a shard of ", shard_examples));
+  }
+  if (!std::isfinite(header.loss()) || header.loss() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": loss ", header.loss(),
+                                                   " is not valid"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl::Status& error) {
@@ -377,17 +455,28 @@ absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return error;
   CountRejected(*worker, "invalid");
-  if (!registry_.RecordInvalid(*worker, job_.lease().max_invalid_requests())) return error;
-  ledger_.ReleaseWorker(worker_id);
-  TLOG(WARNING) << "worker " << worker_id << " banned after " << worker->invalid_requests
-                << " invalid requests; last: " << error.message();
-  return absl::PermissionDeniedError(absl::StrCat(error.message(), " (worker banned)"));
+  if (worker->state != WorkerState::kActive ||
+      !registry_.RecordInvalid(*worker, job_.lease().max_invalid_requests())) {
+    return error;
+  }
+  const std::string identity = worker->identity;
+  const std::string reason = SafeText(error.message(), 200);
+  const int64_t invalid = worker->invalid_requests;
+  const absl::Time until = clock_.Now() + absl::Seconds(job_.limits().ban_duration_s());
+  bans_.Add(identity, reason, until);
+  const std::vector<std::string> ended = registry_.EndIf(
+      [&identity](const WorkerRecord& w) { return w.identity == identity; }, WorkerState::kBanned);
+  ReleaseAll(ended);
+  TLOG(WARNING) << "worker " << worker_id << " (" << SafeText(identity, 80) << ") banned for "
+                << job_.limits().ban_duration_s() << " s after " << invalid << " invalid requests; "
+                << ended.size() << " session(s) ended; last: " << reason;
+  return absl::PermissionDeniedError(absl::StrCat(error.message(), " (banned)"));
 }
 
 void TrainingRun::Leave(const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
   WorkerRecord* worker = registry_.Find(worker_id);
-  if (worker == nullptr) return;
+  if (worker == nullptr || worker->state != WorkerState::kActive) return;
   registry_.End(*worker, WorkerState::kLeft);
   const std::vector<uint64_t> released = ledger_.ReleaseWorker(worker_id);
   TLOG(INFO) << "worker " << worker_id << " left; " << released.size() << " lease(s) released";
@@ -434,7 +523,6 @@ bool TrainingRun::WaitUntilDone(absl::Duration timeout) {
 RunStatus TrainingRun::Status() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  Tick(now);
   RunStatus s;
   s.job = job_.name();
   s.done = done_;
@@ -459,6 +547,12 @@ RunStatus TrainingRun::Status() {
   s.bytes_sent_wire = bytes_sent_wire_;
   s.now = now;
   for (const WorkerRecord* worker : registry_.All()) s.workers.push_back(*worker);
+  s.forgotten_workers = registry_.forgotten();
+  s.bans = bans_.Active(now);
+  {
+    absl::MutexLock refused_lock(&refused_mu_);
+    s.refused_by_reason = refused_by_reason_;
+  }
   return s;
 }
 

@@ -9,6 +9,7 @@
 #define TRIBUTARY_COORDINATOR_RUN_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "common/models/model.h"
 #include "common/sha256.h"
 #include "coordinator/aggregator.h"
+#include "coordinator/ban_list.h"
 #include "coordinator/dataset.h"
 #include "coordinator/ledger.h"
 #include "coordinator/registry.h"
@@ -105,6 +107,9 @@ struct RunStatus {
   int64_t bytes_sent_wire = 0;
   absl::Time now;
   std::vector<WorkerRecord> workers;
+  std::map<std::string, int64_t> forgotten_workers;  // Records aged out of memory, by state.
+  std::map<std::string, int64_t> refused_by_reason;  // Requests refused before the run.
+  std::vector<Ban> bans;                              // In force now.
 };
 
 class TrainingRun {
@@ -120,9 +125,27 @@ class TrainingRun {
   uint64_t InnerScheduleSteps();
 
   // Registers a worker under `session_token` (made by the caller from a
-  // CSPRNG); returns its id.
-  std::string Join(absl::string_view name, absl::string_view device, int threads,
-                   const std::string& session_token);
+  // CSPRNG); returns its id. PERMISSION_DENIED while its identity is
+  // banned (the message says until when and why), RESOURCE_EXHAUSTED when
+  // the identity holds the job's limit of sessions.
+  absl::StatusOr<std::string> Join(const WorkerInfo& info, const std::string& session_token);
+
+  // Declares silent workers lost, expires overdue leases and ended bans.
+  // The coordinator calls it on a timer; requests that change the run call
+  // it too, so they see the state as of now. Status() never does.
+  void Tick();
+
+  // Ends the sessions of identities that `admitted` no longer names (a
+  // join token was revoked); returns how many ended.
+  int EndRevokedSessions(const std::function<bool(absl::string_view token_name)>& admitted);
+
+  // Lifts the ban on `identity`; returns whether there was one.
+  bool LiftBan(absl::string_view identity);
+
+  // Counts a request refused before it reached the run ("auth", "rate",
+  // "streams", "too_large", "deadline", "banned", "invalid"). Does not take
+  // the run's lock, so a flood of refusals never stalls the run.
+  void CountRefused(absl::string_view reason);
 
   // The id of the active worker holding this session. UNAUTHENTICATED for
   // an unknown or ended session (lost, left, banned).
@@ -163,8 +186,9 @@ class TrainingRun {
                                       const tributary::v1::UpdateHeader& header,
                                       absl::Span<const float> update, int64_t wire_bytes);
 
-  // Counts an invalid request against the worker and bans it at the job's
-  // limit. Returns `error`, noting a ban.
+  // Counts an invalid request against the worker; at the job's limit, bans
+  // its identity for limits.ban_duration_s and ends all its sessions.
+  // Returns `error`, noting a ban.
   absl::Status RecordInvalid(const std::string& worker_id, const absl::Status& error);
 
   // The worker leaves cleanly: its leases return to the queue at once.
@@ -188,8 +212,12 @@ class TrainingRun {
   std::vector<WorkItem> LedgerItems();
 
  private:
-  // Declares silent workers lost and expires overdue leases.
-  void Tick(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TickLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns the leases of the workers `ids` to the queue.
+  void ReleaseAll(const std::vector<std::string>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The header's claims (examples, loss) against the task's shard and sane
+  // bounds; INVALID_ARGUMENT for what cannot be honest.
+  absl::Status CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const;
   std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
@@ -204,11 +232,13 @@ class TrainingRun {
   Clock& clock_;
   absl::Time start_;  // Of the run: a resumed run's is moved back by its earlier run time.
   const int64_t tokens_per_example_;  // Predicted tokens per sequence; 0 for classifiers.
+  const double max_plausible_loss_;   // Reported losses above it are not folded into train_loss.
 
   absl::Mutex mu_;
   ShardLedger ledger_ ABSL_GUARDED_BY(mu_);
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
+  BanList bans_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<uint64_t, std::shared_ptr<const ModelSnapshot>> snapshots_ ABSL_GUARDED_BY(mu_);
   int64_t updates_applied_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;
@@ -226,6 +256,10 @@ class TrainingRun {
   int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_sent_wire_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<HistoryPoint> history_ ABSL_GUARDED_BY(mu_);
+
+  // Refusals have a lock of their own (CountRefused).
+  mutable absl::Mutex refused_mu_;
+  std::map<std::string, int64_t> refused_by_reason_ ABSL_GUARDED_BY(refused_mu_);
 };
 
 }  // namespace tributary::coordinator

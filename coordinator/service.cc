@@ -1,6 +1,5 @@
 #include "coordinator/service.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <cmath>
@@ -12,10 +11,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/codec/model_delta.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/wire.h"
+#include "coordinator/identity.h"
+#include "coordinator/upload.h"
 
 namespace tributary::coordinator {
 namespace {
@@ -25,10 +27,16 @@ using tributary::v1::SubmitUpdateChunk;
 
 constexpr int kSessionTokenBytes = 32;
 constexpr uint64_t kMaxExamplesPerUpdate = uint64_t{1} << 24;
+// Keys each rate limiter tracks (sessions, identities, addresses); see
+// rate_limiter.h for what happens beyond.
+constexpr size_t kMaxTrackedKeys = 100'000;
+// Joins one identity or address may make at once before the per-minute
+// rate applies (a worker restarting a few times in a row).
+constexpr double kJoinBurst = 5;
 
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const absl::Status& status) {
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(status);
   return reactor;
 }
 
@@ -38,25 +46,28 @@ absl::StatusOr<std::string> NewSessionToken() {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
 }
 
-bool TokensEqual(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 // Streams one payload in kMaxChunkBytes pieces, the first carrying its size
 // and SHA-256; or, built with an error, finishes with it at once. Calls
 // `on_done` with the bytes the client received. Deletes itself when done.
-class PayloadWriter final : public grpc::ServerWriteReactor<Chunk> {
+// Cut() cancels the call: a client that stopped reading leaves a write
+// pending that only a cancellation ends.
+class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cuttable {
  public:
-  PayloadWriter(std::shared_ptr<const void> owner, absl::string_view payload,
+  PayloadWriter(grpc::CallbackServerContext* context, std::shared_ptr<const void> owner, absl::string_view payload,
                 const Sha256Digest& sha256, std::function<void(int64_t)> on_done)
-      : owner_(std::move(owner)), payload_(payload), sha256_(sha256), on_done_(std::move(on_done)) {
+      : context_(context),
+        owner_(std::move(owner)),
+        payload_(payload),
+        sha256_(sha256),
+        on_done_(std::move(on_done)) {
     NextWrite();
   }
-  explicit PayloadWriter(const absl::Status& error) { Finish(ToGrpcStatus(error)); }
+  explicit PayloadWriter(const grpc::Status& error) { Finish(error); }
 
+  void Cut() override { context_->TryCancel(); }
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away or was too slow"));
       return;
     }
     sent_ += chunk_.data().size();
@@ -86,6 +97,7 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk> {
     StartWrite(&chunk_);
   }
 
+  grpc::CallbackServerContext* context_ = nullptr;
   std::shared_ptr<const void> owner_;  // Keeps payload_ alive.
   absl::string_view payload_;
   Sha256Digest sha256_{};
@@ -96,72 +108,83 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk> {
   int64_t sent_ = 0;
 };
 
-// Receives an upload: the header, then payload chunks up to the size the
-// header announced; applies it when the stream ends. Deletes itself.
-class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
+// Receives an upload through an UploadAssembler and applies it when the
+// stream ends. Cut() finishes it with DEADLINE_EXCEEDED unless it is
+// already being applied. Deletes itself.
+class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, public Cuttable {
  public:
   UpdateReader(CoordinatorService& service, TrainingRun& run, grpc::CallbackServerContext* context,
-               std::string worker_id, tributary::v1::SubmitUpdateResponse* response)
+               std::string worker_id, tributary::v1::SubmitUpdateResponse* response, size_t max_bytes,
+               absl::Duration deadline, std::function<void()> on_done)
       : service_(service),
         run_(run),
         context_(context),
         worker_id_(std::move(worker_id)),
-        response_(response) {
+        response_(response),
+        upload_(max_bytes),
+        deadline_(deadline),
+        on_done_(std::move(on_done)) {
+    absl::MutexLock lock(&mu_);
     StartRead(&chunk_);
   }
 
+  void Cut() override {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || applying_) return;
+    finished_ = true;
+    service_.Refuse(context_, "deadline", absl::DeadlineExceededError(absl::StrCat(
+                                              "upload not done within ", absl::FormatDuration(deadline_))));
+    Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("upload not done within ", absl::FormatDuration(deadline_))));
+  }
+
   void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
     if (!ok && context_->IsCancelled()) {
       // The connection dropped mid-upload: not the worker's fault, not counted.
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
       return;
     }
-    absl::Status status = ok ? Consume() : EndOfStream();
-    if (!status.ok()) {
-      Finish(ToGrpcStatus(run_.RecordInvalid(worker_id_, status)));
-    } else if (ok) {
-      StartRead(&chunk_);
-    } else {
-      absl::StatusOr<SubmitResult> result = service_.CompleteSubmit(worker_id_, header_, payload_);
-      if (result.ok()) {
-        response_->set_applied(result->applied);
-        response_->set_model_version(result->model_version);
-      }
-      Finish(ToGrpcStatus(result.status()));
+    if (ok) {
+      Consume();
+      return;
     }
+    if (absl::Status s = upload_.Finish(); !s.ok()) {
+      FinishLocked(ToGrpcStatus(run_.RecordInvalid(worker_id_, s)));
+      return;
+    }
+    applying_ = true;
+    mu_.Unlock();  // Decoding and applying take a while; Cut() waits for nothing.
+    absl::StatusOr<SubmitResult> result =
+        service_.CompleteSubmit(worker_id_, upload_.header(), upload_.payload());
+    mu_.Lock();
+    if (result.ok()) {
+      response_->set_applied(result->applied);
+      response_->set_model_version(result->model_version);
+    }
+    FinishLocked(ToGrpcStatus(result.status()));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    on_done_();
+    delete this;
+  }
 
  private:
-  absl::Status Consume() {
-    if (!has_header_) {
-      if (!chunk_.has_header()) {
-        return absl::InvalidArgumentError("SubmitUpdate: the first message must be the header");
-      }
-      header_ = chunk_.header();
-      has_header_ = true;
-      if (absl::Status s = service_.CheckHeader(header_); !s.ok()) return s;
-      payload_.reserve(header_.encoded_bytes());
-      return absl::OkStatus();
+  void Consume() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool had_header = upload_.has_header();
+    absl::Status status = upload_.Add(chunk_);
+    if (status.ok() && !had_header) status = service_.CheckHeader(upload_.header());
+    if (absl::IsResourceExhausted(status)) run_.CountRefused("too_large");
+    if (!status.ok()) {
+      FinishLocked(ToGrpcStatus(run_.RecordInvalid(worker_id_, status)));
+    } else {
+      StartRead(&chunk_);
     }
-    if (!chunk_.has_data()) return absl::InvalidArgumentError("SubmitUpdate: a second header");
-    if (payload_.size() + chunk_.data().size() > header_.encoded_bytes()) {
-      return absl::InvalidArgumentError(absl::StrCat("task ", header_.task_id(),
-                                                     ": more payload than the header's ",
-                                                     header_.encoded_bytes(), " bytes"));
-    }
-    payload_.append(chunk_.data());
-    return absl::OkStatus();
   }
-
-  absl::Status EndOfStream() const {
-    if (!has_header_) return absl::InvalidArgumentError("SubmitUpdate: empty stream");
-    if (payload_.size() != header_.encoded_bytes()) {
-      return absl::InvalidArgumentError(absl::StrCat("task ", header_.task_id(), ": payload has ",
-                                                     payload_.size(), " of ",
-                                                     header_.encoded_bytes(), " bytes"));
-    }
-    return absl::OkStatus();
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    finished_ = true;
+    Finish(status);
   }
 
   CoordinatorService& service_;
@@ -169,11 +192,28 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
   grpc::CallbackServerContext* context_;
   const std::string worker_id_;
   tributary::v1::SubmitUpdateResponse* response_;
-  SubmitUpdateChunk chunk_;
-  tributary::v1::UpdateHeader header_;
-  bool has_header_ = false;
-  std::string payload_;
+  absl::Mutex mu_;
+  SubmitUpdateChunk chunk_ ABSL_GUARDED_BY(mu_);
+  UploadAssembler upload_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool applying_ ABSL_GUARDED_BY(mu_) = false;
+  const absl::Duration deadline_;
+  std::function<void()> on_done_;
 };
+
+// A reactor that refuses at once, before reading anything.
+class RefuseUpload final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
+ public:
+  explicit RefuseUpload(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// Replaced by coordinator/tls.h's when TLS lands.
+std::string PeerCertificateFingerprint(const grpc::AuthContext&) { return ""; }
+
+absl::Duration StreamDeadline(const tributary::v1::LimitsSpec& limits, uint64_t bytes) {
+  return absl::Seconds(limits.stream_grace_s() + static_cast<double>(bytes) / limits.min_transfer_bytes_per_s());
+}
 
 }  // namespace
 
@@ -182,23 +222,113 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+absl::Status WithRetryHint(absl::string_view message, absl::Duration wait) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(kRetryAfterMetadataKey,
+                    absl::Cord(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))))));
+  return status;
+}
+
+grpc::Status Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
+  if (absl::optional<absl::Cord> wait = status.GetPayload(kRetryAfterMetadataKey)) {
+    context->AddTrailingMetadata(kRetryAfterMetadataKey, std::string(*wait));
+  }
+  return ToGrpcStatus(status);
+}
+
 CoordinatorService::CoordinatorService(TrainingRun& run, const Dataset& dataset, const Codec& codec,
-                                       int64_t num_params, std::string join_token)
+                                       int64_t num_params, JoinTokens tokens, Clock& clock)
     : run_(run),
       dataset_(dataset),
       codec_(codec),
       num_params_(num_params),
-      join_token_(std::move(join_token)) {}
+      clock_(clock),
+      limits_(run.job().limits()),
+      tokens_(std::make_shared<const JoinTokens>(std::move(tokens))),
+      session_calls_(limits_.requests_per_s(), limits_.request_burst(), kMaxTrackedKeys),
+      identity_joins_(limits_.joins_per_minute_per_identity() / 60, kJoinBurst, kMaxTrackedKeys),
+      address_joins_(limits_.joins_per_minute_per_ip() / 60, kJoinBurst, kMaxTrackedKeys),
+      streams_(limits_.max_streams_per_worker(), limits_.max_concurrent_uploads()) {}
 
-absl::StatusOr<std::string> CoordinatorService::Authenticate(grpc::CallbackServerContext* context) {
+int CoordinatorService::SetJoinTokens(JoinTokens tokens) {
+  auto table = std::make_shared<const JoinTokens>(std::move(tokens));
+  {
+    absl::MutexLock lock(&tokens_mu_);
+    tokens_ = table;
+  }
+  // A session that joined with the shared bare token (or none) stays while
+  // the new table still admits that.
+  return run_.EndRevokedSessions([&table](absl::string_view name) {
+    return name.empty() ? !table->required() || table->HasName("") : table->HasName(name);
+  });
+}
+
+grpc::Status CoordinatorService::Refuse(grpc::CallbackServerContext* context, absl::string_view reason,
+                                        const absl::Status& status) {
+  run_.CountRefused(reason);
+  return Reply(context, status);
+}
+
+absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(kSessionMetadataKey);
-  if (it == metadata.end()) return absl::UnauthenticatedError("missing session token; call Join");
-  const absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::StartsWith(value, kBearerPrefix)) {
-    return absl::UnauthenticatedError("malformed authorization metadata");
+  absl::StatusOr<std::string> worker = absl::UnauthenticatedError("missing session token; call Join");
+  if (it != metadata.end()) {
+    absl::string_view value(it->second.data(), it->second.size());
+    worker = absl::ConsumePrefix(&value, kBearerPrefix) ? run_.Authenticate(std::string(value))
+                                                        : absl::UnauthenticatedError("malformed authorization metadata");
   }
-  return run_.Authenticate(std::string(value.substr(sizeof(kBearerPrefix) - 1)));
+  if (!worker.ok()) {
+    run_.CountRefused("auth");
+    return worker;
+  }
+  absl::Duration wait;
+  {
+    absl::MutexLock lock(&admission_mu_);
+    wait = session_calls_.Take(*worker, clock_.Now());
+  }
+  if (wait > absl::ZeroDuration()) {
+    run_.CountRefused("rate");
+    return WithRetryHint(absl::StrCat("over ", limits_.requests_per_s(), " calls/s (limits.requests_per_s)"), wait);
+  }
+  return worker;
+}
+
+absl::Status CoordinatorService::AdmitJoin(const std::string& identity, const std::string& address) {
+  absl::MutexLock lock(&admission_mu_);
+  const absl::Time now = clock_.Now();
+  if (absl::Duration wait = identity_joins_.Take(identity, now); wait > absl::ZeroDuration()) {
+    return WithRetryHint("too many joins (limits.joins_per_minute_per_identity)", wait);
+  }
+  if (absl::Duration wait = address_joins_.Take(address, now); wait > absl::ZeroDuration()) {
+    return WithRetryHint("too many joins from this address (limits.joins_per_minute_per_ip)", wait);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> CoordinatorService::OpenStream(const std::string& worker, StreamKind kind,
+                                                        uint64_t bytes) {
+  absl::MutexLock lock(&streams_mu_);
+  return streams_.Open(worker, kind, clock_.Now() + StreamDeadline(limits_, bytes));
+}
+
+void CoordinatorService::RegisterStream(uint64_t id, Cuttable* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  live_streams_[id] = stream;
+}
+
+void CoordinatorService::UnregisterStream(uint64_t id) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.Close(id);
+  live_streams_.erase(id);
+}
+
+void CoordinatorService::CutOverdueStreams() {
+  absl::MutexLock lock(&streams_mu_);
+  for (uint64_t id : streams_.TakeOverdue(clock_.Now())) {
+    auto it = live_streams_.find(id);
+    if (it != live_streams_.end()) it->second->Cut();
+  }
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* context,
@@ -206,16 +336,35 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
                                                    tributary::v1::JoinResponse* response) {
   if (request->join_token().size() > kMaxJoinTokenBytes || request->name().size() > kMaxNameBytes ||
       request->device().size() > kMaxDeviceBytes || request->threads() < 0) {
-    return FinishUnary(context, absl::InvalidArgumentError("Join: field out of bounds"));
+    return FinishUnary(context, Refuse(context, "invalid", absl::InvalidArgumentError("Join: field out of bounds")));
   }
-  if (!join_token_.empty() && !TokensEqual(request->join_token(), join_token_)) {
-    TLOG(WARNING) << "join refused from " << context->peer() << ": bad join token";
-    return FinishUnary(context, absl::UnauthenticatedError("bad join token"));
+  std::shared_ptr<const JoinTokens> tokens;
+  {
+    absl::MutexLock lock(&tokens_mu_);
+    tokens = tokens_;
   }
+  std::optional<std::string> token_name = std::string();
+  if (tokens->required()) token_name = tokens->Match(request->join_token());
+  const std::string address = PeerAddress(context->peer());
+  if (!token_name) {
+    TLOG(WARNING) << "join refused from " << SafeText(address) << ": bad join token";
+    return FinishUnary(context, Refuse(context, "auth", absl::UnauthenticatedError("bad join token")));
+  }
+  const std::string identity = WorkerIdentity(*token_name, PeerCertificateFingerprint(*context->auth_context()),
+                                              context->peer());
+  if (absl::Status s = AdmitJoin(identity, address); !s.ok()) return FinishUnary(context, Refuse(context, "rate", s));
   absl::StatusOr<std::string> session = NewSessionToken();
-  if (!session.ok()) return FinishUnary(context, session.status());
+  if (!session.ok()) return FinishUnary(context, ToGrpcStatus(session.status()));
+  absl::StatusOr<std::string> worker =
+      run_.Join(WorkerInfo{SafeText(request->name(), kMaxNameBytes), SafeText(request->device(), kMaxDeviceBytes),
+                           request->threads(), identity},
+                *session);
+  if (!worker.ok()) {
+    return FinishUnary(context, Refuse(context, absl::IsPermissionDenied(worker.status()) ? "banned" : "sessions",
+                                       worker.status()));
+  }
   const tributary::v1::JobSpec& job = run_.job();
-  response->set_worker_id(run_.Join(request->name(), request->device(), request->threads(), *session));
+  response->set_worker_id(*worker);
   response->set_session_token(*session);
   response->set_job_name(job.name());
   *response->mutable_model() = job.model();
@@ -226,25 +375,25 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
     *response->mutable_inner_optimizer() = job.inner_optimizer();
     response->set_inner_schedule_steps(run_.InnerScheduleSteps());
   }
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
                                                         const tributary::v1::HeartbeatRequest* request,
                                                         tributary::v1::HeartbeatResponse* response) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return FinishUnary(context, worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
   for (uint64_t task : run_.Heartbeat(*worker, request->task_id())) {
     response->add_revoked_task_ids(task);
   }
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContext* context,
                                                       const tributary::v1::GetTaskRequest*,
                                                       tributary::v1::GetTaskResponse* response) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return FinishUnary(context, worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
   TaskDecision decision = run_.GetTask(*worker);
   if (decision.task) {
     *response->mutable_task() = *std::move(decision.task);
@@ -253,75 +402,82 @@ grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContex
   } else {
     response->set_retry_after_s(absl::ToDoubleSeconds(decision.retry_after));
   }
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<Chunk>* CoordinatorService::StartDownload(grpc::CallbackServerContext* context,
+                                                                   const std::string& worker,
+                                                                   std::shared_ptr<const void> owner,
+                                                                   absl::string_view payload,
+                                                                   const Sha256Digest& sha256) {
+  absl::StatusOr<uint64_t> stream = OpenStream(worker, StreamKind::kDownload, payload.size());
+  if (!stream.ok()) return new PayloadWriter(Refuse(context, "streams", stream.status()));
+  auto* writer = new PayloadWriter(context, std::move(owner), payload, sha256,
+                                   [this, worker, id = *stream](int64_t sent) {
+                                     UnregisterStream(id);
+                                     run_.CountSent(worker, sent);
+                                   });
+  RegisterStream(*stream, writer);
+  return writer;
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
     grpc::CallbackServerContext* context, const tributary::v1::FetchModelRequest* request) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return new PayloadWriter(worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return new PayloadWriter(Reply(context, worker.status()));
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(request->version());
-  if (!model.ok()) return new PayloadWriter(model.status());
+  if (!model.ok()) return new PayloadWriter(ToGrpcStatus(model.status()));
   const ModelSnapshot& snapshot = **model;
-  return new PayloadWriter(*model, snapshot.bytes, snapshot.sha256,
-                           [this, id = *worker](int64_t sent) { run_.CountSent(id, sent); });
+  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256);
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
     grpc::CallbackServerContext* context, const tributary::v1::FetchModelDeltaRequest* request) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return new PayloadWriter(worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return new PayloadWriter(Reply(context, worker.status()));
   if (!run_.job().codec().model_deltas()) {
-    return new PayloadWriter(absl::FailedPreconditionError("this job sends models whole (codec.model_deltas)"));
+    return new PayloadWriter(
+        ToGrpcStatus(absl::FailedPreconditionError("this job sends models whole (codec.model_deltas)")));
   }
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> to = run_.Model(request->version());
-  if (!to.ok()) return new PayloadWriter(to.status());
+  if (!to.ok()) return new PayloadWriter(ToGrpcStatus(to.status()));
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> from = run_.Model(request->from_version());
-  if (!from.ok()) return new PayloadWriter(from.status());
+  if (!from.ok()) return new PayloadWriter(ToGrpcStatus(from.status()));
   auto delta = std::make_shared<const std::string>(EncodeModelDelta((*to)->params(), (*from)->params()));
-  return new PayloadWriter(delta, *delta, Sha256(*delta),
-                           [this, id = *worker](int64_t sent) { run_.CountSent(id, sent); });
+  return StartDownload(context, *worker, delta, *delta, Sha256(*delta));
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(
     grpc::CallbackServerContext* context, const tributary::v1::FetchShardRequest* request) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return new PayloadWriter(worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return new PayloadWriter(Reply(context, worker.status()));
   if (request->shard_id() >= dataset_.shards.size()) {
-    return new PayloadWriter(
-        run_.RecordInvalid(*worker, absl::InvalidArgumentError(absl::StrCat(
-                                        "shard ", request->shard_id(), " does not exist"))));
+    return new PayloadWriter(ToGrpcStatus(run_.RecordInvalid(
+        *worker, absl::InvalidArgumentError(absl::StrCat("shard ", request->shard_id(), " does not exist")))));
   }
   const Shard& shard = dataset_.shards[request->shard_id()];
-  return new PayloadWriter(nullptr, dataset_.ShardBytes(shard), shard.sha256,
-                           [this, id = *worker](int64_t sent) { run_.CountSent(id, sent); });
+  return StartDownload(context, *worker, nullptr, dataset_.ShardBytes(shard), shard.sha256);
 }
 
 grpc::ServerReadReactor<SubmitUpdateChunk>* CoordinatorService::SubmitUpdate(
     grpc::CallbackServerContext* context, tributary::v1::SubmitUpdateResponse* response) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) {
-    // A reactor that refuses at once, before reading anything.
-    class Refuse final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
-     public:
-      explicit Refuse(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
-      void OnDone() override { delete this; }
-    };
-    return new Refuse(worker.status());
-  }
-  return new UpdateReader(*this, run_, context, *worker, response);
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return new RefuseUpload(Reply(context, worker.status()));
+  const size_t max_bytes = codec_.MaxEncodedBytes();
+  absl::StatusOr<uint64_t> stream = OpenStream(*worker, StreamKind::kUpload, max_bytes);
+  if (!stream.ok()) return new RefuseUpload(Refuse(context, "streams", stream.status()));
+  auto* reader = new UpdateReader(*this, run_, context, *worker, response, max_bytes,
+                                  StreamDeadline(limits_, max_bytes),
+                                  [this, id = *stream] { UnregisterStream(id); });
+  RegisterStream(*stream, reader);
+  return reader;
 }
 
 absl::Status CoordinatorService::CheckHeader(const tributary::v1::UpdateHeader& header) const {
   const std::string where = absl::StrCat("task ", header.task_id(), ": ");
   if (header.codec() != codec_.name()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "codec \"", header.codec(), "\", the job uses \"", codec_.name(), "\""));
-  }
-  const size_t limit = codec_.MaxEncodedBytes();
-  if (header.encoded_bytes() > limit) {
-    return absl::ResourceExhaustedError(absl::StrCat(where, "update of ", header.encoded_bytes(),
-                                                     " bytes exceeds the limit of ", limit));
+    return absl::InvalidArgumentError(absl::StrCat(where, "codec \"", SafeText(header.codec()), "\", the job uses \"",
+                                                   codec_.name(), "\""));
   }
   if (!std::isfinite(header.loss()) || header.loss() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(where, "loss ", header.loss(), " is not valid"));
@@ -346,10 +502,10 @@ absl::StatusOr<SubmitResult> CoordinatorService::CompleteSubmit(
 grpc::ServerUnaryReactor* CoordinatorService::Leave(grpc::CallbackServerContext* context,
                                                     const tributary::v1::LeaveRequest*,
                                                     tributary::v1::LeaveResponse*) {
-  absl::StatusOr<std::string> worker = Authenticate(context);
-  if (!worker.ok()) return FinishUnary(context, worker.status());
+  absl::StatusOr<std::string> worker = Admit(context);
+  if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
   run_.Leave(*worker);
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
@@ -366,6 +522,7 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   builder.AddListeningPort(address, std::move(credentials), &running.port);
   builder.RegisterService(service);
   running.server = builder.BuildAndStart();

@@ -14,6 +14,7 @@ json WorkerJson(const WorkerRecord& w, absl::Time now) {
       {"id", w.id},
       {"name", w.name},
       {"device", w.device},
+      {"identity", w.identity},
       {"threads", w.threads},
       {"state", WorkerStateName(w.state)},
       {"last_seen_s", absl::ToDoubleSeconds(now - w.last_seen)},
@@ -50,6 +51,12 @@ const char* WorkStateName(WorkState state) {
 json StatusJson(const RunStatus& s) {
   json workers = json::array();
   for (const WorkerRecord& w : s.workers) workers.push_back(WorkerJson(w, s.now));
+  json bans = json::array();
+  for (const Ban& ban : s.bans) {
+    bans.push_back({{"identity", ban.identity},
+                    {"reason", ban.reason},
+                    {"until_unix_s", absl::ToDoubleSeconds(ban.until - absl::UnixEpoch())}});
+  }
   return {
       {"job", s.job},
       {"state", s.done ? "done" : "running"},
@@ -74,6 +81,9 @@ json StatusJson(const RunStatus& s) {
                  {"received_raw", s.bytes_received_raw},
                  {"sent_wire", s.bytes_sent_wire}}},
       {"workers", workers},
+      {"forgotten_workers", s.forgotten_workers},
+      {"refused_by_reason", s.refused_by_reason},
+      {"bans", bans},
   };
 }
 

@@ -5,8 +5,9 @@
 namespace tributary::coordinator {
 
 int64_t MaxUploadMessages(uint64_t encoded_bytes) {
-  // The header, then the payload in pieces of at least kMinUploadChunkBytes.
-  return 1 + static_cast<int64_t>((encoded_bytes + kMinUploadChunkBytes - 1) / kMinUploadChunkBytes);
+  // The header, then the payload in pieces of at least kMinUploadChunkBytes,
+  // and one piece of slack for a split at an odd place.
+  return 2 + static_cast<int64_t>((encoded_bytes + kMinUploadChunkBytes - 1) / kMinUploadChunkBytes);
 }
 
 absl::Status UploadAssembler::Add(const tributary::v1::SubmitUpdateChunk& chunk) {

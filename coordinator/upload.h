@@ -22,8 +22,8 @@
 namespace tributary::coordinator {
 
 // A client may split its payload into pieces this small and no smaller
-// (the last piece aside) before it runs out of messages; honest workers send
-// kMaxChunkBytes (common/wire.h).
+// (give or take one piece) before it runs out of messages; honest workers
+// send kMaxChunkBytes (common/wire.h).
 inline constexpr size_t kMinUploadChunkBytes = 64 * 1024;
 
 // The most messages (header included) an upload of `encoded_bytes` may take.

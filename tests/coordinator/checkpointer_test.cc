@@ -41,7 +41,7 @@ TEST_F(CheckpointerTest, WritesEveryIntervalOfSecondsOrVersionsWhenTheRunMoved) 
   job.mutable_checkpoint()->set_interval_versions(3);
   TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock_);
   Checkpointer checkpointer(run, dir_, clock_);
-  const std::string w = run.Join("a", "cpu", 1, "sa");
+  const std::string w = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
 
   EXPECT_FALSE(checkpointer.MaybeWrite());
   for (int i = 0; i < 2; ++i) Step(run, w);
@@ -70,7 +70,7 @@ TEST_F(CheckpointerTest, WritesEveryIntervalOfSecondsOrVersionsWhenTheRunMoved) 
 TEST_F(CheckpointerTest, AResumedRunIsNotWrittenAgainUntilItMoves) {
   auto dataset = TinyDataset(40, 4);
   TrainingRun run(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock_);
-  const std::string w = run.Join("a", "cpu", 1, "sa");
+  const std::string w = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   Step(run, w);
   TrainingRun resumed(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock_);
   ASSERT_TRUE(resumed.Restore(run.MakeCheckpoint()).ok());

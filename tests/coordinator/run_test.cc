@@ -45,7 +45,7 @@ class RunTest : public ::testing::Test {
 };
 
 TEST_F(RunTest, TaskCarriesShardModelAndLease) {
-  const std::string w = run_.Join("a", "cpu", 1, "sa");
+  const std::string w = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   const tributary::v1::Task task = Lease(w);
   EXPECT_EQ(task.base_version(), 0u);
   EXPECT_EQ(task.local_steps(), 1u);
@@ -68,7 +68,7 @@ TEST(RunLocalStepsTest, TasksCarryTheInnerSchedulePosition) {
   job.set_local_steps(4);
   TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
   EXPECT_EQ(run.InnerScheduleSteps(), 4u * run.Status().shards.total);
-  const std::string w = run.Join("a", "cpu", 1, "sa");
+  const std::string w = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   for (uint64_t version = 0; version < 3; ++version) {
     const tributary::v1::Task task = LeaseTask(run, w);
     EXPECT_EQ(task.local_steps(), 4u);
@@ -93,7 +93,7 @@ TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
   tributary::v1::JobSpec job = TinyJob();
   job.mutable_aggregation()->set_buffer_size(2);
   TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
-  const std::string w = run.Join("a", "cpu", 1, "sa");
+  const std::string w = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   std::vector<uint64_t> versions;
   for (int i = 0; i < 3; ++i) {
     auto result = SubmitConstant(run, w, LeaseTask(run, w), 0.5f);
@@ -106,7 +106,7 @@ TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
 }
 
 TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {
-  const std::string w = run_.Join("a", "cpu", 1, "sa");
+  const std::string w = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   const tributary::v1::Task task = Lease(w);
   auto first = Submit(w, task);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -124,10 +124,10 @@ TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {
 }
 
 TEST_F(RunTest, SilentWorkerIsLostAndItsShardRedoneByAnother) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   const tributary::v1::Task task = Lease(a);
   clock_.Advance(absl::Seconds(5));
-  const std::string b = run_.Join("b", "cpu", 1, "sb");
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
   clock_.Advance(absl::Seconds(6));
   ASSERT_TRUE(run_.Authenticate("sb").ok());  // b is heard from; a has been silent 11 s.
   EXPECT_TRUE(absl::IsUnauthenticated(run_.Authenticate("sa").status()));
@@ -142,8 +142,8 @@ TEST_F(RunTest, SilentWorkerIsLostAndItsShardRedoneByAnother) {
 }
 
 TEST_F(RunTest, StaleUpdateIsRejectedAndItsShardRequeued) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
-  const std::string b = run_.Join("b", "cpu", 1, "sb");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
   const tributary::v1::Task old_task = Lease(a);
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(Submit(b, Lease(b)).ok());
   const absl::StatusOr<SubmitResult> stale = Submit(a, old_task);
@@ -156,7 +156,7 @@ TEST_F(RunTest, StaleUpdateIsRejectedAndItsShardRequeued) {
 }
 
 TEST_F(RunTest, InvalidRequestsBanAtTheLimit) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   Lease(a);
   EXPECT_TRUE(absl::IsInvalidArgument(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
   EXPECT_TRUE(absl::IsPermissionDenied(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
@@ -167,7 +167,7 @@ TEST_F(RunTest, InvalidRequestsBanAtTheLimit) {
 }
 
 TEST_F(RunTest, LeaveReleasesLeases) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   Lease(a);
   run_.Leave(a);
   const RunStatus s = run_.Status();
@@ -176,7 +176,7 @@ TEST_F(RunTest, LeaveReleasesLeases) {
 }
 
 TEST_F(RunTest, EvaluationsAreRequestedOnScheduleAndTheFinalOneEndsTheRun) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   EXPECT_FALSE(run_.WaitForEval(absl::ZeroDuration()).has_value());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(Submit(a, Lease(a)).ok());
   std::optional<EvalRequest> request = run_.WaitForEval(absl::ZeroDuration());
@@ -199,7 +199,7 @@ TEST_F(RunTest, EvaluationsAreRequestedOnScheduleAndTheFinalOneEndsTheRun) {
 }
 
 TEST_F(RunTest, OldModelVersionsAreNoLongerServed) {
-  const std::string a = run_.Join("a", "cpu", 1, "sa");
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(a, Lease(a)).ok());
   EXPECT_TRUE(absl::IsNotFound(run_.Model(0).status()));
   EXPECT_TRUE(run_.Model(2).ok());
@@ -213,7 +213,7 @@ TEST(RunRestoreTest, ACheckpointedRunGoesOnWhereItStood) {
   tributary::v1::JobSpec job = TinyJob();
   job.mutable_aggregation()->set_buffer_size(2);
   TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
-  const std::string a = run.Join("a", "cpu", 1, "sa");
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(SubmitConstant(run, a, LeaseTask(run, a), 0.1f * (i + 1)).ok());
   std::optional<EvalRequest> eval = run.WaitForEval(absl::ZeroDuration());
   ASSERT_TRUE(eval.has_value());
@@ -245,7 +245,7 @@ TEST(RunRestoreTest, ACheckpointedRunGoesOnWhereItStood) {
   EXPECT_EQ(resumed.MakeCheckpoint().params(), checkpoint.params());
 
   // Both finish the budget the same way, to the same weights.
-  const std::string b = resumed.Join("b", "cpu", 1, "sb");
+  const std::string b = resumed.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
   EXPECT_EQ(b, "w2") << "worker ids are never reused";
   EXPECT_EQ(resumed.LedgerItems()[0].shard, run.LedgerItems()[0].shard);
   const tributary::v1::Task redo = LeaseTask(resumed, b);
@@ -265,7 +265,7 @@ TEST(RunRestoreTest, RefusesACheckpointOfAnotherJobOrDatasetAndStaysAsItWas) {
   FakeClock clock;
   auto dataset = TinyDataset(12, 4);
   TrainingRun run(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
-  const std::string a = run.Join("a", "cpu", 1, "sa");
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   ASSERT_TRUE(SubmitConstant(run, a, LeaseTask(run, a)).ok());
   const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
 

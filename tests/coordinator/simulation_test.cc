@@ -143,7 +143,7 @@ class Simulation {
     if (w.id.empty() || action < 4) {
       last_action_ = "join";
       w.session = absl::StrCat("s", next_session_++);
-      w.id = run_->Join("sim", "cpu", 1, w.session);
+      w.id = run_->Join({"sim", "cpu", 1, "ip:sim"}, w.session).value();
       if (w.task) w.old_tasks.push_back(*std::exchange(w.task, std::nullopt));
     } else if (action < 30) {
       last_action_ = "get task";
@@ -269,7 +269,7 @@ class Simulation {
     for (int i = 0; i < 10 * kShards * kEpochs; ++i) {
       if (finisher.id.empty() || !Authenticated(finisher)) {
         finisher.session = absl::StrCat("s", next_session_++);
-        finisher.id = run_->Join("finisher", "cpu", 1, finisher.session);
+        finisher.id = run_->Join({"finisher", "cpu", 1, "ip:sim"}, finisher.session).value();
       }
       TaskDecision decision = run_->GetTask(finisher.id);
       if (decision.job_done) break;
