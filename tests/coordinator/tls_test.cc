@@ -1,5 +1,6 @@
 #include "coordinator/tls.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,9 @@
 namespace tributary::coordinator {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string DataPath(const std::string& name) {
   return std::string(TRIBUTARY_SOURCE_DIR) + "/tests/data/tls/" + name;
@@ -65,6 +68,36 @@ TEST(ServerCredentialsTest, UnreadableClientCaIsNamed) {
   options.client_ca_path = "/nonexistent/ca.pem";
   EXPECT_THAT(ServerCredentialsFromFiles(options).status().message(),
               HasSubstr("--tls_client_ca: /nonexistent/ca.pem"));
+}
+
+// What LogTransportSecurity writes: its lines on stderr.
+std::string TransportSecurityLog(const ServerTlsOptions& options, const std::string& listen) {
+  ::testing::internal::CaptureStderr();
+  LogTransportSecurity(options, listen);
+  return ::testing::internal::GetCapturedStderr();
+}
+
+int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+TEST(LogTransportSecurityTest, PlaintextOnAPublicAddressIsOneErrorLine) {
+  const std::string log = TransportSecurityLog({}, "0.0.0.0:7070");
+  EXPECT_EQ(Lines(log), 1) << log;
+  EXPECT_THAT(log, AllOf(HasSubstr("Z E "), HasSubstr("(PLAINTEXT) ON 0.0.0.0:7070"), HasSubstr("--tls_cert")));
+}
+
+TEST(LogTransportSecurityTest, PlaintextOnLoopbackIsOneWarning) {
+  const std::string log = TransportSecurityLog({}, "127.0.0.1:7070");
+  EXPECT_EQ(Lines(log), 1) << log;
+  EXPECT_THAT(log, AllOf(HasSubstr("Z W "), HasSubstr("plaintext")));
+}
+
+TEST(LogTransportSecurityTest, TlsIsOneInfoLine) {
+  ServerTlsOptions options;
+  options.cert_path = DataPath("test-cert.pem");
+  options.key_path = DataPath("test-key.pem");
+  const std::string log = TransportSecurityLog(options, "0.0.0.0:7070");
+  EXPECT_EQ(Lines(log), 1) << log;
+  EXPECT_THAT(log, AllOf(HasSubstr("Z I "), HasSubstr("with TLS"), Not(HasSubstr("mutual"))));
 }
 
 // An AuthContext holding given properties, as gRPC fills one in after a
