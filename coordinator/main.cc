@@ -31,6 +31,7 @@
 #include "coordinator/run.h"
 #include "coordinator/service.h"
 #include "coordinator/status_http.h"
+#include "coordinator/tls.h"
 
 ABSL_FLAG(std::string, job, "", "Job spec (text-format JobSpec); empty runs the built-in default job");
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to (HOST:PORT)");
@@ -45,6 +46,10 @@ ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the 
 ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (the whole run: weights, optimizer, shard "
           "ledger, counters), written as the job's checkpoint intervals say and at shutdown; a run found "
           "there is resumed; empty = none");
+ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM) for TLS on --listen; empty = plaintext");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA certificate (PEM): when set, mutual TLS; every worker must present a certificate it signed");
 
 namespace tributary::coordinator {
 namespace {
@@ -57,6 +62,7 @@ struct CoordinatorOptions {
   std::string unban_file;
   bool exit_when_done = false;
   std::string state_dir;
+  ServerTlsOptions tls;
 };
 
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
@@ -154,6 +160,8 @@ absl::StatusOr<std::optional<LoadedCheckpoint>> FindRunToResume(const std::strin
 }
 
 absl::Status RunCoordinator(const CoordinatorOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFiles(options.tls);
+  if (!credentials.ok()) return credentials.status();
   absl::StatusOr<tributary::v1::JobSpec> job =
       options.job_path.empty() ? DefaultJobSpec() : LoadJobSpec(options.job_path);
   if (!job.ok()) return job.status();
@@ -194,9 +202,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   Checkpointer checkpointer(run, options.state_dir, clock);
   LiftBans(run, options.unban_file);
   CoordinatorService service(run, **dataset, **codec, num_params, *std::move(join_tokens), clock);
-  TLOG(WARNING) << "gRPC without TLS (plaintext): anyone on the path can read and alter traffic";
-  absl::StatusOr<RunningServer> grpc_server =
-      StartGrpcServer(options.listen, grpc::InsecureServerCredentials(), &service);
+  LogTransportSecurity(options.tls, options.listen);
+  absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
   absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(options.http, run);
   if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));
@@ -238,6 +245,9 @@ int main(int argc, char** argv) {
   options.unban_file = absl::GetFlag(FLAGS_unban_file);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
   const absl::Status status = tributary::coordinator::RunCoordinator(options);
   if (!status.ok()) {
     std::fprintf(stderr, "tributary-coordinator: %s\n", std::string(status.message()).c_str());

@@ -17,6 +17,7 @@
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "coordinator/identity.h"
+#include "coordinator/tls.h"
 #include "coordinator/upload.h"
 
 namespace tributary::coordinator {
@@ -207,9 +208,6 @@ class RefuseUpload final : public grpc::ServerReadReactor<SubmitUpdateChunk> {
   explicit RefuseUpload(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
 };
-
-// Replaced by coordinator/tls.h's when TLS lands.
-std::string PeerCertificateFingerprint(const grpc::AuthContext&) { return ""; }
 
 absl::Duration StreamDeadline(const tributary::v1::LimitsSpec& limits, uint64_t bytes) {
   return absl::Seconds(limits.stream_grace_s() + static_cast<double>(bytes) / limits.min_transfer_bytes_per_s());

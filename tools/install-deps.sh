@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
-  libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev
+  libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev openssl
   dataset-fashion-mnist fortunes
 )
 

@@ -20,12 +20,17 @@
 #include "common/parallel.h"
 #include "common/signals.h"
 #include "worker/client.h"
+#include "worker/tls.h"
 #include "worker/worker.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "Coordinator gRPC address (HOST:PORT)");
 ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu");
 ABSL_FLAG(int, threads, 0, "Compute threads (0 = all cores)");
 ABSL_FLAG(std::string, name, "", "Name shown on the dashboard (default: the host name)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "CA certificate (PEM) that signed the coordinator's: connect with TLS and verify it; empty = plaintext");
+ABSL_FLAG(std::string, tls_cert, "", "This worker's certificate (PEM), for a coordinator that asks for mutual TLS");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert");
 ABSL_FLAG(std::string, join_token_file, "", "File holding the coordinator's join token");
 ABSL_FLAG(std::string, cache_dir, "",
           "Directory caching shards and recent model versions by content hash, for restarts (empty: memory only)");
@@ -72,6 +77,20 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   return options;
 }
 
+// Plaintext only without --tls_ca, and then said once.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromFlags() {
+  ClientTlsOptions tls;
+  tls.ca_path = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_path = absl::GetFlag(FLAGS_tls_key);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = ChannelCredentialsFromFiles(tls);
+  if (credentials.ok() && !tls.enabled()) {
+    TLOG(WARNING) << "connecting without TLS (plaintext, no --tls_ca): anyone on the path can read and alter "
+                     "the traffic";
+  }
+  return credentials;
+}
+
 }  // namespace
 }  // namespace tributary::worker
 
@@ -86,8 +105,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(options.status().message()).c_str());
     return 1;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      tributary::worker::CredentialsFromFlags();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "tributary-worker: %s\n", std::string(credentials.status().message()).c_str());
+    return 1;
+  }
   tributary::SetComputeThreads(options->threads);
-  tributary::worker::CoordinatorClient client(options->coordinator, grpc::InsecureChannelCredentials());
+  tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
   tributary::worker::Worker worker(*options, client);
 
   std::atomic<bool> finished{false};
