@@ -27,6 +27,7 @@ class Process {
                                                          const std::string& log_path);
   ~Process();
 
+  pid_t pid() const { return pid_; }
   void Signal(int sig);
   // The exit code (128 + signal when killed by one), or nullopt if the
   // process is still running after `timeout`.
@@ -83,6 +84,7 @@ class Cluster {
   // kill) replaces the old process; its log goes on in the same file.
   Process& StartCoordinator(const std::vector<std::string>& extra = {});
   Process& coordinator() { return *coordinator_; }
+  int grpc_port() const { return grpc_port_; }
 
   // Workers connect to the coordinator's gRPC port, or to `port` once set
   // (a proxy in between).

@@ -1,0 +1,879 @@
+// The coordinator under attack (SPEC §8): a real coordinator and one honest
+// worker as processes on 127.0.0.1, and attackers in this process speaking
+// gRPC by hand (tests/e2e/hostile_client.h). Each test is one attack and the
+// gRPC status it must get. Around them, the suite checks what every attack
+// must leave alone:
+//   - the model: attacks whose refusal is synchronous run with the honest
+//     worker paused (SIGSTOP), between a record of the model's version and
+//     SHA-256 and a check that both are unchanged;
+//   - the honest worker: it keeps finishing tasks during the flood and the
+//     stream attack, and over the whole suite;
+//   - the coordinator's memory: its RSS stays within a bound of where it
+//     started;
+//   - the counters: /api/status counts each refusal by reason.
+// Every attacker joins under its own identity in the join-token file, so a
+// ban of one never touches the honest worker or another test.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/codec/bytes.h"
+#include "common/codec/codec.h"
+#include "common/models/model.h"
+#include "common/sha256.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
+#include "tests/e2e/hostile_client.h"
+
+namespace tributary::testing {
+namespace {
+
+using nlohmann::json;
+using tributary::v1::Task;
+using tributary::v1::UpdateHeader;
+
+// Leases short enough to let one expire in a test, heartbeats long enough
+// that a worker paused for a test is not declared lost. Streams are cut
+// limits.stream_grace_s (plus the payload's bytes at 64 KiB/s) after they
+// start. Every attacker joins from 127.0.0.1, more often than the default
+// limits.joins_per_minute_per_ip allows one address. Shards of 100 examples (78.5 KB) and the model (25450 floats,
+// 102 KB) are each larger than the small flow-control window of the
+// stream attack, so a stream left unread stays open.
+constexpr char kMlpJob[] = R"(
+  name: "hostile-mlp"
+  model { mlp { hidden: 32 } }
+  data { fashion_mnist { max_train_examples: 10000 } shard_examples: 100 }
+  eval { interval_versions: 1000 max_examples: 100 }
+  optimizer { lr: 0.05 }
+  budget { epochs: 100 }
+  lease { lease_timeout_s: 1.5 heartbeat_interval_s: 0.5 heartbeat_timeout_s: 10 max_invalid_requests: 10 }
+  limits { stream_grace_s: 2 max_streams_per_worker: 8 ban_duration_s: 600 joins_per_minute_per_ip: 600 }
+)";
+constexpr char kTopkJob[] = R"(
+  name: "hostile-topk"
+  model { mlp { hidden: 32 } }
+  data { fashion_mnist { max_train_examples: 1000 } shard_examples: 100 }
+  eval { interval_versions: 1000 max_examples: 100 }
+  codec { name: "topk" topk_count: 64 }
+  lease { lease_timeout_s: 1.5 heartbeat_interval_s: 0.5 heartbeat_timeout_s: 10 max_invalid_requests: 10 }
+  limits { stream_grace_s: 2 ban_duration_s: 600 joins_per_minute_per_ip: 600 }
+)";
+constexpr absl::Duration kLeaseTimeout = absl::Milliseconds(1500);
+constexpr int kMaxInvalidRequests = 10;
+constexpr int kMaxStreamsPerWorker = 8;
+constexpr absl::Duration kStreamGrace = absl::Seconds(2);
+constexpr double kMinUploadBytesPerSecond = 64 * 1024;
+constexpr int64_t kTopkCount = 64;
+constexpr char kRetryAfterKey[] = "tributary-retry-after-ms";
+// How far above its size at the start the coordinator's RSS may grow.
+constexpr int64_t kRssHeadroomBytes = int64_t{256} << 20;
+
+// Where /api/status counts each refusal: {object, reason}. Requests refused
+// before they reach the run are in refused_by_reason; updates the ledger or
+// the aggregator refused are in rejected_by_reason. The one place to adjust
+// when the names move.
+struct Counter {
+  const char* object;
+  const char* reason;
+};
+constexpr Counter kRefusedAuth{"refused_by_reason", "auth"};
+constexpr Counter kRefusedRate{"refused_by_reason", "rate"};
+constexpr Counter kRefusedStreams{"refused_by_reason", "streams"};
+constexpr Counter kRefusedTooLarge{"refused_by_reason", "too_large"};
+constexpr Counter kRefusedDeadline{"refused_by_reason", "deadline"};
+constexpr Counter kRefusedBanned{"refused_by_reason", "banned"};
+constexpr Counter kRefusedInvalid{"refused_by_reason", "invalid"};
+constexpr Counter kRejectedLease{"rejected_by_reason", "lease"};
+constexpr Counter kRejectedInvalid{"rejected_by_reason", "invalid"};
+// How /api/status names the identity of a token named NAME in bans[]:
+// NAME itself, or "token:NAME" (coordinator/identity.h).
+bool IsTokenIdentity(const std::string& identity, const std::string& name) {
+  return identity == name || identity == "token:" + name;
+}
+// A malformed upload may be counted as a refused request or as a rejected
+// update; either one growing is enough.
+const std::vector<Counter> kInvalid = {kRefusedInvalid, kRejectedInvalid};
+
+// Everyone in the join-token file: the honest worker, the observer that
+// reads the model, and one identity per attack.
+const std::vector<std::string> kIdentities = {
+    "honest",        "observer",        "atk-flipped",    "atk-replay",   "victim",
+    "atk-steal",     "atk-expired",     "atk-notask",     "atk-huge",     "atk-overflow",
+    "atk-tiny",      "atk-stall",       "atk-stall-none", "atk-big",      "atk-length",
+    "atk-nan",       "atk-codec",       "atk-flood",      "atk-streams",  "atk-ban",
+    "atk-raw",       "atk-topk-range",  "atk-topk-order", "atk-topk-count",
+};
+
+std::string JoinToken(const std::string& identity) { return absl::StrCat("tok-", identity, "-5b1f0c2e9a7d4e3f"); }
+
+std::string TokenFile() {
+  std::string lines;
+  for (const std::string& identity : kIdentities) absl::StrAppend(&lines, identity, " ", JoinToken(identity), "\n");
+  return lines;
+}
+
+int64_t CounterValue(const json& status, const Counter& counter) {
+  const json& object = status.value(counter.object, json::object());
+  return object.is_object() ? object.value(counter.reason, int64_t{0}) : 0;
+}
+
+// At least one of `counters` grew from `before` to `after`.
+void ExpectCounted(const json& before, const json& after, const std::vector<Counter>& counters) {
+  std::string seen;
+  for (const Counter& counter : counters) {
+    if (CounterValue(after, counter) > CounterValue(before, counter)) return;
+    absl::StrAppend(&seen, counter.object, ".", counter.reason, " ", CounterValue(before, counter), " -> ",
+                    CounterValue(after, counter), "; ");
+  }
+  ADD_FAILURE() << "no refusal counted: " << seen << "status: " << after.dump();
+}
+
+int64_t RssBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    int64_t kib = 0;
+    if (line.rfind("VmRSS:", 0) == 0 &&
+        absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), " kB"), &kib)) {
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
+// What the model is; every refused request must leave it so.
+struct ModelState {
+  uint64_t version = 0;
+  int64_t updates_applied = 0;
+  std::string sha256_hex;
+};
+
+// One coordinator under attack: its processes, an observer session that
+// reads the model, and the job's codec as a worker builds it.
+class Target {
+ public:
+  Target(const std::string& name, const std::string& job, bool with_honest_worker) : cluster_(name, job) {
+    WriteFile(cluster_.dir() + "/tokens", TokenFile());
+    WriteFile(cluster_.dir() + "/honest.token", JoinToken("honest") + "\n");
+    cluster_.StartCoordinator({"--join_token_file=" + cluster_.dir() + "/tokens"});
+    observer_ = std::make_unique<HostileClient>(port());
+    const grpc::Status joined = observer_->Join("observer", JoinToken("observer"));
+    if (!joined.ok()) {
+      ADD_FAILURE() << "the observer could not join: " << joined.error_message() << "\n" << cluster_.Logs();
+      return;
+    }
+    model_ = CreateModel(observer_->joined().model()).value();
+    codec_ = CreateCodec(observer_->joined().codec(), model_->layout()).value();
+    if (with_honest_worker) {
+      honest_ = &cluster_.StartWorker("honest", {"--join_token_file=" + cluster_.dir() + "/honest.token",
+                                                 "--test_task_delay=300ms",
+                                                 "--cache_dir=" + cluster_.dir() + "/honest-cache"});
+      EXPECT_TRUE(WaitFor([&] { return HonestTasksDone() > 0; }, absl::Seconds(60))) << cluster_.Logs();
+      honest_tasks_start_ = HonestTasksDone();
+    }
+    rss_start_ = RssBytes(cluster_.coordinator().pid());
+  }
+
+  // Whether the coordinator came up and let the observer join.
+  bool ready() const { return codec_ != nullptr; }
+  int64_t honest_tasks_start() const { return honest_tasks_start_; }
+
+  ~Target() {
+    std::printf("%s: coordinator RSS %.1f MiB at the start, %.1f MiB at most after a test\n", cluster_.dir().c_str(),
+                rss_start_ / 1048576.0, rss_max_ / 1048576.0);
+  }
+
+  Cluster& cluster() { return cluster_; }
+  int port() const { return cluster_.grpc_port(); }
+  json Status() const { return cluster_.Status(); }
+
+  // A new connection joined as `identity` (ADD_FAILURE and nullptr when
+  // the join is refused).
+  std::unique_ptr<HostileClient> Attacker(const std::string& identity) {
+    auto client = std::make_unique<HostileClient>(port());
+    const grpc::Status status = client->Join(identity, JoinToken(identity));
+    if (!status.ok()) {
+      ADD_FAILURE() << identity << " could not join: " << status.error_message();
+      return nullptr;
+    }
+    return client;
+  }
+
+  size_t num_params() const { return model_->layout().size(); }
+  std::string codec_name() const { return observer_->joined().codec().name(); }
+  std::string Encode(absl::Span<const float> update) const { return codec_->NewEncoder()->Encode(update); }
+  // A well-formed update that would be applied if the rest were right.
+  std::string ValidPayload() const { return Encode(std::vector<float>(num_params(), 0.0f)); }
+  size_t MaxEncodedBytes() const { return codec_->MaxEncodedBytes(); }
+
+  // Pauses the honest worker (Thaw resumes it) once it has shown it is
+  // alive, waits until the model stops moving, and records it.
+  ModelState Freeze() {
+    if (honest_ != nullptr) {
+      const int64_t tasks = HonestTasksDone();
+      WaitFor([&] { return HonestTasksDone() > tasks; }, absl::Seconds(3));
+      // Just heard from: a pause of a few seconds is far from its heartbeat timeout.
+      WaitFor([&] { return HonestLastSeenS() < 0.3; }, absl::Seconds(3));
+      honest_->Signal(SIGSTOP);
+    }
+    ModelState state;
+    ModelState previous{~uint64_t{0}, -1, ""};
+    for (int i = 0; i < 50 && (state.version != previous.version ||
+                               state.updates_applied != previous.updates_applied); ++i) {
+      previous = state;
+      absl::SleepFor(absl::Milliseconds(150));
+      const json status = Status();
+      state.version = status.value("model_version", uint64_t{0});
+      state.updates_applied = status.value("updates_applied", int64_t{0});
+    }
+    state.sha256_hex = CurrentModelSha256(state.version);
+    return state;
+  }
+
+  void Thaw() {
+    if (honest_ != nullptr) honest_->Signal(SIGCONT);
+  }
+
+  void ExpectUntouched(const ModelState& before) {
+    const json status = Status();
+    EXPECT_EQ(status.value("model_version", uint64_t{0}), before.version);
+    EXPECT_EQ(status.value("updates_applied", int64_t{0}), before.updates_applied);
+    EXPECT_EQ(CurrentModelSha256(before.version), before.sha256_hex) << "the weights changed";
+  }
+
+  // Tasks the honest worker finished, over all its sessions.
+  int64_t HonestTasksDone() const {
+    int64_t tasks = 0;
+    for (const json& w : Status().value("workers", json::array())) {
+      if (w.value("name", "") == "honest") tasks += w.value("tasks_done", int64_t{0});
+    }
+    return tasks;
+  }
+
+  // What every test leaves behind: bounded memory, nothing an attacker
+  // sent accepted, the honest worker never banned.
+  void ExpectBoundedAndUnharmed() {
+    const int64_t rss = RssBytes(cluster_.coordinator().pid());
+    rss_max_ = std::max(rss_max_, rss);
+    EXPECT_LT(rss, rss_start_ + kRssHeadroomBytes) << "RSS grew from " << rss_start_ << " bytes";
+    for (const json& w : Status().value("workers", json::array())) {
+      const std::string name = w.value("name", "");
+      if (name.rfind("atk-", 0) == 0) EXPECT_EQ(w.value("updates_accepted", int64_t{0}), 0) << w.dump();
+      if (name == "honest") EXPECT_NE(w.value("state", ""), "banned") << w.dump();
+    }
+  }
+
+ private:
+  double HonestLastSeenS() const {
+    double last_seen = 1e9;
+    for (const json& w : Status().value("workers", json::array())) {
+      if (w.value("name", "") == "honest" && w.value("state", "") == "active") {
+        last_seen = std::min(last_seen, w.value("last_seen_s", 1e9));
+      }
+    }
+    return last_seen;
+  }
+
+  // The SHA-256 of the model the coordinator hands out now, which must be
+  // `version`. A lease makes the coordinator keep that version's bytes.
+  std::string CurrentModelSha256(uint64_t version) {
+    if (!observer_->Heartbeat().ok()) observer_->Join("observer", JoinToken("observer"));
+    absl::StatusOr<Task> task = observer_->LeaseTask();
+    EXPECT_TRUE(task.ok()) << task.status();
+    if (!task.ok()) return "";
+    EXPECT_EQ(task->base_version(), version) << "the model moved";
+    absl::StatusOr<std::string> model = observer_->FetchModel(task->base_version());
+    EXPECT_TRUE(model.ok()) << model.status();
+    return model.ok() ? Sha256Hex(Sha256(*model)) : "";
+  }
+
+  Cluster cluster_;
+  std::unique_ptr<HostileClient> observer_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Codec> codec_;  // Borrows model_'s layout.
+  Process* honest_ = nullptr;
+  int64_t honest_tasks_start_ = 0;
+  int64_t rss_start_ = 0;
+  int64_t rss_max_ = 0;
+};
+
+// The MLP job with the honest worker training through every attack.
+class HostileTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { target_ = std::make_unique<Target>("hostile", kMlpJob, true); }
+  static void TearDownTestSuite() { target_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
+  }
+  void TearDown() override {
+    if (!target_->ready()) return;
+    target_->Thaw();
+    target_->ExpectBoundedAndUnharmed();
+  }
+
+  static Target& target() { return *target_; }
+
+ private:
+  static inline std::unique_ptr<Target> target_;
+};
+
+TEST_F(HostileTest, NoSessionTokenIsUnauthenticated) {
+  const ModelState model = target().Freeze();
+  const json before = target().Status();
+  HostileClient anonymous(target().port());
+  tributary::v1::GetTaskResponse task;
+  EXPECT_EQ(anonymous.GetTask(&task).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  Task made_up;
+  made_up.set_task_id(1);
+  EXPECT_EQ(anonymous.Upload(HeaderFor(made_up, target().codec_name(), 4), {"abcd"}).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ExpectCounted(before, target().Status(), {kRefusedAuth});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, WrongJoinTokenIsUnauthenticated) {
+  const json before = target().Status();
+  HostileClient stranger(target().port());
+  EXPECT_EQ(stranger.Join("atk-stranger", "tok-nobody-0000000000000000").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ExpectCounted(before, target().Status(), {kRefusedAuth});
+}
+
+TEST_F(HostileTest, ForgedSessionTokenIsUnauthenticated) {
+  const ModelState model = target().Freeze();
+  const json before = target().Status();
+  HostileClient forger(target().port());
+  forger.set_session(std::string(64, 'a'));
+  tributary::v1::GetTaskResponse task;
+  EXPECT_EQ(forger.GetTask(&task).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  ExpectCounted(before, target().Status(), {kRefusedAuth});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, SessionTokenWithOneByteFlippedIsUnauthenticated) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-flipped");
+  ASSERT_NE(attacker, nullptr);
+  const json before = target().Status();
+  const std::string session = attacker->session();
+  std::string flipped = session;
+  flipped.back() = flipped.back() == '0' ? '1' : '0';
+  attacker->set_session(flipped);
+  tributary::v1::GetTaskResponse task;
+  EXPECT_EQ(attacker->GetTask(&task).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  ExpectCounted(before, target().Status(), {kRefusedAuth});
+  attacker->set_session(session);
+  EXPECT_TRUE(attacker->Heartbeat().ok()) << "the real session still works: the flip was refused";
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, SessionTokenReplayedAfterLeaveIsUnauthenticated) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-replay");
+  ASSERT_NE(attacker, nullptr);
+  ASSERT_TRUE(attacker->Leave().ok());
+  const json before = target().Status();
+  tributary::v1::GetTaskResponse task;
+  EXPECT_EQ(attacker->GetTask(&task).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  ExpectCounted(before, target().Status(), {kRefusedAuth});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, SubmitForAnotherWorkersTaskIsPermissionDenied) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> victim = target().Attacker("victim");
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-steal");
+  ASSERT_NE(victim, nullptr);
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = victim->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  const std::string payload = target().ValidPayload();
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload}).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ExpectCounted(before, target().Status(), {kRejectedLease});
+  target().ExpectUntouched(model);
+  EXPECT_TRUE(victim->Leave().ok());
+}
+
+TEST_F(HostileTest, SubmitForAnExpiredLeaseIsFailedPrecondition) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-expired");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  // No heartbeat renews the lease meanwhile.
+  absl::SleepFor(kLeaseTimeout + absl::Milliseconds(500));
+  const json before = target().Status();
+  const std::string payload = target().ValidPayload();
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload}).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ExpectCounted(before, target().Status(), {kRejectedLease});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, SubmitForATaskThatNeverExistedIsNotFound) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-notask");
+  ASSERT_NE(attacker, nullptr);
+  Task made_up;
+  made_up.set_task_id(uint64_t{1} << 60);
+  made_up.set_shard_examples(100);
+  const json before = target().Status();
+  const std::string payload = target().ValidPayload();
+  EXPECT_EQ(attacker->Upload(HeaderFor(made_up, target().codec_name(), payload.size()), {payload}).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ExpectCounted(before, target().Status(), {kRejectedLease});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, HeaderClaimingAHugePayloadIsRefusedBeforeAnyPayload) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-huge");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  // The header alone, the stream left open: the answer must not wait for payload.
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), uint64_t{1} << 40), {}, false).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ExpectCounted(before, target().Status(), {kRefusedTooLarge});
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, MorePayloadThanTheHeaderClaimedIsInvalidArgument) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-overflow");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  const std::string payload = target().ValidPayload();
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload, "extra"})
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, TooManyTinyChunksIsResourceExhausted) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-tiny");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const std::string payload = target().ValidPayload();
+  std::vector<std::string> bytes;
+  for (size_t i = 0; i < 1000; ++i) bytes.push_back(payload.substr(i, 1));
+  const json before = target().Status();
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), bytes).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ExpectCounted(before, target().Status(), {kRefusedTooLarge});
+  target().ExpectUntouched(model);
+}
+
+// The header, then nothing, with a client deadline far beyond the
+// coordinator's: only the coordinator can end the upload in time.
+void ExpectStalledUploadCut(HostileClient& attacker, const UpdateHeader& header) {
+  const absl::Duration server_limit =
+      kStreamGrace + absl::Seconds(header.encoded_bytes() / kMinUploadBytesPerSecond);
+  const absl::Time start = absl::Now();
+  const grpc::Status status = attacker.Upload(header, {}, false, server_limit + absl::Seconds(25));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_LT(took, server_limit + absl::Seconds(5)) << "cut after " << took << ", not by the coordinator";
+}
+
+TEST_F(HostileTest, UploadThatNeverEndsIsCutByTheCoordinator) {
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-stall");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  ExpectStalledUploadCut(*attacker, HeaderFor(*task, target().codec_name(), target().ValidPayload().size()));
+  ExpectCounted(before, target().Status(), {kRefusedDeadline});
+}
+
+TEST_F(HostileTest, UploadThatNeverEndsForATaskThatNeverExistedIsCut) {
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-stall-none");
+  ASSERT_NE(attacker, nullptr);
+  Task made_up;
+  made_up.set_task_id(uint64_t{1} << 61);
+  made_up.set_shard_examples(100);
+  const json before = target().Status();
+  ExpectStalledUploadCut(*attacker, HeaderFor(made_up, target().codec_name(), target().ValidPayload().size()));
+  ExpectCounted(before, target().Status(), {kRefusedDeadline});
+}
+
+TEST_F(HostileTest, MessageAboveTheReceiveLimitIsResourceExhausted) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-big");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const std::string payload = target().ValidPayload();
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {std::string(4 << 20, 'x')})
+                .error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  HostileClient joiner(target().port());
+  EXPECT_EQ(joiner.Join(std::string(3 << 20, 'n'), JoinToken("atk-big")).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, WrongPayloadLengthForTheCodecIsInvalidArgument) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-length");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  const std::string short_payload = target().ValidPayload().substr(4);
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), short_payload.size()), {short_payload})
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, NanAndInfValuesAreInvalidArgument) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-nan");
+  ASSERT_NE(attacker, nullptr);
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    absl::StatusOr<Task> task = attacker->LeaseTask();
+    ASSERT_TRUE(task.ok()) << task.status();
+    std::vector<float> update(target().num_params(), 0.0f);
+    update[update.size() / 2] = bad;
+    const std::string payload = target().Encode(update);
+    const json before = target().Status();
+    EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload}).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+    ExpectCounted(before, target().Status(), kInvalid);
+  }
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, HeaderNamingAnotherCodecIsInvalidArgument) {
+  const ModelState model = target().Freeze();
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-codec");
+  ASSERT_NE(attacker, nullptr);
+  absl::StatusOr<Task> task = attacker->LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  // A well-formed fp16 payload, where the job uses fp32.
+  const std::string half(target().num_params() * 2, '\0');
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, "fp16", half.size()), {half}).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTest, HeartbeatFloodIsRateLimitedWithARetryHint) {
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-flood");
+  ASSERT_NE(attacker, nullptr);
+  const json before = target().Status();
+  const int64_t honest_before = target().HonestTasksDone();
+  int ok = 0, limited = 0, other = 0, without_hint = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(4);
+  for (int i = 0; i < 20000 && absl::Now() < end; ++i) {
+    std::unique_ptr<grpc::ClientContext> context = attacker->Context();
+    tributary::v1::HeartbeatResponse response;
+    const grpc::Status status = attacker->stub().Heartbeat(context.get(), {}, &response);
+    if (status.ok()) {
+      ++ok;
+    } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++limited;
+      int64_t retry_after_ms = 0;
+      const std::string hint = TrailingMetadata(*context, kRetryAfterKey);
+      without_hint += !absl::SimpleAtoi(hint, &retry_after_ms) || retry_after_ms <= 0;
+    } else {
+      ++other;
+    }
+  }
+  const int64_t honest_after = target().HonestTasksDone();
+  std::printf("heartbeat flood: %d answered, %d limited (%d without a valid %s), %d other; "
+              "honest tasks %lld -> %lld\n",
+              ok, limited, without_hint, kRetryAfterKey, other, static_cast<long long>(honest_before),
+              static_cast<long long>(honest_after));
+  EXPECT_GT(limited, 0);
+  EXPECT_EQ(without_hint, 0) << "every refusal carries " << kRetryAfterKey << " > 0";
+  EXPECT_EQ(other, 0);
+  ExpectCounted(before, target().Status(), {kRefusedRate});
+  EXPECT_GT(honest_after, honest_before) << "the honest worker stalled during the flood";
+}
+
+// Opens download streams from one session and never reads them.
+class UnreadStreams {
+ public:
+  UnreadStreams(HostileClient& client, int count, uint64_t model_version) : calls_(count) {
+    for (int i = 0; i < count; ++i) {
+      Call& call = calls_[i];
+      call.context = client.Context(absl::Seconds(60));
+      if (i % 2 == 0) {
+        tributary::v1::FetchModelRequest request;
+        request.set_version(model_version);
+        call.reader = client.stub().PrepareAsyncFetchModel(call.context.get(), request, &queue_);
+      } else {
+        tributary::v1::FetchShardRequest request;
+        request.set_shard_id(i % 10);
+        call.reader = client.stub().PrepareAsyncFetchShard(call.context.get(), request, &queue_);
+      }
+      call.reader->StartCall(Tag(i, kStarted));
+      call.reader->Finish(&call.status, Tag(i, kFinished));
+    }
+  }
+
+  // Waits up to `timeout` for calls the coordinator ended by itself; the
+  // count of those it refused with RESOURCE_EXHAUSTED.
+  int RefusedWithin(absl::Duration timeout) {
+    Drain(absl::Now() + timeout);
+    int refused = 0;
+    for (const Call& call : calls_) refused += call.finished && call.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    return refused;
+  }
+
+  ~UnreadStreams() {
+    for (Call& call : calls_) call.context->TryCancel();
+    Drain(absl::Now() + absl::Seconds(30));
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
+
+ private:
+  static constexpr intptr_t kStarted = 0;
+  static constexpr intptr_t kFinished = 1;
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientAsyncReader<tributary::v1::Chunk>> reader;
+    grpc::Status status;
+    bool finished = false;
+  };
+
+  static void* Tag(int i, intptr_t what) { return reinterpret_cast<void*>(intptr_t{i} * 2 + what); }
+
+  // Takes completions until `deadline` or until every call is finished.
+  void Drain(absl::Time deadline) {
+    auto all_finished = [&] {
+      for (const Call& call : calls_) {
+        if (!call.finished) return false;
+      }
+      return true;
+    };
+    while (!all_finished()) {
+      void* tag;
+      bool ok;
+      if (queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline)) != grpc::CompletionQueue::GOT_EVENT) return;
+      const intptr_t id = reinterpret_cast<intptr_t>(tag);
+      if (id % 2 == kFinished) calls_[id / 2].finished = true;
+    }
+  }
+
+  grpc::CompletionQueue queue_;
+  std::vector<Call> calls_;
+};
+
+TEST_F(HostileTest, UnreadDownloadStreamsBeyondThePerWorkerCapAreRefused) {
+  constexpr int kStreams = 200;
+  // A small window that does not grow: an unread stream stays open.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  HostileClient attacker(target().port(), args);
+  ASSERT_TRUE(attacker.Join("atk-streams", JoinToken("atk-streams")).ok());
+  absl::StatusOr<Task> task = attacker.LeaseTask();
+  ASSERT_TRUE(task.ok()) << task.status();
+  const json before = target().Status();
+  const int64_t honest_before = target().HonestTasksDone();
+
+  UnreadStreams streams(attacker, kStreams, task->base_version());
+  const int refused = streams.RefusedWithin(absl::Seconds(2));
+  std::printf("%d unread download streams: %d refused\n", kStreams, refused);
+  EXPECT_GE(refused, kStreams - kMaxStreamsPerWorker);
+  // While they are held open, the coordinator serves everyone else.
+  EXPECT_EQ(target().cluster().Text("/healthz"), "ok\n");
+  EXPECT_TRUE(WaitFor([&] { return target().HonestTasksDone() > honest_before; }, absl::Seconds(10)))
+      << "the honest worker stalled while the streams were open";
+  ExpectCounted(before, target().Status(), {kRefusedStreams});
+}
+
+// A raw TCP connection to 127.0.0.1:port that has sent `bytes`; -1 when it
+// could not connect.
+int SendRaw(int port, absl::string_view bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the peer closed `fd` (end of stream or reset) before `deadline`;
+// what it sent meanwhile (SETTINGS, GOAWAY) is read and dropped.
+bool ClosedByPeer(int fd, absl::Time deadline) {
+  char buffer[4096];
+  while (absl::Now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now())) + 1;
+    if (poll(&p, 1, wait_ms) <= 0) continue;
+    if (recv(fd, buffer, sizeof(buffer), 0) <= 0) return true;
+  }
+  return false;
+}
+
+TEST_F(HostileTest, GarbageAndAHalfPrefaceOnTheGrpcPortAreDisconnected) {
+  // How long the coordinator may leave a connection that never finishes its preface.
+  constexpr absl::Duration kPrefaceWait = absl::Seconds(15);
+  std::string garbage = "GET / HTTP/1.1\r\nHost: tributary\r\n\r\n";
+  for (int i = 0; i < 4096; ++i) garbage.push_back(static_cast<char>((i * 131 + 7) & 0xff));
+  const int junk = SendRaw(target().port(), garbage);
+  const int half = SendRaw(target().port(), "PRI * HTTP/2.0\r\n");  // 16 of the preface's 24 bytes.
+  ASSERT_GE(junk, 0);
+  ASSERT_GE(half, 0);
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(ClosedByPeer(junk, start + kPrefaceWait)) << "garbage left connected";
+  EXPECT_TRUE(ClosedByPeer(half, start + kPrefaceWait)) << "a half preface left connected";
+  std::printf("raw connections closed after %s\n", absl::FormatDuration(absl::Now() - start).c_str());
+  close(junk);
+  close(half);
+  EXPECT_NE(target().Attacker("atk-raw"), nullptr) << "the coordinator stopped serving";
+  EXPECT_EQ(target().cluster().Text("/healthz"), "ok\n");
+}
+
+TEST_F(HostileTest, RepeatOffenderIsBannedByIdentity) {
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-ban");
+  ASSERT_NE(attacker, nullptr);
+  const json before = target().Status();
+  grpc::StatusCode last = grpc::StatusCode::OK;
+  for (int i = 0; i <= 2 * kMaxInvalidRequests && last != grpc::StatusCode::PERMISSION_DENIED; ++i) {
+    absl::StatusOr<Task> task = attacker->LeaseTask();
+    if (!task.ok()) break;  // The session ended with the ban.
+    last = attacker->Upload(HeaderFor(*task, "bogus", 4), {}, false).error_code();
+  }
+  EXPECT_EQ(last, grpc::StatusCode::PERMISSION_DENIED) << "never banned";
+
+  HostileClient again(target().port());
+  EXPECT_EQ(again.Join("atk-ban", JoinToken("atk-ban")).error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "a banned identity joined again";
+  const json after = target().Status();
+  ExpectCounted(before, after, {kRefusedBanned});
+  bool shown_banned = false;
+  for (const json& w : after.value("workers", json::array())) {
+    if (w.value("name", "") == "atk-ban") shown_banned |= w.value("state", "") == "banned";
+  }
+  EXPECT_TRUE(shown_banned) << after.dump();
+  bool listed = false;
+  for (const json& ban : after.value("bans", json::array())) {
+    if (!IsTokenIdentity(ban.value("identity", ""), "atk-ban")) continue;
+    listed = true;
+    EXPECT_FALSE(ban.value("reason", "").empty()) << ban.dump();
+    EXPECT_GT(ban.value("until_unix_s", 0.0), absl::ToUnixSeconds(absl::Now())) << ban.dump();
+  }
+  EXPECT_TRUE(listed) << "bans: " << after.value("bans", json()).dump();
+}
+
+// Last in the suite: everything above ran beside it.
+TEST_F(HostileTest, HonestWorkerKeptTrainingThroughEveryAttack) {
+  const int64_t tasks = target().HonestTasksDone();
+  std::printf("honest worker: %lld tasks when the attacks began, %lld now\n",
+              static_cast<long long>(target().honest_tasks_start()), static_cast<long long>(tasks));
+  EXPECT_GT(tasks, target().honest_tasks_start() + 10);
+  EXPECT_EQ(target().Status().value("state", ""), "running");
+}
+
+// The top-k job: the codec whose payload carries indices. No honest
+// worker: nothing may move the model at all.
+class HostileTopkTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { target_ = std::make_unique<Target>("hostile-topk", kTopkJob, false); }
+  static void TearDownTestSuite() { target_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
+  }
+  void TearDown() override {
+    if (target_->ready()) target_->ExpectBoundedAndUnharmed();
+  }
+
+  static Target& target() { return *target_; }
+
+  // Submits a hand-made top-k payload: `count` as its count field, then
+  // `indices` delta-encoded as the codec does, then one fp32 per index.
+  static grpc::Status SubmitTopk(const std::string& identity, uint64_t count, const std::vector<int64_t>& indices) {
+    std::string payload;
+    AppendVarint(count, &payload);
+    int64_t previous = -1;
+    for (int64_t index : indices) {
+      AppendVarint(static_cast<uint64_t>(index - previous), &payload);
+      previous = index;
+    }
+    const float value = 0.5f;
+    for (size_t i = 0; i < indices.size(); ++i) payload.append(reinterpret_cast<const char*>(&value), sizeof(value));
+    std::unique_ptr<HostileClient> attacker = target().Attacker(identity);
+    if (attacker == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "could not join");
+    absl::StatusOr<Task> task = attacker->LeaseTask();
+    if (!task.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(task.status().message()));
+    return attacker->Upload(HeaderFor(*task, "topk", payload.size()), {payload});
+  }
+
+ private:
+  static inline std::unique_ptr<Target> target_;
+};
+
+TEST_F(HostileTopkTest, IndexOutOfRangeIsInvalidArgument) {
+  const ModelState model = target().Freeze();
+  const json before = target().Status();
+  const int64_t size = static_cast<int64_t>(target().num_params());
+  EXPECT_EQ(SubmitTopk("atk-topk-range", 2, {3, size + 10}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTopkTest, UnsortedIndicesAreInvalidArgument) {
+  const ModelState model = target().Freeze();
+  const json before = target().Status();
+  // Deltas are unsigned: 9 after 9 is the only way to go back, a zero gap.
+  EXPECT_EQ(SubmitTopk("atk-topk-order", 3, {4, 9, 9}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+TEST_F(HostileTopkTest, CountAboveTheJobsTopkIsInvalidArgument) {
+  const ModelState model = target().Freeze();
+  const json before = target().Status();
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i <= kTopkCount; ++i) indices.push_back(i);
+  EXPECT_EQ(SubmitTopk("atk-topk-count", kTopkCount + 1, indices).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ExpectCounted(before, target().Status(), kInvalid);
+  target().ExpectUntouched(model);
+}
+
+}  // namespace
+}  // namespace tributary::testing
