@@ -1,5 +1,12 @@
 #include "tests/e2e/hostile_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -124,6 +131,102 @@ std::string TrailingMetadata(const grpc::ClientContext& context, const std::stri
   const auto& trailers = context.GetServerTrailingMetadata();
   auto it = trailers.find(key);
   return it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+namespace {
+
+constexpr intptr_t kStarted = 0;
+constexpr intptr_t kFinished = 1;
+
+void* Tag(int call, intptr_t what) { return reinterpret_cast<void*>(intptr_t{call} * 2 + what); }
+
+}  // namespace
+
+UnreadStreams::UnreadStreams(HostileClient& client, int count, uint64_t model_version) : calls_(count) {
+  for (int i = 0; i < count; ++i) {
+    Call& call = calls_[i];
+    call.context = client.Context(absl::Seconds(60));
+    if (i % 2 == 0) {
+      tributary::v1::FetchModelRequest request;
+      request.set_version(model_version);
+      call.reader = client.stub().PrepareAsyncFetchModel(call.context.get(), request, &queue_);
+    } else {
+      tributary::v1::FetchShardRequest request;
+      request.set_shard_id(0);
+      call.reader = client.stub().PrepareAsyncFetchShard(call.context.get(), request, &queue_);
+    }
+    call.reader->StartCall(Tag(i, kStarted));
+    call.reader->Finish(&call.status, Tag(i, kFinished));
+  }
+}
+
+UnreadStreams::~UnreadStreams() {
+  for (Call& call : calls_) call.context->TryCancel();
+  Drain(absl::Now() + kCallDeadline);
+  queue_.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue_.Next(&tag, &ok)) {
+  }
+}
+
+int UnreadStreams::RefusedWithin(absl::Duration timeout) {
+  Drain(absl::Now() + timeout);
+  int refused = 0, open = 0, other = 0;
+  for (const Call& call : calls_) {
+    if (!call.finished) {
+      ++open;
+    } else if (call.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+    } else {
+      ++other;
+    }
+  }
+  std::printf("%zu unread download streams: %d refused, %d held open, %d ended otherwise\n", calls_.size(), refused,
+              open, other);
+  return refused;
+}
+
+void UnreadStreams::Drain(absl::Time deadline) {
+  auto all_finished = [&] {
+    for (const Call& call : calls_) {
+      if (!call.finished) return false;
+    }
+    return true;
+  };
+  while (!all_finished()) {
+    void* tag;
+    bool ok;
+    if (queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline)) != grpc::CompletionQueue::GOT_EVENT) return;
+    const intptr_t id = reinterpret_cast<intptr_t>(tag);
+    if (id % 2 == kFinished) calls_[id / 2].finished = true;
+  }
+}
+
+int SendRaw(int port, absl::string_view bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool ClosedByPeer(int fd, absl::Time deadline) {
+  char buffer[4096];
+  while (absl::Now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now())) + 1;
+    if (poll(&p, 1, wait_ms) <= 0) continue;
+    if (recv(fd, buffer, sizeof(buffer), 0) <= 0) return true;
+  }
+  return false;
 }
 
 }  // namespace tributary::testing

@@ -1,8 +1,9 @@
-// A hand-driven client of the coordinator's gRPC API for the hostile-client
-// test: it speaks the wire protocol the way a worker would, and lets the
-// test break any part of it (tokens, headers, payloads, stream shapes).
-// Every call has a deadline, so a coordinator that never answers fails the
-// test instead of hanging it.
+// The attacker's tools for the hostile-client test: a hand-driven client of
+// the coordinator's gRPC API that speaks the wire protocol the way a worker
+// would and lets the test break any part of it (tokens, headers, payloads,
+// stream shapes), download streams left unread, and raw TCP connections.
+// Every call has a deadline and every wait a bound, so a coordinator that
+// never answers fails the test instead of hanging it.
 #ifndef TRIBUTARY_TESTS_E2E_HOSTILE_CLIENT_H_
 #define TRIBUTARY_TESTS_E2E_HOSTILE_CLIENT_H_
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
@@ -73,6 +75,42 @@ tributary::v1::UpdateHeader HeaderFor(const tributary::v1::Task& task, const std
 
 // The value of trailing metadata `key` of a finished call, or "".
 std::string TrailingMetadata(const grpc::ClientContext& context, const std::string& key);
+
+// Download streams opened from one session and never read: half
+// FetchModel(`model_version`), half FetchShard. Give the client's channel
+// a small flow-control window, or the coordinator finishes a stream
+// without its being read. Cancels whatever is still open on destruction.
+class UnreadStreams {
+ public:
+  UnreadStreams(HostileClient& client, int count, uint64_t model_version);
+  ~UnreadStreams();
+
+  // Waits up to `timeout` for the calls the coordinator ends by itself;
+  // returns how many it refused with RESOURCE_EXHAUSTED.
+  int RefusedWithin(absl::Duration timeout);
+
+ private:
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientAsyncReader<tributary::v1::Chunk>> reader;
+    grpc::Status status;
+    bool finished = false;
+  };
+
+  // Takes completions until `deadline` or until every call is finished.
+  void Drain(absl::Time deadline);
+
+  grpc::CompletionQueue queue_;
+  std::vector<Call> calls_;  // Destroyed before queue_, after it is drained.
+};
+
+// A raw TCP connection to 127.0.0.1:port that has sent `bytes`; -1 when it
+// could not connect or send. The caller closes it.
+int SendRaw(int port, absl::string_view bytes);
+
+// Whether the peer closed `fd` (end of stream or reset) before `deadline`;
+// what it sends meanwhile (SETTINGS, GOAWAY) is read and dropped.
+bool ClosedByPeer(int fd, absl::Time deadline);
 
 }  // namespace tributary::testing
 

@@ -2,7 +2,7 @@
 // worker as processes on 127.0.0.1, and attackers in this process speaking
 // gRPC by hand (tests/e2e/hostile_client.h). Each test is one attack and the
 // gRPC status it must get. Around them, the suite checks what every attack
-// must leave alone:
+// must leave alone (tests/e2e/hostile_target.h):
 //   - the model: attacks whose refusal is synchronous run with the honest
 //     worker paused (SIGSTOP), between a record of the model's version and
 //     SHA-256 and a check that both are unchanged;
@@ -13,36 +13,23 @@
 //   - the counters: /api/status counts each refusal by reason.
 // Every attacker joins under its own identity in the join-token file, so a
 // ban of one never touches the honest worker or another test.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/codec/bytes.h"
-#include "common/codec/codec.h"
-#include "common/models/model.h"
-#include "common/sha256.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/hostile_client.h"
+#include "tests/e2e/hostile_target.h"
 
 namespace tributary::testing {
 namespace {
@@ -55,9 +42,10 @@ using tributary::v1::UpdateHeader;
 // that a worker paused for a test is not declared lost. Streams are cut
 // limits.stream_grace_s (plus the payload's bytes at 64 KiB/s) after they
 // start. Every attacker joins from 127.0.0.1, more often than the default
-// limits.joins_per_minute_per_ip allows one address. Shards of 100 examples (78.5 KB) and the model (25450 floats,
-// 102 KB) are each larger than the small flow-control window of the
-// stream attack, so a stream left unread stays open.
+// limits.joins_per_minute_per_ip allows one address. Shards of 100
+// examples (78.5 KB) and the model (25450 floats, 102 KB) are each larger
+// than the small flow-control window of the stream attack, so a stream
+// left unread stays open.
 constexpr char kMlpJob[] = R"(
   name: "hostile-mlp"
   model { mlp { hidden: 32 } }
@@ -84,8 +72,6 @@ constexpr absl::Duration kStreamGrace = absl::Seconds(2);
 constexpr double kMinUploadBytesPerSecond = 64 * 1024;
 constexpr int64_t kTopkCount = 64;
 constexpr char kRetryAfterKey[] = "tributary-retry-after-ms";
-// How far above its size at the start the coordinator's RSS may grow.
-constexpr int64_t kRssHeadroomBytes = int64_t{256} << 20;
 
 // Where /api/status counts each refusal: {object, reason}. Requests refused
 // before they reach the run are in refused_by_reason; updates the ledger or
@@ -113,23 +99,13 @@ bool IsTokenIdentity(const std::string& identity, const std::string& name) {
 // update; either one growing is enough.
 const std::vector<Counter> kInvalid = {kRefusedInvalid, kRejectedInvalid};
 
-// Everyone in the join-token file: the honest worker, the observer that
-// reads the model, and one identity per attack.
+// One identity per attack (AttackTarget adds "honest" and "observer").
 const std::vector<std::string> kIdentities = {
-    "honest",        "observer",        "atk-flipped",    "atk-replay",   "victim",
-    "atk-steal",     "atk-expired",     "atk-notask",     "atk-huge",     "atk-overflow",
-    "atk-tiny",      "atk-stall",       "atk-stall-none", "atk-big",      "atk-length",
-    "atk-nan",       "atk-codec",       "atk-flood",      "atk-streams",  "atk-ban",
-    "atk-raw",       "atk-topk-range",  "atk-topk-order", "atk-topk-count",
+    "atk-flipped", "atk-replay",  "victim",    "atk-steal", "atk-expired",    "atk-notask",     "atk-huge",
+    "atk-overflow", "atk-tiny",   "atk-stall", "atk-stall-none", "atk-big",   "atk-length",     "atk-nan",
+    "atk-codec",   "atk-flood",   "atk-streams", "atk-ban", "atk-raw",   "atk-topk-range", "atk-topk-order",
+    "atk-topk-count",
 };
-
-std::string JoinToken(const std::string& identity) { return absl::StrCat("tok-", identity, "-5b1f0c2e9a7d4e3f"); }
-
-std::string TokenFile() {
-  std::string lines;
-  for (const std::string& identity : kIdentities) absl::StrAppend(&lines, identity, " ", JoinToken(identity), "\n");
-  return lines;
-}
 
 int64_t CounterValue(const json& status, const Counter& counter) {
   const json& object = status.value(counter.object, json::object());
@@ -148,183 +124,10 @@ void ExpectCounted(const json& before, const json& after, const std::vector<Coun
                 << ", rejected_by_reason " << after.value("rejected_by_reason", json()).dump();
 }
 
-int64_t RssBytes(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    int64_t kib = 0;
-    if (line.rfind("VmRSS:", 0) == 0 &&
-        absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line.substr(6)), " kB"), &kib)) {
-      return kib * 1024;
-    }
-  }
-  return 0;
-}
-
-// What the model is; every refused request must leave it so.
-struct ModelState {
-  uint64_t version = 0;
-  int64_t updates_applied = 0;
-  std::string sha256_hex;
-};
-
-// One coordinator under attack: its processes, an observer session that
-// reads the model, and the job's codec as a worker builds it.
-class Target {
- public:
-  Target(const std::string& name, const std::string& job, bool with_honest_worker) : cluster_(name, job) {
-    WriteFile(cluster_.dir() + "/tokens", TokenFile());
-    WriteFile(cluster_.dir() + "/honest.token", JoinToken("honest") + "\n");
-    cluster_.StartCoordinator({"--join_token_file=" + cluster_.dir() + "/tokens"});
-    observer_ = std::make_unique<HostileClient>(port());
-    const grpc::Status joined = observer_->Join("observer", JoinToken("observer"));
-    if (!joined.ok()) {
-      ADD_FAILURE() << "the observer could not join: " << joined.error_message() << "\n" << cluster_.Logs();
-      return;
-    }
-    model_ = CreateModel(observer_->joined().model()).value();
-    codec_ = CreateCodec(observer_->joined().codec(), model_->layout()).value();
-    if (with_honest_worker) {
-      honest_ = &cluster_.StartWorker("honest", {"--join_token_file=" + cluster_.dir() + "/honest.token",
-                                                 "--test_task_delay=300ms",
-                                                 "--cache_dir=" + cluster_.dir() + "/honest-cache"});
-      EXPECT_TRUE(WaitFor([&] { return HonestTasksDone() > 0; }, absl::Seconds(60))) << cluster_.Logs();
-      honest_tasks_start_ = HonestTasksDone();
-    }
-    rss_start_ = RssBytes(cluster_.coordinator().pid());
-  }
-
-  // Whether the coordinator came up and let the observer join.
-  bool ready() const { return codec_ != nullptr; }
-  int64_t honest_tasks_start() const { return honest_tasks_start_; }
-
-  ~Target() {
-    std::printf("%s: coordinator RSS %.1f MiB at the start, %.1f MiB at most after a test\n", cluster_.dir().c_str(),
-                rss_start_ / 1048576.0, rss_max_ / 1048576.0);
-  }
-
-  Cluster& cluster() { return cluster_; }
-  int port() const { return cluster_.grpc_port(); }
-  json Status() const { return cluster_.Status(); }
-
-  // A new connection joined as `identity` (ADD_FAILURE and nullptr when
-  // the join is refused).
-  std::unique_ptr<HostileClient> Attacker(const std::string& identity) {
-    auto client = std::make_unique<HostileClient>(port());
-    const grpc::Status status = client->Join(identity, JoinToken(identity));
-    if (!status.ok()) {
-      ADD_FAILURE() << identity << " could not join: " << status.error_message();
-      return nullptr;
-    }
-    return client;
-  }
-
-  size_t num_params() const { return model_->layout().size(); }
-  std::string codec_name() const { return observer_->joined().codec().name(); }
-  std::string Encode(absl::Span<const float> update) const { return codec_->NewEncoder()->Encode(update); }
-  // A well-formed update that would be applied if the rest were right.
-  std::string ValidPayload() const { return Encode(std::vector<float>(num_params(), 0.0f)); }
-  size_t MaxEncodedBytes() const { return codec_->MaxEncodedBytes(); }
-
-  // Pauses the honest worker (Thaw resumes it) once it has shown it is
-  // alive, waits until the model stops moving, and records it.
-  ModelState Freeze() {
-    if (honest_ != nullptr) {
-      const int64_t tasks = HonestTasksDone();
-      WaitFor([&] { return HonestTasksDone() > tasks; }, absl::Seconds(3));
-      // Just heard from: a pause of a few seconds is far from its heartbeat timeout.
-      WaitFor([&] { return HonestLastSeenS() < 0.3; }, absl::Seconds(3));
-      honest_->Signal(SIGSTOP);
-    }
-    ModelState state;
-    ModelState previous{~uint64_t{0}, -1, ""};
-    for (int i = 0; i < 50 && (state.version != previous.version ||
-                               state.updates_applied != previous.updates_applied); ++i) {
-      previous = state;
-      absl::SleepFor(absl::Milliseconds(150));
-      const json status = Status();
-      state.version = status.value("model_version", uint64_t{0});
-      state.updates_applied = status.value("updates_applied", int64_t{0});
-    }
-    state.sha256_hex = CurrentModelSha256(state.version);
-    return state;
-  }
-
-  void Thaw() {
-    if (honest_ != nullptr) honest_->Signal(SIGCONT);
-  }
-
-  void ExpectUntouched(const ModelState& before) {
-    const json status = Status();
-    EXPECT_EQ(status.value("model_version", uint64_t{0}), before.version);
-    EXPECT_EQ(status.value("updates_applied", int64_t{0}), before.updates_applied);
-    EXPECT_EQ(CurrentModelSha256(before.version), before.sha256_hex) << "the weights changed";
-  }
-
-  // Tasks the honest worker finished, over all its sessions.
-  int64_t HonestTasksDone() const {
-    int64_t tasks = 0;
-    for (const json& w : Status().value("workers", json::array())) {
-      if (w.value("name", "") == "honest") tasks += w.value("tasks_done", int64_t{0});
-    }
-    return tasks;
-  }
-
-  // What every test leaves behind: bounded memory, nothing an attacker
-  // sent accepted, the honest worker never banned.
-  void ExpectBoundedAndUnharmed() {
-    const int64_t rss = RssBytes(cluster_.coordinator().pid());
-    rss_max_ = std::max(rss_max_, rss);
-    EXPECT_LT(rss, rss_start_ + kRssHeadroomBytes) << "RSS grew from " << rss_start_ << " bytes";
-    for (const json& w : Status().value("workers", json::array())) {
-      const std::string name = w.value("name", "");
-      if (name.rfind("atk-", 0) == 0) {
-        EXPECT_EQ(w.value("updates_accepted", int64_t{0}), 0) << w.dump();
-      }
-      if (name == "honest") {
-        EXPECT_NE(w.value("state", ""), "banned") << w.dump();
-      }
-    }
-  }
-
- private:
-  double HonestLastSeenS() const {
-    double last_seen = 1e9;
-    for (const json& w : Status().value("workers", json::array())) {
-      if (w.value("name", "") == "honest" && w.value("state", "") == "active") {
-        last_seen = std::min(last_seen, w.value("last_seen_s", 1e9));
-      }
-    }
-    return last_seen;
-  }
-
-  // The SHA-256 of the model the coordinator hands out now, which must be
-  // `version`. A lease makes the coordinator keep that version's bytes.
-  std::string CurrentModelSha256(uint64_t version) {
-    if (!observer_->Heartbeat().ok()) observer_->Join("observer", JoinToken("observer"));
-    absl::StatusOr<Task> task = observer_->LeaseTask();
-    EXPECT_TRUE(task.ok()) << task.status();
-    if (!task.ok()) return "";
-    EXPECT_EQ(task->base_version(), version) << "the model moved";
-    absl::StatusOr<std::string> model = observer_->FetchModel(task->base_version());
-    EXPECT_TRUE(model.ok()) << model.status();
-    return model.ok() ? Sha256Hex(Sha256(*model)) : "";
-  }
-
-  Cluster cluster_;
-  std::unique_ptr<HostileClient> observer_;
-  std::unique_ptr<Model> model_;
-  std::unique_ptr<Codec> codec_;  // Borrows model_'s layout.
-  Process* honest_ = nullptr;
-  int64_t honest_tasks_start_ = 0;
-  int64_t rss_start_ = 0;
-  int64_t rss_max_ = 0;
-};
-
 // The MLP job with the honest worker training through every attack.
 class HostileTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { target_ = std::make_unique<Target>("hostile", kMlpJob, true); }
+  static void SetUpTestSuite() { target_ = std::make_unique<AttackTarget>("hostile", kMlpJob, kIdentities, true); }
   static void TearDownTestSuite() { target_.reset(); }
   void SetUp() override {
     ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
@@ -335,10 +138,10 @@ class HostileTest : public ::testing::Test {
     target_->ExpectBoundedAndUnharmed();
   }
 
-  static Target& target() { return *target_; }
+  static AttackTarget& target() { return *target_; }
 
  private:
-  static inline std::unique_ptr<Target> target_;
+  static inline std::unique_ptr<AttackTarget> target_;
 };
 
 TEST_F(HostileTest, NoSessionTokenIsUnauthenticated) {
@@ -628,89 +431,6 @@ TEST_F(HostileTest, HeartbeatFloodIsRateLimitedWithARetryHint) {
   EXPECT_GT(honest_after, honest_before) << "the honest worker stalled during the flood";
 }
 
-// Opens download streams from one session and never reads them.
-class UnreadStreams {
- public:
-  UnreadStreams(HostileClient& client, int count, uint64_t model_version) : calls_(count) {
-    for (int i = 0; i < count; ++i) {
-      Call& call = calls_[i];
-      call.context = client.Context(absl::Seconds(60));
-      if (i % 2 == 0) {
-        tributary::v1::FetchModelRequest request;
-        request.set_version(model_version);
-        call.reader = client.stub().PrepareAsyncFetchModel(call.context.get(), request, &queue_);
-      } else {
-        tributary::v1::FetchShardRequest request;
-        request.set_shard_id(i % 10);
-        call.reader = client.stub().PrepareAsyncFetchShard(call.context.get(), request, &queue_);
-      }
-      call.reader->StartCall(Tag(i, kStarted));
-      call.reader->Finish(&call.status, Tag(i, kFinished));
-    }
-  }
-
-  // Waits up to `timeout` for calls the coordinator ended by itself; the
-  // count of those it refused with RESOURCE_EXHAUSTED.
-  int RefusedWithin(absl::Duration timeout) {
-    Drain(absl::Now() + timeout);
-    int refused = 0, open = 0, other = 0;
-    for (const Call& call : calls_) {
-      if (!call.finished) {
-        ++open;
-      } else if (call.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        ++refused;
-      } else {
-        ++other;
-      }
-    }
-    std::printf("%zu unread download streams: %d refused, %d held open, %d ended otherwise\n", calls_.size(),
-                refused, open, other);
-    return refused;
-  }
-
-  ~UnreadStreams() {
-    for (Call& call : calls_) call.context->TryCancel();
-    Drain(absl::Now() + absl::Seconds(30));
-    queue_.Shutdown();
-    void* tag;
-    bool ok;
-    while (queue_.Next(&tag, &ok)) {
-    }
-  }
-
- private:
-  static constexpr intptr_t kStarted = 0;
-  static constexpr intptr_t kFinished = 1;
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    std::unique_ptr<grpc::ClientAsyncReader<tributary::v1::Chunk>> reader;
-    grpc::Status status;
-    bool finished = false;
-  };
-
-  static void* Tag(int i, intptr_t what) { return reinterpret_cast<void*>(intptr_t{i} * 2 + what); }
-
-  // Takes completions until `deadline` or until every call is finished.
-  void Drain(absl::Time deadline) {
-    auto all_finished = [&] {
-      for (const Call& call : calls_) {
-        if (!call.finished) return false;
-      }
-      return true;
-    };
-    while (!all_finished()) {
-      void* tag;
-      bool ok;
-      if (queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline)) != grpc::CompletionQueue::GOT_EVENT) return;
-      const intptr_t id = reinterpret_cast<intptr_t>(tag);
-      if (id % 2 == kFinished) calls_[id / 2].finished = true;
-    }
-  }
-
-  grpc::CompletionQueue queue_;
-  std::vector<Call> calls_;
-};
-
 TEST_F(HostileTest, UnreadDownloadStreamsBeyondThePerWorkerCapAreRefused) {
   constexpr int kStreams = 200;
   // A small window that does not grow: an unread stream stays open.
@@ -732,35 +452,6 @@ TEST_F(HostileTest, UnreadDownloadStreamsBeyondThePerWorkerCapAreRefused) {
   EXPECT_TRUE(WaitFor([&] { return target().HonestTasksDone() > honest_before; }, absl::Seconds(10)))
       << "the honest worker stalled while the streams were open";
   ExpectCounted(before, target().Status(), {kRefusedStreams});
-}
-
-// A raw TCP connection to 127.0.0.1:port that has sent `bytes`; -1 when it
-// could not connect.
-int SendRaw(int port, absl::string_view bytes) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Whether the peer closed `fd` (end of stream or reset) before `deadline`;
-// what it sent meanwhile (SETTINGS, GOAWAY) is read and dropped.
-bool ClosedByPeer(int fd, absl::Time deadline) {
-  char buffer[4096];
-  while (absl::Now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now())) + 1;
-    if (poll(&p, 1, wait_ms) <= 0) continue;
-    if (recv(fd, buffer, sizeof(buffer), 0) <= 0) return true;
-  }
-  return false;
 }
 
 TEST_F(HostileTest, GarbageAndAHalfPrefaceOnTheGrpcPortAreDisconnected) {
@@ -827,7 +518,7 @@ TEST_F(HostileTest, HonestWorkerKeptTrainingThroughEveryAttack) {
 // worker: nothing may move the model at all.
 class HostileTopkTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { target_ = std::make_unique<Target>("hostile-topk", kTopkJob, false); }
+  static void SetUpTestSuite() { target_ = std::make_unique<AttackTarget>("hostile-topk", kTopkJob, kIdentities, false); }
   static void TearDownTestSuite() { target_.reset(); }
   void SetUp() override {
     ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
@@ -836,7 +527,7 @@ class HostileTopkTest : public ::testing::Test {
     if (target_->ready()) target_->ExpectBoundedAndUnharmed();
   }
 
-  static Target& target() { return *target_; }
+  static AttackTarget& target() { return *target_; }
 
   // Submits a hand-made top-k payload: `count` as its count field, then
   // `indices` delta-encoded as the codec does, then one fp32 per index.
@@ -858,7 +549,7 @@ class HostileTopkTest : public ::testing::Test {
   }
 
  private:
-  static inline std::unique_ptr<Target> target_;
+  static inline std::unique_ptr<AttackTarget> target_;
 };
 
 TEST_F(HostileTopkTest, IndexOutOfRangeIsInvalidArgument) {
