@@ -21,8 +21,8 @@ using tributary::v1::Chunk;
 using tributary::v1::SubmitUpdateChunk;
 
 HostileClient::HostileClient(int port, const grpc::ChannelArguments& args)
-    : stub_(tributary::v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-          absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args))) {}
+    : stub_(tributary::v1::Coordinator::NewStub(
+          grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args))) {}
 
 grpc::Status HostileClient::Join(const std::string& name, const std::string& join_token) {
   tributary::v1::JoinRequest request;
@@ -95,9 +95,8 @@ absl::StatusOr<std::string> HostileClient::FetchModel(uint64_t version) {
   return bytes;
 }
 
-grpc::Status HostileClient::Upload(const tributary::v1::UpdateHeader& header,
-                                   const std::vector<std::string>& pieces, bool end_stream,
-                                   absl::Duration deadline) {
+grpc::Status HostileClient::Upload(const tributary::v1::UpdateHeader& header, const std::vector<std::string>& pieces,
+                                   bool end_stream, absl::Duration deadline) {
   std::unique_ptr<grpc::ClientContext> context = Context(deadline);
   tributary::v1::SubmitUpdateResponse response;
   std::unique_ptr<grpc::ClientWriter<SubmitUpdateChunk>> writer = stub_->SubmitUpdate(context.get(), &response);

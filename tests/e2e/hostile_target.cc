@@ -48,8 +48,8 @@ std::string TokenFile(std::vector<std::string> identities) {
 
 std::string JoinToken(const std::string& identity) { return absl::StrCat("tok-", identity, "-5b1f0c2e9a7d4e3f"); }
 
-AttackTarget::AttackTarget(const std::string& name, const std::string& job,
-                           const std::vector<std::string>& identities, bool honest_worker)
+AttackTarget::AttackTarget(const std::string& name, const std::string& job, const std::vector<std::string>& identities,
+                           bool honest_worker)
     : cluster_(name, job) {
   WriteFile(cluster_.dir() + "/tokens", TokenFile(identities));
   WriteFile(cluster_.dir() + "/honest.token", JoinToken(kHonest) + "\n");
@@ -70,9 +70,9 @@ AttackTarget::AttackTarget(const std::string& name, const std::string& job,
   model_ = *std::move(model);
   codec_ = *std::move(codec);
   if (honest_worker) {
-    honest_ = &cluster_.StartWorker(kHonest, {"--join_token_file=" + cluster_.dir() + "/honest.token",
-                                              "--test_task_delay=300ms",
-                                              "--cache_dir=" + cluster_.dir() + "/honest-cache"});
+    honest_ =
+        &cluster_.StartWorker(kHonest, {"--join_token_file=" + cluster_.dir() + "/honest.token",
+                                        "--test_task_delay=300ms", "--cache_dir=" + cluster_.dir() + "/honest-cache"});
     EXPECT_TRUE(WaitFor([&] { return HonestTasksDone() > 0; }, absl::Seconds(60))) << cluster_.Logs();
     honest_tasks_start_ = HonestTasksDone();
   }

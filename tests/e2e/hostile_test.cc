@@ -69,7 +69,8 @@ constexpr absl::Duration kLeaseTimeout = absl::Milliseconds(1500);
 constexpr int kMaxInvalidRequests = 10;
 constexpr int kMaxStreamsPerWorker = 8;
 constexpr absl::Duration kStreamGrace = absl::Seconds(2);
-constexpr double kMinUploadBytesPerSecond = 64 * 1024;
+// limits.min_transfer_bytes_per_s, left at its default.
+constexpr double kMinTransferBytesPerSecond = 64 * 1024;
 constexpr int64_t kTopkCount = 64;
 constexpr char kRetryAfterKey[] = "tributary-retry-after-ms";
 
@@ -90,22 +91,22 @@ constexpr Counter kRefusedBanned{"refused_by_reason", "banned"};
 constexpr Counter kRefusedInvalid{"refused_by_reason", "invalid"};
 constexpr Counter kRejectedLease{"rejected_by_reason", "lease"};
 constexpr Counter kRejectedInvalid{"rejected_by_reason", "invalid"};
+// A malformed upload may be counted as a refused request or as a rejected
+// update; either one growing is enough.
+const std::vector<Counter> kInvalid = {kRefusedInvalid, kRejectedInvalid};
+
 // How /api/status names the identity of a token named NAME in bans[]:
 // NAME itself, or "token:NAME" (coordinator/identity.h).
 bool IsTokenIdentity(const std::string& identity, const std::string& name) {
   return identity == name || identity == "token:" + name;
 }
-// A malformed upload may be counted as a refused request or as a rejected
-// update; either one growing is enough.
-const std::vector<Counter> kInvalid = {kRefusedInvalid, kRejectedInvalid};
 
 // One identity per attack (AttackTarget adds "honest" and "observer").
 const std::vector<std::string> kIdentities = {
-    "atk-flipped", "atk-replay",  "victim",    "atk-steal", "atk-expired",    "atk-notask",     "atk-huge",
-    "atk-overflow", "atk-tiny",   "atk-stall", "atk-stall-none", "atk-big",   "atk-length",     "atk-nan",
-    "atk-codec",   "atk-flood",   "atk-streams", "atk-ban", "atk-raw",   "atk-topk-range", "atk-topk-order",
-    "atk-topk-count",
-};
+    "atk-flipped", "atk-replay",     "victim",         "atk-steal",     "atk-expired",    "atk-notask",
+    "atk-huge",    "atk-overflow",   "atk-tiny",       "atk-stall",     "atk-stall-none", "atk-big",
+    "atk-length",  "atk-nan",        "atk-codec",      "atk-flood",     "atk-streams",    "atk-ban",
+    "atk-raw",     "atk-topk-range", "atk-topk-order", "atk-topk-count"};
 
 int64_t CounterValue(const json& status, const Counter& counter) {
   const json& object = status.value(counter.object, json::object());
@@ -120,8 +121,9 @@ void ExpectCounted(const json& before, const json& after, const std::vector<Coun
     absl::StrAppend(&seen, counter.object, ".", counter.reason, " ", CounterValue(before, counter), " -> ",
                     CounterValue(after, counter), "; ");
   }
-  ADD_FAILURE() << "no refusal counted: " << seen << "refused_by_reason " << after.value("refused_by_reason", json()).dump()
-                << ", rejected_by_reason " << after.value("rejected_by_reason", json()).dump();
+  ADD_FAILURE() << "no refusal counted: " << seen << "refused_by_reason "
+                << after.value("refused_by_reason", json()).dump() << ", rejected_by_reason "
+                << after.value("rejected_by_reason", json()).dump();
 }
 
 // The MLP job with the honest worker training through every attack.
@@ -129,9 +131,7 @@ class HostileTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { target_ = std::make_unique<AttackTarget>("hostile", kMlpJob, kIdentities, true); }
   static void TearDownTestSuite() { target_.reset(); }
-  void SetUp() override {
-    ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
-  }
+  void SetUp() override { ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up"; }
   void TearDown() override {
     if (!target_->ready()) return;
     target_->Thaw();
@@ -276,8 +276,7 @@ TEST_F(HostileTest, MorePayloadThanTheHeaderClaimedIsInvalidArgument) {
   ASSERT_TRUE(task.ok()) << task.status();
   const json before = target().Status();
   const std::string payload = target().ValidPayload();
-  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload, "extra"})
-                .error_code(),
+  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), payload.size()), {payload, "extra"}).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   ExpectCounted(before, target().Status(), kInvalid);
   target().ExpectUntouched(model);
@@ -302,8 +301,7 @@ TEST_F(HostileTest, TooManyTinyChunksIsResourceExhausted) {
 // The header, then nothing, with a client deadline far beyond the
 // coordinator's: only the coordinator can end the upload in time.
 void ExpectStalledUploadCut(HostileClient& attacker, const UpdateHeader& header) {
-  const absl::Duration server_limit =
-      kStreamGrace + absl::Seconds(header.encoded_bytes() / kMinUploadBytesPerSecond);
+  const absl::Duration server_limit = kStreamGrace + absl::Seconds(header.encoded_bytes() / kMinTransferBytesPerSecond);
   const absl::Time start = absl::Now();
   const grpc::Status status = attacker.Upload(header, {}, false, server_limit + absl::Seconds(25));
   const absl::Duration took = absl::Now() - start;
@@ -356,9 +354,9 @@ TEST_F(HostileTest, WrongPayloadLengthForTheCodecIsInvalidArgument) {
   ASSERT_TRUE(task.ok()) << task.status();
   const json before = target().Status();
   const std::string short_payload = target().ValidPayload().substr(4);
-  EXPECT_EQ(attacker->Upload(HeaderFor(*task, target().codec_name(), short_payload.size()), {short_payload})
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      attacker->Upload(HeaderFor(*task, target().codec_name(), short_payload.size()), {short_payload}).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   ExpectCounted(before, target().Status(), kInvalid);
   target().ExpectUntouched(model);
 }
@@ -420,10 +418,11 @@ TEST_F(HostileTest, HeartbeatFloodIsRateLimitedWithARetryHint) {
     }
   }
   const int64_t honest_after = target().HonestTasksDone();
-  std::printf("heartbeat flood: %d answered, %d limited (%d without a valid %s), %d other; "
-              "honest tasks %lld -> %lld\n",
-              ok, limited, without_hint, kRetryAfterKey, other, static_cast<long long>(honest_before),
-              static_cast<long long>(honest_after));
+  std::printf(
+      "heartbeat flood: %d answered, %d limited (%d without a valid %s), %d other; "
+      "honest tasks %lld -> %lld\n",
+      ok, limited, without_hint, kRetryAfterKey, other, static_cast<long long>(honest_before),
+      static_cast<long long>(honest_after));
   EXPECT_GT(limited, 0);
   EXPECT_EQ(without_hint, 0) << "every refusal carries " << kRetryAfterKey << " > 0";
   EXPECT_EQ(other, 0);
@@ -518,11 +517,11 @@ TEST_F(HostileTest, HonestWorkerKeptTrainingThroughEveryAttack) {
 // worker: nothing may move the model at all.
 class HostileTopkTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { target_ = std::make_unique<AttackTarget>("hostile-topk", kTopkJob, kIdentities, false); }
-  static void TearDownTestSuite() { target_.reset(); }
-  void SetUp() override {
-    ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up";
+  static void SetUpTestSuite() {
+    target_ = std::make_unique<AttackTarget>("hostile-topk", kTopkJob, kIdentities, false);
   }
+  static void TearDownTestSuite() { target_.reset(); }
+  void SetUp() override { ASSERT_TRUE(target_->ready()) << "the coordinator under attack did not come up"; }
   void TearDown() override {
     if (target_->ready()) target_->ExpectBoundedAndUnharmed();
   }
