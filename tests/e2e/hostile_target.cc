@@ -80,8 +80,13 @@ AttackTarget::AttackTarget(const std::string& name, const std::string& job, cons
 }
 
 AttackTarget::~AttackTarget() {
-  std::printf("%s: coordinator RSS %.1f MiB at the start, at most %.1f MiB after a test\n", cluster_.dir().c_str(),
+  std::printf("%s: coordinator RSS %.1f MiB at the start, at most %.1f MiB after a test", cluster_.dir().c_str(),
               rss_start_ / 1048576.0, rss_max_ / 1048576.0);
+  if (honest_ != nullptr) {
+    std::printf("; the honest worker did %lld tasks before the attacks, %lld by the end",
+                static_cast<long long>(honest_tasks_start_), static_cast<long long>(HonestTasksDone()));
+  }
+  std::printf("\n");
 }
 
 std::unique_ptr<HostileClient> AttackTarget::Attacker(const std::string& identity) {

@@ -43,7 +43,8 @@ class AttackTarget {
   // whether all of that worked.
   AttackTarget(const std::string& name, const std::string& job, const std::vector<std::string>& identities,
                bool honest_worker);
-  // Prints the coordinator's RSS: at the start, and the most seen.
+  // Prints the coordinator's RSS (at the start, and the most seen) and the
+  // honest worker's tasks (when the attacks began, and at the end).
   ~AttackTarget();
 
   bool ready() const { return codec_ != nullptr; }
@@ -70,10 +71,8 @@ class AttackTarget {
   // The model is still `before`: version, applied count and weights.
   void ExpectUntouched(const ModelState& before);
 
-  // Tasks the honest worker finished, over all its sessions, now and when
-  // the attacks began.
+  // Tasks the honest worker finished, over all its sessions.
   int64_t HonestTasksDone() const;
-  int64_t honest_tasks_start() const { return honest_tasks_start_; }
 
   // What every test must leave behind: the RSS within kRssHeadroomBytes of
   // where it started, no update of an attacker ("atk-" names) accepted,
