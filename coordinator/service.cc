@@ -34,6 +34,7 @@ constexpr size_t kMaxTrackedKeys = 100'000;
 // Joins one identity or address may make at once before the per-minute
 // rate applies (a worker restarting a few times in a row).
 constexpr double kJoinBurst = 5;
+constexpr int kServerHandshakeTimeoutMs = 5'000;
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -521,6 +522,8 @@ absl::StatusOr<RunningServer> StartGrpcServer(const std::string& address,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kServerKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  // A connection that never finishes its TLS or HTTP/2 handshake is closed.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kServerHandshakeTimeoutMs);
   builder.AddListeningPort(address, std::move(credentials), &running.port);
   builder.RegisterService(service);
   running.server = builder.BuildAndStart();

@@ -1,7 +1,10 @@
 #include "worker/client.h"
 
 
+#include <algorithm>
+
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/wire.h"
@@ -15,10 +18,26 @@ constexpr absl::Duration kUnaryTimeout = absl::Seconds(5);
 constexpr absl::Duration kJoinTimeout = absl::Seconds(3);
 // Slowest link a transfer deadline allows for: 256 KiB/s.
 constexpr double kMinBytesPerSecond = 256 * 1024;
+// A coordinator's retry hint is followed up to this long.
+constexpr absl::Duration kMaxRetryHint = absl::Minutes(5);
+// Hints up to this long are waited out inside a call (HonouringShortHints).
+constexpr absl::Duration kMaxInlineHint = absl::Seconds(1);
+constexpr int kHintedRetries = 5;
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+// The same, carrying the coordinator's retry hint (trailing metadata) as a
+// payload that RetryHint() reads.
+absl::Status FromGrpc(const grpc::Status& status, const grpc::ClientContext& context) {
+  absl::Status converted = FromGrpc(status);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find(kRetryAfterMetadataKey); !converted.ok() && it != trailers.end()) {
+    converted.SetPayload(kRetryAfterMetadataKey, absl::Cord(absl::string_view(it->second.data(), it->second.size())));
+  }
+  return converted;
 }
 
 grpc::ChannelArguments ChannelArgs() {
@@ -36,7 +55,36 @@ grpc::ChannelArguments ChannelArgs() {
   return args;
 }
 
+// Calls `call` again while the coordinator answers with a short retry hint
+// (a rate limit hit mid-task), up to kHintedRetries times, so the limit
+// costs the wait it asks for rather than the task. Longer hints go up to
+// the worker's loop.
+template <typename Call>
+auto HonouringShortHints(const Call& call) -> decltype(call()) {
+  for (int attempt = 1;; ++attempt) {
+    auto result = call();
+    if (result.ok() || attempt > kHintedRetries) return result;
+    std::optional<absl::Duration> hint = RetryHint(result.status());
+    if (!hint || *hint > kMaxInlineHint) return result;
+    absl::SleepFor(*hint);
+  }
+}
+
 }  // namespace
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
+  status.ForEachPayload(
+      [&prefixed](absl::string_view url, const absl::Cord& payload) { prefixed.SetPayload(url, payload); });
+  return prefixed;
+}
+
+std::optional<absl::Duration> RetryHint(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterMetadataKey);
+  int64_t ms = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms <= 0) return std::nullopt;
+  return std::min(absl::Milliseconds(ms), kMaxRetryHint);
+}
 
 absl::Duration TransferTimeout(uint64_t bytes) {
   return kUnaryTimeout + absl::Seconds(static_cast<double>(bytes) / kMinBytesPerSecond);
@@ -79,7 +127,7 @@ absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::UnavailableError(absl::StrCat("no connection within ", absl::FormatDuration(kJoinTimeout)));
     }
-    return FromGrpc(s);
+    return FromGrpc(s, *context);
   }
   absl::MutexLock lock(&mu_);
   session_token_ = response.session_token();
@@ -91,19 +139,26 @@ absl::StatusOr<tributary::v1::HeartbeatResponse> CoordinatorClient::Heartbeat(ui
   request.set_task_id(current_task);
   tributary::v1::HeartbeatResponse response;
   auto context = NewContext(kUnaryTimeout);
-  if (grpc::Status s = stub_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = stub_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
   return response;
 }
 
 absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask() {
-  tributary::v1::GetTaskResponse response;
-  auto context = NewContext(kUnaryTimeout);
-  if (grpc::Status s = stub_->GetTask(context.get(), {}, &response); !s.ok()) return FromGrpc(s);
-  return response;
+  return HonouringShortHints([this]() -> absl::StatusOr<tributary::v1::GetTaskResponse> {
+    tributary::v1::GetTaskResponse response;
+    auto context = NewContext(kUnaryTimeout);
+    if (grpc::Status s = stub_->GetTask(context.get(), {}, &response); !s.ok()) return FromGrpc(s, *context);
+    return response;
+  });
 }
 
-absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open, std::string sha256,
+absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open, const std::string& sha256,
                                                         uint64_t bytes, Announced announced) {
+  return HonouringShortHints([&] { return DownloadOnce(open, sha256, bytes, announced); });
+}
+
+absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& open, std::string sha256,
+                                                            uint64_t bytes, Announced announced) {
   auto context = NewContext(TransferTimeout(bytes));
   std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
   std::string payload;
@@ -134,7 +189,7 @@ absl::StatusOr<std::string> CoordinatorClient::Download(const OpenStream& open, 
     reader->Finish();
     return problem;
   }
-  if (absl::Status s = FromGrpc(reader->Finish()); !s.ok()) return s;
+  if (absl::Status s = FromGrpc(reader->Finish(), *context); !s.ok()) return s;
   if (payload.size() != bytes || DigestBytes(Sha256(payload)) != sha256) {
     return absl::DataLossError("download failed its SHA-256 check");
   }
@@ -168,6 +223,12 @@ absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, con
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(
     const tributary::v1::UpdateHeader& header, const std::string& payload) {
+  // A retried submit is safe: the coordinator applies a task once.
+  return HonouringShortHints([&] { return SubmitUpdateOnce(header, payload); });
+}
+
+absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdateOnce(
+    const tributary::v1::UpdateHeader& header, const std::string& payload) {
   tributary::v1::SubmitUpdateResponse response;
   auto context = NewContext(TransferTimeout(payload.size()));
   auto writer = stub_->SubmitUpdate(context.get(), &response);
@@ -179,7 +240,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
     open = writer->Write(chunk);
   }
   writer->WritesDone();
-  if (grpc::Status s = writer->Finish(); !s.ok()) return FromGrpc(s);
+  if (grpc::Status s = writer->Finish(); !s.ok()) return FromGrpc(s, *context);
   return response;
 }
 

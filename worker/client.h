@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -56,15 +57,28 @@ class CoordinatorClient {
   // `sha256` and `bytes` must match exactly), or the stream's first chunk
   // (then `bytes` is the most accepted).
   enum class Announced { kByTask, kByStream };
-  // Runs a chunked download that `open` starts, and verifies it.
-  absl::StatusOr<std::string> Download(const OpenStream& open, std::string sha256, uint64_t bytes,
+  // Runs a chunked download that `open` starts, and verifies it; waits out
+  // short retry hints.
+  absl::StatusOr<std::string> Download(const OpenStream& open, const std::string& sha256, uint64_t bytes,
                                        Announced announced);
+  absl::StatusOr<std::string> DownloadOnce(const OpenStream& open, std::string sha256, uint64_t bytes,
+                                           Announced announced);
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdateOnce(const tributary::v1::UpdateHeader& header,
+                                                                       const std::string& payload);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;
   absl::Mutex mu_;
   std::string session_token_ ABSL_GUARDED_BY(mu_);
 };
+
+// `status` with `prefix` before its message, keeping its payloads (the
+// retry hint among them).
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status);
+
+// How long the coordinator asked to wait before calling again (its answer
+// to a call over a rate limit), if it did; capped at a few minutes.
+std::optional<absl::Duration> RetryHint(const absl::Status& status);
 
 // The deadline for moving `bytes` over a slow home link.
 absl::Duration TransferTimeout(uint64_t bytes);

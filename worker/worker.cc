@@ -106,8 +106,9 @@ absl::Status Worker::JoinWithRetries() {
         return absl::Status(joined.status().code(),
                             absl::StrCat("the coordinator refused to let us join: ", joined.status().message()));
       }
-      const absl::Duration delay = backoff_.Next();
-      TLOG(WARNING) << "coordinator " << options_.coordinator << " unreachable ("
+      const absl::Duration delay = RetryDelay(joined.status());
+      TLOG(WARNING) << "coordinator " << options_.coordinator
+                    << (absl::IsResourceExhausted(joined.status()) ? " busy (" : " unreachable (")
                     << joined.status().message() << "); retrying in " << InSeconds(delay);
       SleepUnlessStopped(delay);
       continue;
@@ -148,12 +149,22 @@ absl::Status Worker::JoinWithRetries() {
   return absl::OkStatus();
 }
 
+absl::Duration Worker::RetryDelay(const absl::Status& error) {
+  const absl::Duration backoff = backoff_.Next();
+  std::optional<absl::Duration> hint = RetryHint(error);
+  return hint ? std::max(*hint, backoff) : backoff;
+}
+
 void Worker::Recover(const absl::Status& error, absl::string_view during) {
   if (absl::IsUnauthenticated(error)) {
     TLOG(WARNING) << during << ": session no longer valid (" << error.message() << "); joining again";
     joined_ = false;
     absl::MutexLock lock(&mu_);
     heartbeats_on_ = false;
+  } else if (std::optional<absl::Duration> hint = RetryHint(error)) {
+    TLOG(WARNING) << during << ": the coordinator asks us to slow down (" << error.message() << "); waiting "
+                  << InSeconds(*hint);
+    SleepUnlessStopped(*hint);
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
     TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
@@ -203,7 +214,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   if (auto cached = cache.Get(digest)) return cached;
   absl::StatusOr<std::string> fetched = fetch();
   if (!fetched.ok()) {
-    return absl::Status(fetched.status().code(), absl::StrCat(what, ": ", fetched.status().message()));
+    return Prefixed(absl::StrCat(what, ": "), fetched.status());
   }
   auto payload = std::make_shared<const std::string>(*std::move(fetched));
   cache.Put(digest, payload, /*persist=*/true);
@@ -225,7 +236,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::ModelFor(const tribut
       if (applied.ok()) return model;
       TLOG(WARNING) << what << ": " << applied.message() << "; downloading it whole";
     } else if (!absl::IsNotFound(delta.status())) {
-      return absl::Status(delta.status().code(), absl::StrCat(what, " (delta): ", delta.status().message()));
+      return Prefixed(absl::StrCat(what, " (delta): "), delta.status());
     }
   }
   absl::StatusOr<std::shared_ptr<const std::string>> model =

@@ -69,6 +69,9 @@ class Worker {
       const std::function<absl::StatusOr<std::string>()>& fetch);
   // Reacts to a failed call: rejoin, back off, or skip the task.
   void Recover(const absl::Status& error, absl::string_view during);
+  // How long to wait before joining again after `error`: the next backoff,
+  // or longer when the coordinator asked for it (RetryHint).
+  absl::Duration RetryDelay(const absl::Status& error);
   void HeartbeatLoop();
   // Returns once the coordinator can be reached again, after `timeout`, or
   // when stopped, whichever comes first.
