@@ -1,11 +1,20 @@
-// The status endpoint: a small HTTP server (cpp-httplib) on its own thread
+// The status endpoint: a small HTTP server (cpp-httplib) on its own threads
 // that renders the run's state. It only reads the run.
 //
-//   GET /              the HTML dashboard (dashboard.h)
-//   GET /healthz       200 "ok" while the coordinator serves
+//   GET /              the HTML dashboard (dashboard.h); a static page that
+//                      carries no run data, so it needs no token
+//   GET /healthz       200 "ok" while the coordinator serves; never needs a token
 //   GET /api/status    the status JSON (status_json.h)
 //   GET /api/history   loss history for plotting
 //   GET /api/ledger    every work item's lease and completion counts
+//
+// HEAD works on every route; any other method gets 405 and a request that
+// announces a body gets 413, both before a byte of the body is read. Each
+// connection serves one request ("Connection: close"), and a client that
+// goes quiet for `idle_timeout` is dropped. With a bearer token, every route
+// but / and /healthz answers 401 unless the request carries
+// "Authorization: Bearer TOKEN"; the dashboard reads the token from its URL
+// fragment (http://HOST:PORT/#token=TOKEN), which browsers never send.
 #ifndef TRIBUTARY_COORDINATOR_STATUS_HTTP_H_
 #define TRIBUTARY_COORDINATOR_STATUS_HTTP_H_
 
@@ -14,6 +23,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "coordinator/run.h"
 
 namespace httplib {
@@ -22,21 +32,37 @@ class Server;
 
 namespace tributary::coordinator {
 
+struct StatusHttpOptions {
+  // HOST:PORT; port 0 picks a free one.
+  std::string address = "127.0.0.1:8080";
+  // When not empty, what "Authorization: Bearer" must carry.
+  std::string bearer_token;
+  // cpp-httplib serves each connection on one thread of a fixed pool, for as
+  // long as a byte arrives every idle_timeout: the pool is sized so that
+  // dozens of stalled clients still leave threads for the page.
+  int threads = 128;
+  absl::Duration idle_timeout = absl::Seconds(3);
+};
+
 class StatusHttpServer {
  public:
-  // Binds `address` (HOST:PORT; port 0 picks a free one) and starts serving.
-  // `run` is borrowed and must outlive the server.
-  static absl::StatusOr<std::unique_ptr<StatusHttpServer>> Start(const std::string& address,
+  // Binds options.address and starts serving. `run` is borrowed and must
+  // outlive the server. UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<StatusHttpServer>> Start(const StatusHttpOptions& options,
                                                                   TrainingRun& run);
-  // Stops serving and joins the thread.
+  // Stops serving and joins the threads.
   ~StatusHttpServer();
 
   int port() const { return port_; }
+  // Where a browser on this machine finds the dashboard: the bound host
+  // (localhost for a wildcard address) and port.
+  std::string url() const;
 
  private:
-  StatusHttpServer(std::unique_ptr<httplib::Server> server, int port);
+  StatusHttpServer(std::unique_ptr<httplib::Server> server, std::string host, int port);
 
   std::unique_ptr<httplib::Server> server_;
+  std::string host_;
   int port_;
   std::thread thread_;
 };
@@ -48,6 +74,10 @@ struct HostPort {
 
 // Splits "host:port" or "[v6]:port"; INVALID_ARGUMENT naming the address otherwise.
 absl::StatusOr<HostPort> SplitHostPort(const std::string& address);
+
+// The token in `path`, trailing whitespace stripped; an error naming the path
+// if it cannot be read or holds none.
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path);
 
 }  // namespace tributary::coordinator
 
