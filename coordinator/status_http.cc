@@ -34,7 +34,9 @@ void AddRoutes(httplib::Server& server, TrainingRun& run) {
     response.set_content(kDashboardHtml, "text/html; charset=utf-8");
   });
   server.Get("/healthz", [](const Request&, Response& response) { response.set_content("ok\n", "text/plain"); });
-  server.Get("/api/status", [&run](const Request&, Response& response) { ServeJson(response, StatusJson(run.Status())); });
+  server.Get("/api/status", [&run](const Request&, Response& response) {
+    ServeJson(response, StatusJson(run.Status()));
+  });
   server.Get("/api/history", [&run](const Request&, Response& response) {
     ServeJson(response, HistoryJson(run.History()));
   });
@@ -52,7 +54,8 @@ bool BearerMatches(const Request& request, const std::string& token) {
   return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }
 
-// A body is refused from its headers alone; httplib reads none for GET/HEAD.
+// Decided from the headers alone: the pre-routing handler runs before httplib
+// reads any body.
 bool AnnouncesBody(const Request& request) {
   uint64_t length = 0;
   return request.has_header("Transfer-Encoding") ||
@@ -142,8 +145,9 @@ StatusHttpServer::~StatusHttpServer() {
 
 std::string StatusHttpServer::url() const {
   const bool wildcard = host_.empty() || host_ == "0.0.0.0" || host_ == "::";
-  const std::string host = wildcard ? "localhost" : absl::StrContains(host_, ':') ? absl::StrCat("[", host_, "]") : host_;
-  return absl::StrCat("http://", host, ":", port_, "/");
+  if (wildcard) return absl::StrCat("http://localhost:", port_, "/");
+  if (absl::StrContains(host_, ':')) return absl::StrCat("http://[", host_, "]:", port_, "/");
+  return absl::StrCat("http://", host_, ":", port_, "/");
 }
 
 }  // namespace tributary::coordinator

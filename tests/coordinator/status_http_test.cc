@@ -229,7 +229,7 @@ TEST_F(StatusHttpTest, TricklingClientsDoNotBlockThePage) {
       absl::SleepFor(absl::Milliseconds(500));
     }
   });
-  for (int probe = 0; probe < 4; ++probe) {
+  for (int probe = 0; probe < 3; ++probe) {
     absl::SleepFor(kIdleTimeout);
     EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200) << "probe " << probe;
   }
