@@ -1,5 +1,5 @@
-// The status endpoint: a small HTTP server (cpp-httplib) on its own threads
-// that renders the run's state. It only reads the run.
+// The status endpoint: routes and token screening over http_server.h, which
+// owns the sockets and the limits. It only reads the run.
 //
 //   GET /              the HTML dashboard (dashboard.h); a static page that
 //                      carries no run data, so it needs no token
@@ -10,25 +10,22 @@
 //
 // HEAD works on every route; any other method gets 405 and a request that
 // announces a body gets 413, both before a byte of the body is read. Each
-// connection serves one request ("Connection: close"), and a client that
-// goes quiet for `idle_timeout` is dropped. With a bearer token, every route
-// but / and /healthz answers 401 unless the request carries
-// "Authorization: Bearer TOKEN"; the dashboard reads the token from its URL
-// fragment (http://HOST:PORT/#token=TOKEN), which browsers never send.
+// connection serves one request ("Connection: close"); a request head must
+// arrive within `limits.head_timeout` and fit in kMaxHeadBytes, and the
+// number of connections is capped per client and in total (http_server.h).
+// With a bearer token, every route but / and /healthz answers 401 unless
+// the request carries "Authorization: Bearer TOKEN"; the dashboard reads the
+// token from its URL fragment (http://HOST:PORT/#token=TOKEN), which
+// browsers never send.
 #ifndef TRIBUTARY_COORDINATOR_STATUS_HTTP_H_
 #define TRIBUTARY_COORDINATOR_STATUS_HTTP_H_
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
+#include "coordinator/http_server.h"
 #include "coordinator/run.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace tributary::coordinator {
 
@@ -37,11 +34,7 @@ struct StatusHttpOptions {
   std::string address = "127.0.0.1:8080";
   // When not empty, what "Authorization: Bearer" must carry.
   std::string bearer_token;
-  // cpp-httplib serves each connection on one thread of a fixed pool, for as
-  // long as a byte arrives every idle_timeout: the pool is sized so that
-  // dozens of stalled clients still leave threads for the page.
-  int threads = 128;
-  absl::Duration idle_timeout = absl::Seconds(3);
+  HttpServerLimits limits;
 };
 
 class StatusHttpServer {
@@ -50,21 +43,19 @@ class StatusHttpServer {
   // outlive the server. UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<StatusHttpServer>> Start(const StatusHttpOptions& options,
                                                                   TrainingRun& run);
-  // Stops serving and joins the threads.
-  ~StatusHttpServer();
+  // Stops serving and closes every connection.
+  ~StatusHttpServer() = default;
 
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
   // Where a browser on this machine finds the dashboard: the bound host
   // (localhost for a wildcard address) and port.
   std::string url() const;
 
  private:
-  StatusHttpServer(std::unique_ptr<httplib::Server> server, std::string host, int port);
+  StatusHttpServer(std::unique_ptr<HttpServer> server, std::string host);
 
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttpServer> server_;
   std::string host_;
-  int port_;
-  std::thread thread_;
 };
 
 struct HostPort {

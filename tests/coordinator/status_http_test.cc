@@ -4,9 +4,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -27,20 +29,29 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr int kNumParams = 4 * 6 + 4 + 3 * 4 + 3;
-constexpr absl::Duration kIdleTimeout = absl::Seconds(2);
+constexpr absl::Duration kHeadTimeout = absl::Seconds(2);
 // "Answers promptly": generous, for a loaded machine; no test measures speed.
 constexpr absl::Duration kPrompt = absl::Seconds(3);
 constexpr size_t kMaxResponseBytes = 1 << 20;
+// Misbehaving clients come from 127.0.1.N, this many per address (under the
+// per-client cap), so the probes from 127.0.0.1 are never over it.
+constexpr int kClientsPerAddress = 8;
+
+std::string AttackerAddress(int i) { return absl::StrCat("127.0.1.", 1 + i / kClientsPerAddress); }
 
 // A TCP connection to 127.0.0.1:`port` from `source` (any 127/8 address is
-// this machine, so tests can play several clients); -1 on failure.
-int Connect(int port, const char* source = "127.0.0.1") {
+// this machine, so tests can play several clients); -1 on failure. A send
+// that blocks gives up after kPrompt.
+int Connect(int port, const std::string& source = "127.0.0.1") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const timeval send_timeout{absl::ToInt64Seconds(kPrompt), 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
   sockaddr_in from{};
   from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
@@ -97,8 +108,8 @@ struct Reply {
 };
 
 // Sends `request` on a new connection and reads the reply, waiting kPrompt.
-Reply Exchange(int port, const std::string& request) {
-  const int fd = Connect(port);
+Reply Exchange(int port, const std::string& request, const std::string& source = "127.0.0.1") {
+  const int fd = Connect(port, source);
   Reply reply;
   if (fd < 0 || !SendAll(fd, request)) return reply;
   reply.text = ReadUntilClosed(fd, kPrompt);
@@ -111,16 +122,31 @@ std::string Get(const std::string& path, const std::string& headers = "") {
   return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n", headers, "\r\n");
 }
 
+// Pages resident in this process, in bytes.
+int64_t ResidentBytes() {
+  int64_t pages = 0;
+  int64_t resident = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+HttpServerLimits TestLimits() {
+  HttpServerLimits limits;
+  limits.head_timeout = kHeadTimeout;
+  limits.write_timeout = kHeadTimeout;
+  return limits;
+}
+
 class StatusHttpTest : public ::testing::Test {
  protected:
   StatusHttpTest()
       : dataset_(TinyDataset(12, 4)), run_(TinyJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_) {}
 
-  void StartServer(const std::string& token = "") {
+  void StartServer(const std::string& token = "", const HttpServerLimits& limits = TestLimits()) {
     StatusHttpOptions options;
     options.address = "127.0.0.1:0";
     options.bearer_token = token;
-    options.idle_timeout = kIdleTimeout;
+    options.limits = limits;
     absl::StatusOr<std::unique_ptr<StatusHttpServer>> server = StatusHttpServer::Start(options, run_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -174,9 +200,40 @@ TEST_F(StatusHttpTest, RefusesABodyWithoutReadingIt) {
 
 TEST_F(StatusHttpTest, RefusesOversizedHeadersAndRequestLines) {
   StartServer();
-  EXPECT_EQ(Exchange(port(), Get("/healthz", absl::StrCat("X-Big: ", std::string(16 * 1024, 'a'), "\r\n"))).status,
-            400);
-  EXPECT_EQ(Exchange(port(), Get(absl::StrCat("/healthz?", std::string(16 * 1024, 'a')))).status, 414);
+  EXPECT_EQ(Exchange(port(), Get("/healthz", absl::StrCat("X-Big: ", std::string(kMaxHeadBytes, 'a'), "\r\n"))).status,
+            431);
+  EXPECT_EQ(Exchange(port(), Get(absl::StrCat("/healthz?", std::string(kMaxHeadBytes, 'a')))).status, 414);
+}
+
+// A head that fills the buffer exactly is answered at once: the server reads
+// no more than kMaxHeadBytes of one.
+TEST_F(StatusHttpTest, AHeadThatFillsTheBufferGets431) {
+  StartServer();
+  const std::string start = "GET /healthz HTTP/1.1\r\nX-Endless: ";
+  const int fd = Connect(port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, start + std::string(kMaxHeadBytes - start.size(), 'a')));
+  EXPECT_THAT(ReadUntilClosed(fd, kPrompt), StartsWith("HTTP/1.1 431 "));
+  close(fd);
+}
+
+// Clients that each send a megabyte of one header line are cut off; the
+// server buffers at most kMaxHeadBytes of each.
+TEST_F(StatusHttpTest, EndlessHeaderLinesDoNotGrowMemory) {
+  constexpr int kClients = 16;
+  StartServer();
+  const std::string endless = "GET /healthz HTTP/1.1\r\nX-Endless: " + std::string(1 << 20, 'a');
+  const int64_t resident_before = ResidentBytes();
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = Connect(port(), AttackerAddress(i));
+    ASSERT_GE(fd, 0);
+    // Fails part way once the server has closed; SO_SNDTIMEO bounds it if not.
+    SendAll(fd, endless);
+    EXPECT_TRUE(ClosedWithin(fd, kPrompt)) << "client " << i;
+    close(fd);
+  }
+  EXPECT_LT(ResidentBytes() - resident_before, 4 << 20);
+  EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
 }
 
 TEST_F(StatusHttpTest, ClosesIdleAndHalfSentConnections) {
@@ -186,20 +243,20 @@ TEST_F(StatusHttpTest, ClosesIdleAndHalfSentConnections) {
   ASSERT_GE(idle, 0);
   ASSERT_GE(half, 0);
   ASSERT_TRUE(SendAll(half, "GET /api/status HTTP/1.1\r\nHost: loc"));
-  // Both the wait for a first byte and each read give up after kIdleTimeout.
-  EXPECT_TRUE(ClosedWithin(idle, 2 * kIdleTimeout + kPrompt));
-  EXPECT_TRUE(ClosedWithin(half, 2 * kIdleTimeout + kPrompt));
+  // The whole head must arrive within kHeadTimeout of the accept.
+  EXPECT_TRUE(ClosedWithin(idle, kHeadTimeout + kPrompt));
+  EXPECT_TRUE(ClosedWithin(half, kHeadTimeout + kPrompt));
   close(idle);
   close(half);
 }
 
-// 64 clients that each send half a request and stall hold 64 of the pool's
-// threads; the rest still serve the page.
+// 64 clients that each send half a request and stall hold 64 sockets; the
+// page still answers.
 TEST_F(StatusHttpTest, StalledClientsDoNotBlockThePage) {
   StartServer();
   std::vector<int> stalled;
   for (int i = 0; i < 64; ++i) {
-    const int fd = Connect(port());
+    const int fd = Connect(port(), AttackerAddress(i));
     ASSERT_GE(fd, 0);
     stalled.push_back(fd);
     ASSERT_TRUE(SendAll(fd, "GET /api/sta"));
@@ -207,35 +264,93 @@ TEST_F(StatusHttpTest, StalledClientsDoNotBlockThePage) {
   const absl::Time start = absl::Now();
   EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/api/status")).status, 200);
-  EXPECT_LT(absl::Now() - start, kIdleTimeout) << "answered only once the stalled clients timed out";
+  EXPECT_LT(absl::Now() - start, kHeadTimeout) << "answered only once the stalled clients timed out";
   for (const int fd : stalled) close(fd);
 }
 
-// 64 clients that each trickle a byte every half second are never idle for
-// long enough to be dropped; the page still answers throughout.
-TEST_F(StatusHttpTest, TricklingClientsDoNotBlockThePage) {
-  StartServer();
+// 200 clients that each trickle a byte every half second hold their
+// connections until the head deadline; /healthz answers promptly throughout,
+// and then every trickler is cut off.
+TEST_F(StatusHttpTest, TricklingClientsDoNotBlockThePageAndAreCutOff) {
+  constexpr int kClients = 200;
+  constexpr int kProbes = 8;
+  HttpServerLimits limits = TestLimits();
+  limits.head_timeout = absl::Seconds(5);
+  StartServer("", limits);
   std::vector<int> trickling;
-  for (int i = 0; i < 64; ++i) {
-    const int fd = Connect(port());
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = Connect(port(), AttackerAddress(i));
     ASSERT_GE(fd, 0);
     trickling.push_back(fd);
   }
   std::atomic<bool> stop{false};
   std::thread trickler([&] {
-    const std::string header = "GET /api/status HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const std::string header = "GET /api/status HTTP/1.1\r\nX-Slow: " + std::string(40, 'a');
     for (size_t i = 0; i < header.size() && !stop; ++i) {
       for (const int fd : trickling) send(fd, &header[i], 1, MSG_NOSIGNAL);
       absl::SleepFor(absl::Milliseconds(500));
     }
   });
-  for (int probe = 0; probe < 3; ++probe) {
-    absl::SleepFor(kIdleTimeout);
+  for (int probe = 0; probe < kProbes; ++probe) {
+    const absl::Time start = absl::Now();
     EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200) << "probe " << probe;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "probe " << probe;
+    absl::SleepFor(absl::Milliseconds(500));
   }
+  for (int i = 0; i < kClients; ++i) EXPECT_TRUE(ClosedWithin(trickling[i], limits.head_timeout + kPrompt)) << i;
   stop = true;
   trickler.join();
   for (const int fd : trickling) close(fd);
+}
+
+// Over the per-client cap, a connection is answered 503 and closed; other
+// addresses and the connections already held are served as usual.
+TEST_F(StatusHttpTest, ConnectionsOverThePerClientCapAreRefused) {
+  HttpServerLimits limits = TestLimits();
+  limits.head_timeout = absl::Seconds(30);
+  StartServer("", limits);
+  std::vector<int> held;
+  for (int i = 0; i < limits.max_connections_per_client; ++i) {
+    const int fd = Connect(port(), "127.0.0.3");
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\n"));
+    held.push_back(fd);
+  }
+  for (int extra = 0; extra < 4; ++extra) {
+    EXPECT_THAT(Exchange(port(), Get("/healthz"), "127.0.0.3").text, StartsWith("HTTP/1.1 503 ")) << extra;
+  }
+  EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
+  for (const int fd : held) {
+    ASSERT_TRUE(SendAll(fd, "\r\n"));
+    EXPECT_THAT(ReadUntilClosed(fd, kPrompt), StartsWith("HTTP/1.1 200 "));
+    close(fd);
+  }
+  EXPECT_EQ(Exchange(port(), Get("/healthz"), "127.0.0.3").status, 200);
+}
+
+TEST_F(StatusHttpTest, ConnectionsOverTheTotalCapAreRefusedUntilOneEnds) {
+  HttpServerLimits limits = TestLimits();
+  limits.head_timeout = absl::Seconds(30);
+  limits.max_connections = 4;
+  StartServer("", limits);
+  std::vector<int> held;
+  for (int i = 0; i < limits.max_connections; ++i) {
+    const int fd = Connect(port(), AttackerAddress(i * kClientsPerAddress));
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\n"));
+    held.push_back(fd);
+  }
+  EXPECT_THAT(Exchange(port(), Get("/healthz")).text, StartsWith("HTTP/1.1 503 "));
+  ASSERT_TRUE(SendAll(held[0], "\r\n"));
+  EXPECT_THAT(ReadUntilClosed(held[0], kPrompt), StartsWith("HTTP/1.1 200 "));
+  EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
+  for (const int fd : held) close(fd);
+}
+
+TEST_F(StatusHttpTest, PercentEscapedPathsAreNotDecoded) {
+  StartServer();
+  EXPECT_EQ(Exchange(port(), Get("/heal%74hz")).status, 404);
+  EXPECT_EQ(Exchange(port(), "GET http://localhost/healthz HTTP/1.1\r\n\r\n").status, 200);
 }
 
 TEST_F(StatusHttpTest, TokenGuardsEverythingButTheStaticPageAndHealthz) {
