@@ -139,7 +139,8 @@ class HttpServer::Loop {
     close(wake_fd_);
   }
 
-  // Makes Run() return; thread-safe.
+  // Makes Run() return; thread-safe. Cannot fail in a way that matters: a
+  // write is refused only when the counter is already non-zero.
   void Stop() {
     const uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
@@ -149,33 +150,46 @@ class HttpServer::Loop {
     std::vector<pollfd> fds;
     while (true) {
       const absl::Time now = absl::Now();
-      const bool accepting = now >= accept_paused_until_;
-      absl::Time next = accepting ? absl::InfiniteFuture() : accept_paused_until_;
-      fds.clear();
-      fds.push_back({wake_fd_, POLLIN, 0});
-      fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll skips a negative fd
-      for (const auto& c : connections_) {
-        fds.push_back({c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
-        next = std::min(next, c->deadline);
-      }
+      const absl::Time next = Watch(now, fds);
       if (poll(fds.data(), fds.size(), PollTimeoutMs(now, next)) < 0 && errno != EINTR) {
         TLOG(ERROR) << "status page stops: poll: " << std::strerror(errno);
         return;
       }
       if (fds[0].revents != 0) return;
-      const absl::Time after = absl::Now();
-      for (size_t i = 0; i < connections_.size(); ++i) {
-        if (fds[i + 2].revents == 0) continue;
-        Connection& c = *connections_[i];
-        if (c.out.empty()) Read(c, after);
-        else Write(c);
-      }
-      Sweep(after);
-      if (fds[1].revents != 0) Accept(after);
+      Serve(fds, absl::Now());
     }
   }
 
  private:
+  // Fills `fds`: the wake-up eventfd, the listening socket (-1, which poll
+  // skips, while accepting is paused), then each connection in order.
+  // Returns the earliest deadline.
+  absl::Time Watch(absl::Time now, std::vector<pollfd>& fds) const {
+    const bool accepting = now >= accept_paused_until_;
+    absl::Time next = accepting ? absl::InfiniteFuture() : accept_paused_until_;
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});
+    for (const auto& c : connections_) {
+      fds.push_back({c->fd, static_cast<short>(c->out.empty() ? POLLIN : POLLOUT), 0});
+      next = std::min(next, c->deadline);
+    }
+    return next;
+  }
+
+  // Acts on what poll() reported in `fds` (laid out by Watch), then on the
+  // deadlines; accepts last, so the new connections are not in `fds`.
+  void Serve(const std::vector<pollfd>& fds, absl::Time now) {
+    for (size_t i = 0; i < connections_.size(); ++i) {
+      if (fds[i + 2].revents == 0) continue;
+      Connection& c = *connections_[i];
+      if (c.out.empty()) Read(c, now);
+      else Write(c);
+    }
+    Sweep(now);
+    if (fds[1].revents != 0) Accept(now);
+  }
+
   void Accept(absl::Time now) {
     for (int i = 0; i < kMaxAcceptsPerWake; ++i) {
       sockaddr_storage address{};
