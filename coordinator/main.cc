@@ -35,7 +35,10 @@
 
 ABSL_FLAG(std::string, job, "", "Job spec (text-format JobSpec); empty runs the built-in default job");
 ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to (HOST:PORT)");
-ABSL_FLAG(std::string, http, "0.0.0.0:8080", "Status endpoint address (HOST:PORT)");
+ABSL_FLAG(std::string, http, "127.0.0.1:8080",
+          "Status endpoint address (HOST:PORT); this machine only unless set (README: Status page)");
+ABSL_FLAG(std::string, http_token_file, "",
+          "File holding a token the status endpoint then requires (Authorization: Bearer) on all but / and /healthz");
 ABSL_FLAG(std::string, join_token_file, "",
           "Join tokens, one per line as NAME TOKEN (or one bare token); the name is the volunteer's identity. "
           "SIGHUP reloads it: revoked tokens' sessions end");
@@ -58,6 +61,7 @@ struct CoordinatorOptions {
   std::string job_path;
   std::string listen;
   std::string http;
+  std::string http_token_file;
   std::string join_token_file;
   std::string unban_file;
   bool exit_when_done = false;
@@ -106,6 +110,16 @@ void Reload(CoordinatorService& service, TrainingRun& run, const CoordinatorOpti
     }
   }
   LiftBans(run, options.unban_file);
+}
+
+absl::StatusOr<StatusHttpOptions> MakeHttpOptions(const CoordinatorOptions& options) {
+  StatusHttpOptions http;
+  http.address = options.http;
+  if (options.http_token_file.empty()) return http;
+  absl::StatusOr<std::string> token = ReadBearerToken(options.http_token_file);
+  if (!token.ok()) return absl::InvalidArgumentError(absl::StrCat("--http_token_file: ", token.status().message()));
+  http.bearer_token = *std::move(token);
+  return http;
 }
 
 // Evaluates whenever the run asks, until `stop`.
@@ -167,6 +181,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!job.ok()) return job.status();
   absl::StatusOr<JoinTokens> join_tokens = LoadJoinTokens(options.join_token_file);
   if (!join_tokens.ok()) return join_tokens.status();
+  absl::StatusOr<StatusHttpOptions> http_options = MakeHttpOptions(options);
+  if (!http_options.ok()) return http_options.status();
   absl::StatusOr<std::optional<LoadedCheckpoint>> resume = FindRunToResume(options.state_dir);
   if (!resume.ok()) return resume.status();
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
@@ -205,10 +221,9 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   LogTransportSecurity(options.tls, options.listen);
   absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
-  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(options.http, run);
+  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(*http_options, run);
   if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));
-  TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: http://localhost:"
-             << (*http)->port() << "/";
+  TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: " << (*http)->url();
 
   std::atomic<bool> stop_eval{false};
   std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
@@ -241,6 +256,7 @@ int main(int argc, char** argv) {
   options.job_path = absl::GetFlag(FLAGS_job);
   options.listen = absl::GetFlag(FLAGS_listen);
   options.http = absl::GetFlag(FLAGS_http);
+  options.http_token_file = absl::GetFlag(FLAGS_http_token_file);
   options.join_token_file = absl::GetFlag(FLAGS_join_token_file);
   options.unban_file = absl::GetFlag(FLAGS_unban_file);
   options.exit_when_done = absl::GetFlag(FLAGS_exit_when_done);

@@ -1,40 +1,81 @@
 #include "coordinator/status_http.h"
 
-#include <httplib.h>
+#include <openssl/crypto.h>
 
+#include <algorithm>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/file.h"
+#include "common/sha256.h"
 #include "coordinator/dashboard.h"
 #include "coordinator/status_json.h"
 
 namespace tributary::coordinator {
 namespace {
 
-constexpr char kJson[] = "application/json";
+constexpr char kBearerPrefix[] = "Bearer ";
 
-void ServeJson(httplib::Response& response, const nlohmann::json& body) {
-  response.set_content(body.dump(), kJson);
+struct Route {
+  const char* path;
+  bool needs_token;
+  std::function<HttpResponse()> render;
+};
+
+HttpResponse Content(std::string body, const char* content_type) {
+  HttpResponse response;
+  response.content_type = content_type;
+  response.body = std::move(body);
+  return response;
 }
 
-void AddRoutes(httplib::Server& server, TrainingRun& run) {
-  server.Get("/", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(kDashboardHtml, "text/html; charset=utf-8");
-  });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content("ok\n", "text/plain");
-  });
-  server.Get("/api/status", [&run](const httplib::Request&, httplib::Response& response) {
-    ServeJson(response, StatusJson(run.Status()));
-  });
-  server.Get("/api/history", [&run](const httplib::Request&, httplib::Response& response) {
-    ServeJson(response, HistoryJson(run.History()));
-  });
-  server.Get("/api/ledger", [&run](const httplib::Request&, httplib::Response& response) {
-    ServeJson(response, LedgerJson(run.LedgerItems()));
-  });
+// Invalid UTF-8 from a client (a worker's name) is replaced, not thrown:
+// this runs on the server's loop thread.
+HttpResponse Json(const nlohmann::json& body) {
+  return Content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+std::vector<Route> Routes(TrainingRun& run) {
+  return {
+      {"/", false, [] { return Content(kDashboardHtml, "text/html; charset=utf-8"); }},
+      {"/healthz", false, [] { return Content("ok\n", "text/plain"); }},
+      {"/api/status", true, [&run] { return Json(StatusJson(run.Status())); }},
+      {"/api/history", true, [&run] { return Json(HistoryJson(run.History())); }},
+      {"/api/ledger", true, [&run] { return Json(LedgerJson(run.LedgerItems())); }},
+  };
+}
+
+// Digests first, so the comparison takes the same time whatever the lengths.
+bool BearerMatches(absl::string_view authorization, const std::string& token) {
+  if (!absl::ConsumePrefix(&authorization, kBearerPrefix)) return false;
+  const Sha256Digest given = Sha256(authorization);
+  const Sha256Digest expected = Sha256(token);
+  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+// With a token, unknown paths answer 401 too, so they reveal nothing.
+HttpResponse Serve(const HttpRequest& request, const std::vector<Route>& routes, const std::string& token) {
+  const auto route =
+      std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return request.path == r.path; });
+  const bool needs_token = !token.empty() && (route == routes.end() || route->needs_token);
+  if (needs_token && !BearerMatches(request.authorization, token)) {
+    HttpResponse response = Content("a bearer token is needed\n", "text/plain");
+    response.status = 401;
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+  }
+  if (route == routes.end()) {
+    HttpResponse response = Content("not found\n", "text/plain");
+    response.status = 404;
+    return response;
+  }
+  return route->render();
 }
 
 }  // namespace
@@ -53,28 +94,35 @@ absl::StatusOr<HostPort> SplitHostPort(const std::string& address) {
   return hp;
 }
 
-absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(const std::string& address,
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
+  absl::StatusOr<std::string> contents = ReadFile(path);
+  if (!contents.ok()) return contents.status();
+  std::string token(absl::StripTrailingAsciiWhitespace(*contents));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " holds no token"));
+  return token;
+}
+
+absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(const StatusHttpOptions& options,
                                                                          TrainingRun& run) {
-  absl::StatusOr<HostPort> hp = SplitHostPort(address);
+  absl::StatusOr<HostPort> hp = SplitHostPort(options.address);
   if (!hp.ok()) return hp.status();
-  auto server = std::make_unique<httplib::Server>();
-  AddRoutes(*server, run);
-  const int port = hp->port == 0 ? server->bind_to_any_port(hp->host)
-                                 : (server->bind_to_port(hp->host, hp->port) ? hp->port : -1);
-  if (port < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, " (in use?)"));
-  }
-  return std::unique_ptr<StatusHttpServer>(new StatusHttpServer(std::move(server), port));
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      hp->host, hp->port, options.limits,
+      [routes = Routes(run), token = options.bearer_token](const HttpRequest& request) {
+        return Serve(request, routes, token);
+      });
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<StatusHttpServer>(new StatusHttpServer(*std::move(server), hp->host));
 }
 
-StatusHttpServer::StatusHttpServer(std::unique_ptr<httplib::Server> server, int port)
-    : server_(std::move(server)), port_(port) {
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-}
+StatusHttpServer::StatusHttpServer(std::unique_ptr<HttpServer> server, std::string host)
+    : server_(std::move(server)), host_(std::move(host)) {}
 
-StatusHttpServer::~StatusHttpServer() {
-  server_->stop();
-  thread_.join();
+std::string StatusHttpServer::url() const {
+  const bool wildcard = host_.empty() || host_ == "0.0.0.0" || host_ == "::";
+  if (wildcard) return absl::StrCat("http://localhost:", port(), "/");
+  if (absl::StrContains(host_, ':')) return absl::StrCat("http://[", host_, "]:", port(), "/");
+  return absl::StrCat("http://", host_, ":", port(), "/");
 }
 
 }  // namespace tributary::coordinator

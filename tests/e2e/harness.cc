@@ -79,7 +79,7 @@ std::string Process::Log() const {
 }
 
 std::optional<ListeningPorts> ParseListeningPorts(const std::string& log) {
-  static const std::regex kLine(R"(workers connect to port (\d+); status page: http://localhost:(\d+)/)");
+  static const std::regex kLine(R"(workers connect to port (\d+); status page: http://\S+:(\d+)/)");
   std::smatch match;
   if (!std::regex_search(log, match, kLine)) return std::nullopt;
   return ListeningPorts{std::stoi(match[1]), std::stoi(match[2])};
