@@ -66,7 +66,10 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cutta
   }
   explicit PayloadWriter(const grpc::Status& error) { Finish(error); }
 
-  void Cut() override { context_->TryCancel(); }
+  bool Cut() override {
+    context_->TryCancel();
+    return true;
+  }
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away or was too slow"));
@@ -130,14 +133,12 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
     StartRead(&chunk_);
   }
 
-  void Cut() override {
+  bool Cut() override {
     absl::MutexLock lock(&mu_);
-    if (finished_ || applying_) return;
-    finished_ = true;
-    service_.Refuse(context_, "deadline", absl::DeadlineExceededError(absl::StrCat(
-                                              "upload not done within ", absl::FormatDuration(deadline_))));
-    Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        absl::StrCat("upload not done within ", absl::FormatDuration(deadline_))));
+    if (finished_ || applying_) return false;
+    FinishLocked(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                              absl::StrCat("upload not done within ", absl::FormatDuration(deadline_))));
+    return true;
   }
 
   void OnReadDone(bool ok) override {
@@ -326,7 +327,7 @@ void CoordinatorService::CutOverdueStreams() {
   absl::MutexLock lock(&streams_mu_);
   for (uint64_t id : streams_.TakeOverdue(clock_.Now())) {
     auto it = live_streams_.find(id);
-    if (it != live_streams_.end()) it->second->Cut();
+    if (it != live_streams_.end() && it->second->Cut()) run_.CountRefused("deadline");
   }
 }
 

@@ -44,8 +44,10 @@ absl::Status WithRetryHint(absl::string_view message, absl::Duration wait);
 class Cuttable {
  public:
   virtual ~Cuttable() = default;
-  // Ends the stream now; thread-safe, does not block on the network.
-  virtual void Cut() = 0;
+  // Ends the stream now, unless it is past the point of being cut (an
+  // upload being applied); returns whether it did. Thread-safe, does not
+  // block on the network.
+  virtual bool Cut() = 0;
 };
 
 class CoordinatorService final : public tributary::v1::Coordinator::CallbackService {

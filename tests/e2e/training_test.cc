@@ -391,9 +391,14 @@ double ByzantineRun(const std::string& name, const std::string& rule, const std:
 TEST(ByzantineTest, RobustRulesKeepTheLoss) {
   const double mean_clean = ByzantineRun("byz-mean-clean", "rule: MEAN", "");
   ASSERT_TRUE(std::isfinite(mean_clean));
-  const double broken = ByzantineRun("byz-mean-x100", "rule: MEAN", "scale100");
+  const double broken = ByzantineRun("byz-mean-x100", "rule: MEAN norm_check_factor: 0", "scale100");
   EXPECT_FALSE(broken < 1.5 * mean_clean) << "plain mean, x100 attackers: " << broken << " vs clean " << mean_clean;
-  std::printf("byzantine: MEAN: clean %.4f, scale100 %.4f\n", mean_clean, broken);
+  // The job's default guard (aggregation.norm_check_factor 10) keeps the
+  // plain mean from that fate without any robust rule.
+  const double guarded = ByzantineRun("byz-mean-x100-guarded", "rule: MEAN", "scale100");
+  EXPECT_LE(guarded, 1.20 * mean_clean) << "plain mean with the default norm check, x100 attackers";
+  std::printf("byzantine: MEAN: clean %.4f, scale100 %.4f unguarded, %.4f with the default norm check\n",
+              mean_clean, broken, guarded);
   // Every rule runs with the norm check and a quorum of 6 workers per
   // buffer, as a deployment would. (Before
   // robust rules gave each worker one vote per buffer, a worker landing
