@@ -7,15 +7,6 @@
 #include "common/log.h"
 
 namespace tributary::coordinator {
-namespace {
-
-RunProgress ProgressOf(const tributary::v1::Checkpoint& checkpoint) {
-  return RunProgress{checkpoint.model_version(), checkpoint.run().counters().updates_applied(),
-                     checkpoint.run().counters().done()};
-}
-
-}  // namespace
-
 Checkpointer::Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock)
     : run_(run), state_dir_(std::move(state_dir)), clock_(clock), last_time_(clock.Now()), last_(run.Progress()) {}
 
@@ -33,14 +24,17 @@ std::optional<std::string> Checkpointer::Write() {
   if (state_dir_.empty()) return std::nullopt;
   const absl::Time start = clock_.Now();
   last_time_ = start;
-  if (last_ && run_.Progress() == *last_) return std::nullopt;  // Nothing new since the last one.
+  // Read before the checkpoint is made: what moves in between is written
+  // again next time rather than missed.
+  const RunProgress progress = run_.Progress();
+  if (last_ && progress == *last_) return std::nullopt;  // Nothing new since the last one.
   const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
   absl::StatusOr<std::string> path = WriteCheckpoint(state_dir_, checkpoint);
   if (!path.ok()) {
     TLOG(ERROR) << "checkpoint failed: " << path.status().message();
     return std::nullopt;
   }
-  last_ = ProgressOf(checkpoint);
+  last_ = progress;
   const auto& items = checkpoint.run().ledger().items();
   const int64_t done = std::count_if(items.begin(), items.end(), [](const auto& item) {
     return item.state() == tributary::v1::LedgerItemState::DONE;

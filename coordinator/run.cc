@@ -134,7 +134,9 @@ int TrainingRun::EndRevokedSessions(const std::function<bool(absl::string_view t
 
 bool TrainingRun::LiftBan(absl::string_view identity) {
   absl::MutexLock lock(&mu_);
-  return bans_.Lift(identity);
+  if (!bans_.Lift(identity)) return false;
+  ++ban_changes_;
+  return true;
 }
 
 void TrainingRun::CountRefused(absl::string_view reason) {
@@ -226,7 +228,7 @@ uint64_t TrainingRun::version() {
 
 RunProgress TrainingRun::Progress() {
   absl::MutexLock lock(&mu_);
-  return RunProgress{aggregator_.version(), updates_applied_, done_};
+  return RunProgress{aggregator_.version(), updates_applied_, done_, ban_changes_};
 }
 
 tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
@@ -464,6 +466,7 @@ absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl
   const int64_t invalid = worker->invalid_requests;
   const absl::Time until = clock_.Now() + absl::Seconds(job_.limits().ban_duration_s());
   bans_.Add(identity, reason, until);
+  ++ban_changes_;
   const std::vector<std::string> ended = registry_.EndIf(
       [&identity](const WorkerRecord& w) { return w.identity == identity; }, WorkerState::kBanned);
   ReleaseAll(ended);

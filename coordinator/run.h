@@ -74,13 +74,17 @@ struct HistoryPoint {
 };
 
 // How far a run has come: a checkpoint is worth writing only when it moved.
+// A ban is part of the run too: one earned while no update arrives must
+// still reach the checkpoint, or a restart forgets it.
 struct RunProgress {
   uint64_t version = 0;
   int64_t updates_applied = 0;  // Counts updates waiting in a buffer too.
   bool done = false;
+  int64_t ban_changes = 0;  // Bans added or lifted by this process.
 
   bool operator==(const RunProgress& o) const {
-    return version == o.version && updates_applied == o.updates_applied && done == o.done;
+    return version == o.version && updates_applied == o.updates_applied && done == o.done &&
+           ban_changes == o.ban_changes;
   }
 };
 
@@ -239,6 +243,7 @@ class TrainingRun {
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
   BanList bans_ ABSL_GUARDED_BY(mu_);
+  int64_t ban_changes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::btree_map<uint64_t, std::shared_ptr<const ModelSnapshot>> snapshots_ ABSL_GUARDED_BY(mu_);
   int64_t updates_applied_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;

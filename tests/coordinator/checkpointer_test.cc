@@ -80,5 +80,26 @@ TEST_F(CheckpointerTest, AResumedRunIsNotWrittenAgainUntilItMoves) {
   EXPECT_FALSE(Checkpointer(resumed, "", clock_).Write()) << "no --state_dir, no checkpoints";
 }
 
+TEST_F(CheckpointerTest, ABanOrItsLiftingIsWrittenThoughTheModelDidNotMove) {
+  auto dataset = TinyDataset(40, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_lease()->set_max_invalid_requests(1);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock_);
+  Checkpointer checkpointer(run, dir_, clock_);
+  const std::string w = run.Join({"a", "cpu", 1, "token:a"}, "sa").value();
+  ASSERT_TRUE(absl::IsPermissionDenied(run.RecordInvalid(w, absl::InvalidArgumentError("bad"))));
+
+  const std::optional<std::string> banned = checkpointer.Write();
+  ASSERT_TRUE(banned.has_value()) << "the ban was not written";
+  ASSERT_EQ(ReadCheckpointFile(*banned)->run().bans_size(), 1);
+  EXPECT_EQ(ReadCheckpointFile(*banned)->run().bans(0).identity(), "token:a");
+  EXPECT_FALSE(checkpointer.Write());
+
+  ASSERT_TRUE(run.LiftBan("token:a"));
+  const std::optional<std::string> lifted = checkpointer.Write();
+  ASSERT_TRUE(lifted.has_value()) << "the lifting was not written";
+  EXPECT_EQ(ReadCheckpointFile(*lifted)->run().bans_size(), 0);
+}
+
 }  // namespace
 }  // namespace tributary::coordinator
