@@ -19,6 +19,8 @@ AggregatorOptions PlainSgd(float lr, float momentum, bool nesterov) {
   options.optimizer.set_schedule(OptimizerSpec::CONSTANT);
   options.aggregation.set_max_staleness(2);
   options.aggregation.set_weighting(AggregationSpec::CONSTANT);
+  // The rules in isolation; the default norm guard has tests of its own.
+  options.aggregation.set_norm_check_factor(0);
   options.total_steps = 100;
   return options;
 }
@@ -208,6 +210,21 @@ AggregatorOptions Buffered(int size, AggregationSpec::Rule rule) {
   options.aggregation.set_buffer_size(size);
   options.aggregation.set_rule(rule);
   return options;
+}
+
+// A job that names no guard still has one: a finite update a million times
+// the recent norm is refused like a NaN, and the weights do not move.
+TEST(AggregatorTest, TheDefaultGuardRefusesAHugeFiniteUpdate) {
+  AggregatorOptions options;
+  options.optimizer.set_schedule(OptimizerSpec::CONSTANT);
+  options.aggregation.set_max_staleness(100);
+  ASSERT_GT(options.aggregation.norm_check_factor(), 1.0f);
+  Aggregator agg(options, {0.0f, 0.0f});
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(agg.Apply(std::vector<float>{0.6f, 0.8f}, agg.version()).ok());
+  const std::vector<float> before(agg.params().begin(), agg.params().end());
+  EXPECT_TRUE(absl::IsOutOfRange(agg.Apply(std::vector<float>{6e5f, 8e5f}, agg.version()).status()));
+  EXPECT_EQ(std::vector<float>(agg.params().begin(), agg.params().end()), before);
+  EXPECT_TRUE(agg.Apply(std::vector<float>{1.2f, 1.6f}, agg.version()).ok()) << "twice the norm passes";
 }
 
 TEST(AggregatorTest, NormCheckFollowsARiseOfEveryNorm) {
