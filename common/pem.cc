@@ -95,4 +95,10 @@ absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem) {
   return absl::StrCat("sha256:", Sha256Hex(digest));
 }
 
+absl::Status CheckBothOrNeither(const std::string& cert_path, const std::string& key_path) {
+  if (cert_path.empty() && !key_path.empty()) return absl::InvalidArgumentError("--tls_cert: required with --tls_key");
+  if (!cert_path.empty() && key_path.empty()) return absl::InvalidArgumentError("--tls_key: required with --tls_cert");
+  return absl::OkStatus();
+}
+
 }  // namespace tributary

@@ -33,6 +33,10 @@ struct PemKeyPair {
 // does not belong to the certificate.
 absl::StatusOr<PemKeyPair> ReadKeyPair(const PemFile& certificate, const PemFile& key);
 
+// OK when both or neither of a certificate and its key are given (by the
+// flags --tls_cert and --tls_key); INVALID_ARGUMENT naming the missing one.
+absl::Status CheckBothOrNeither(const std::string& cert_path, const std::string& key_path);
+
 // "sha256:" and 64 lowercase hex digits: the SHA-256 of the DER encoding of
 // the first certificate in `pem`, as `openssl x509 -fingerprint -sha256`
 // computes it. INVALID_ARGUMENT when `pem` holds no certificate.

@@ -27,6 +27,7 @@
 #include "common/signals.h"
 #include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
+#include "coordinator/grpc_log.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/run.h"
 #include "coordinator/service.h"
@@ -251,6 +252,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   // Taken synchronously by WaitForShutdown.
   tributary::BlockTerminationSignals();
+  tributary::coordinator::RouteGrpcLogs();
 
   tributary::coordinator::CoordinatorOptions options;
   options.job_path = absl::GetFlag(FLAGS_job);

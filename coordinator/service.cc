@@ -142,30 +142,23 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
   }
 
   void OnReadDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (!ok && context_->IsCancelled()) {
-      // The connection dropped mid-upload: not the worker's fault, not counted.
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
-      return;
+    tributary::v1::UpdateHeader header;
+    std::string payload;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ReadyToApply(ok)) return;
+      applying_ = true;  // From here on Cut() leaves the stream alone.
+      header = upload_.header();
+      payload = upload_.TakePayload();
     }
-    if (ok) {
-      Consume();
-      return;
-    }
-    if (absl::Status s = upload_.Finish(); !s.ok()) {
-      FinishLocked(ToGrpcStatus(run_.RecordInvalid(worker_id_, s)));
-      return;
-    }
-    applying_ = true;
-    mu_.Unlock();  // Decoding and applying take a while; Cut() waits for nothing.
-    absl::StatusOr<SubmitResult> result =
-        service_.CompleteSubmit(worker_id_, upload_.header(), upload_.payload());
-    mu_.Lock();
+    // Decoding and applying take a while: outside the lock, so Cut() never
+    // waits on them.
+    absl::StatusOr<SubmitResult> result = service_.CompleteSubmit(worker_id_, header, payload);
     if (result.ok()) {
       response_->set_applied(result->applied);
       response_->set_model_version(result->model_version);
     }
+    absl::MutexLock lock(&mu_);
     FinishLocked(ToGrpcStatus(result.status()));
   }
   void OnDone() override {
@@ -174,6 +167,25 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
   }
 
  private:
+  // Takes one read's outcome: reads on, or finishes the stream, or returns
+  // true when the whole upload is in and may be applied.
+  bool ReadyToApply(bool ok) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return false;
+    if (!ok && context_->IsCancelled()) {
+      // The connection dropped mid-upload: not the worker's fault, not counted.
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
+      return false;
+    }
+    if (ok) {
+      Consume();
+      return false;
+    }
+    if (absl::Status s = upload_.Finish(); !s.ok()) {
+      FinishLocked(ToGrpcStatus(run_.RecordInvalid(worker_id_, s)));
+      return false;
+    }
+    return true;
+  }
   void Consume() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const bool had_header = upload_.has_header();
     absl::Status status = upload_.Add(chunk_);

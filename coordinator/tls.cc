@@ -16,12 +16,7 @@ namespace tributary::coordinator {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFiles(
     const ServerTlsOptions& options) {
-  if (options.cert_path.empty() && !options.key_path.empty()) {
-    return absl::InvalidArgumentError("--tls_cert: required with --tls_key");
-  }
-  if (!options.cert_path.empty() && options.key_path.empty()) {
-    return absl::InvalidArgumentError("--tls_key: required with --tls_cert");
-  }
+  if (absl::Status s = CheckBothOrNeither(options.cert_path, options.key_path); !s.ok()) return s;
   if (!options.enabled()) {
     if (!options.client_ca_path.empty()) {
       return absl::InvalidArgumentError("--tls_client_ca: needs --tls_cert and --tls_key (mutual TLS is TLS too)");

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -46,6 +47,8 @@ class UploadAssembler {
   bool has_header() const { return has_header_; }
   const tributary::v1::UpdateHeader& header() const { return header_; }
   const std::string& payload() const { return payload_; }
+  // Moves the payload out (after Finish() returned OK).
+  std::string TakePayload() { return std::move(payload_); }
 
  private:
   absl::Status AddHeader(const tributary::v1::UpdateHeader& header);

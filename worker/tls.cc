@@ -7,12 +7,7 @@ namespace tributary::worker {
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFromFiles(
     const ClientTlsOptions& options) {
-  if (options.cert_path.empty() && !options.key_path.empty()) {
-    return absl::InvalidArgumentError("--tls_cert: required with --tls_key");
-  }
-  if (!options.cert_path.empty() && options.key_path.empty()) {
-    return absl::InvalidArgumentError("--tls_key: required with --tls_cert");
-  }
+  if (absl::Status s = CheckBothOrNeither(options.cert_path, options.key_path); !s.ok()) return s;
   if (!options.enabled()) {
     if (!options.cert_path.empty()) {
       return absl::InvalidArgumentError("--tls_cert: needs --tls_ca, the CA that signed the coordinator's certificate");
