@@ -157,9 +157,12 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
       return;
     }
     applying_ = true;
-    mu_.Unlock();  // Decoding and applying take a while; Cut() waits for nothing.
-    absl::StatusOr<SubmitResult> result =
-        service_.CompleteSubmit(worker_id_, upload_.header(), upload_.payload());
+    // Once applying_ is set nothing else touches upload_, so it is read
+    // unlocked: decoding and applying take a while; Cut() waits for nothing.
+    const tributary::v1::UpdateHeader& header = upload_.header();
+    const std::string& payload = upload_.payload();
+    mu_.Unlock();
+    absl::StatusOr<SubmitResult> result = service_.CompleteSubmit(worker_id_, header, payload);
     mu_.Lock();
     if (result.ok()) {
       response_->set_applied(result->applied);
