@@ -88,6 +88,17 @@ absl::StatusOr<std::string> WriteCheckpoint(const std::string& dir,
   std::error_code error;
   fs::create_directories(dir, error);
   if (error) return absl::InternalError(absl::StrCat("create ", dir, ": ", error.message()));
+  absl::StatusOr<std::string> file = EncodeCheckpointFile(checkpoint);
+  if (!file.ok()) return file.status();
+  const std::string path =
+      (fs::path(dir) / absl::StrFormat("%s%012d%s", kPrefix, checkpoint.model_version(), kSuffix)).string();
+  if (absl::Status s = WriteFileAtomically(path, *file); !s.ok()) return s;
+  const std::vector<std::string> all = ListCheckpoints(dir);
+  for (size_t i = std::max(keep, 1); i < all.size(); ++i) fs::remove(all[i], error);
+  return path;
+}
+
+absl::StatusOr<std::string> EncodeCheckpointFile(const tributary::v1::Checkpoint& checkpoint) {
   std::string body;
   if (!checkpoint.SerializeToString(&body)) return absl::InternalError("checkpoint does not serialize");
   std::string file(kMagic, sizeof(kMagic));
@@ -95,35 +106,34 @@ absl::StatusOr<std::string> WriteCheckpoint(const std::string& dir,
   AppendLittleEndian<uint64_t>(file, body.size());
   file += DigestBytes(Sha256(body));
   file += body;
-  const std::string path =
-      (fs::path(dir) / absl::StrFormat("%s%012d%s", kPrefix, checkpoint.model_version(), kSuffix)).string();
-  if (absl::Status s = WriteFileAtomically(path, file); !s.ok()) return s;
-  const std::vector<std::string> all = ListCheckpoints(dir);
-  for (size_t i = std::max(keep, 1); i < all.size(); ++i) fs::remove(all[i], error);
-  return path;
+  return file;
+}
+
+absl::StatusOr<tributary::v1::Checkpoint> ParseCheckpointFile(absl::string_view file, absl::string_view path) {
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(path, ": not a valid checkpoint: ", why));
+  };
+  if (file.size() < kHeaderBytes || std::memcmp(file.data(), kMagic, sizeof(kMagic)) != 0) {
+    return corrupt("no TRIBCKPT header");
+  }
+  const char* p = file.data() + sizeof(kMagic);
+  const uint32_t format = ReadLittleEndian<uint32_t>(p);
+  if (format != kFormatVersion) return corrupt(absl::StrCat("format version ", format, ", want ", kFormatVersion));
+  const uint64_t length = ReadLittleEndian<uint64_t>(p + 4);
+  if (length != file.size() - kHeaderBytes) {
+    return corrupt(absl::StrCat("truncated: body of ", file.size() - kHeaderBytes, " bytes, header says ", length));
+  }
+  const absl::string_view body = file.substr(kHeaderBytes);
+  if (DigestBytes(Sha256(body)) != absl::string_view(p + 12, 32)) return corrupt("SHA-256 mismatch");
+  tributary::v1::Checkpoint checkpoint;
+  if (!checkpoint.ParseFromArray(body.data(), static_cast<int>(body.size()))) return corrupt("body does not parse");
+  return checkpoint;
 }
 
 absl::StatusOr<tributary::v1::Checkpoint> ReadCheckpointFile(const std::string& path) {
   absl::StatusOr<std::string> file = ReadFile(path);
   if (!file.ok()) return file.status();
-  auto corrupt = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(path, ": not a valid checkpoint: ", why));
-  };
-  if (file->size() < kHeaderBytes || std::memcmp(file->data(), kMagic, sizeof(kMagic)) != 0) {
-    return corrupt("no TRIBCKPT header");
-  }
-  const char* p = file->data() + sizeof(kMagic);
-  const uint32_t format = ReadLittleEndian<uint32_t>(p);
-  if (format != kFormatVersion) return corrupt(absl::StrCat("format version ", format, ", want ", kFormatVersion));
-  const uint64_t length = ReadLittleEndian<uint64_t>(p + 4);
-  if (length != file->size() - kHeaderBytes) {
-    return corrupt(absl::StrCat("truncated: body of ", file->size() - kHeaderBytes, " bytes, header says ", length));
-  }
-  const absl::string_view body = absl::string_view(*file).substr(kHeaderBytes);
-  if (DigestBytes(Sha256(body)) != absl::string_view(p + 12, 32)) return corrupt("SHA-256 mismatch");
-  tributary::v1::Checkpoint checkpoint;
-  if (!checkpoint.ParseFromArray(body.data(), static_cast<int>(body.size()))) return corrupt("body does not parse");
-  return checkpoint;
+  return ParseCheckpointFile(*file, path);
 }
 
 std::vector<std::string> ListCheckpoints(const std::string& dir) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary {
@@ -28,6 +29,13 @@ absl::StatusOr<std::string> WriteCheckpoint(const std::string& dir,
 
 // Reads and verifies one checkpoint file. Errors name the path.
 absl::StatusOr<tributary::v1::Checkpoint> ReadCheckpointFile(const std::string& path);
+
+// The two halves of the format, without the filesystem: the bytes of a
+// checkpoint file, and those bytes verified and parsed (DATA_LOSS naming
+// `path` when they are torn or corrupt). ReadCheckpointFile is ReadFile,
+// then ParseCheckpointFile.
+absl::StatusOr<std::string> EncodeCheckpointFile(const tributary::v1::Checkpoint& checkpoint);
+absl::StatusOr<tributary::v1::Checkpoint> ParseCheckpointFile(absl::string_view file, absl::string_view path);
 
 // The checkpoint files in `dir`, newest (highest version) first.
 std::vector<std::string> ListCheckpoints(const std::string& dir);

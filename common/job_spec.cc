@@ -1,7 +1,9 @@
 #include "common/job_spec.h"
 
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,6 +25,12 @@ using FieldPath = std::initializer_list<const char*>;
 // and .u8 links to themselves.
 constexpr char kDefaultCorpus[] = "/usr/share/games/fortunes/*";
 constexpr const char* kDefaultCorpusExcludes[] = {"*.dat", "*.u8"};
+
+// A checkpoint holds the weights as one field of one protobuf message, and
+// protobuf caps a message at 2 GiB: 2^29 fp32 values. (It also keeps every
+// model below topk's 2^32 indices, and a model the coordinator cannot
+// allocate from being refused only after the job was accepted.)
+constexpr int64_t kMaxModelParams = int64_t{1} << 29;
 
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
@@ -137,7 +145,14 @@ void ValidateOptimizer(const tributary::v1::OptimizerSpec& opt, const char* name
 void Validate(const JobSpec& job, Validator& v) {
   v.Require(!job.name().empty() && job.name().size() <= 128, {"name"},
             "must be 1 to 128 characters");
-  v.Require(CreateModel(job.model()).status(), {"model"});
+  const absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job.model());
+  v.Require(model.status(), {"model"});
+  if (model.ok()) {
+    const int64_t params = (*model)->layout().size();
+    v.Require(params <= kMaxModelParams, {"model"},
+              absl::StrCat("has ", params, " parameters, at most ", kMaxModelParams,
+                           " fit a checkpoint (one protobuf message, at most 2 GiB)"));
+  }
 
   const auto& data = job.data();
   v.Require(data.shard_examples() >= 1 && data.shard_examples() <= 65536,

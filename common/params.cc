@@ -57,7 +57,8 @@ absl::StatusOr<std::vector<float>> FloatsFromBytes(absl::string_view bytes, size
                                                    " floats (", expected * sizeof(float), " bytes)"));
   }
   std::vector<float> values(expected);
-  std::memcpy(values.data(), bytes.data(), bytes.size());
+  // An empty vector's data() may be null, and memcpy's pointers must never be.
+  if (expected > 0) std::memcpy(values.data(), bytes.data(), bytes.size());
   return values;
 }
 

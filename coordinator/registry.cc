@@ -1,6 +1,9 @@
 #include "coordinator/registry.h"
 
+#include <optional>
+
 #include "absl/strings/numbers.h"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -9,6 +12,13 @@ namespace tributary::coordinator {
 namespace {
 
 std::string SessionKey(const std::string& session_token) { return DigestBytes(Sha256(session_token)); }
+
+// The join number in a worker id "wN"; nullopt for anything else.
+std::optional<uint64_t> WorkerNumber(absl::string_view id) {
+  uint64_t number = 0;
+  if (id.size() < 2 || id[0] != 'w' || !absl::SimpleAtoi(id.substr(1), &number)) return std::nullopt;
+  return number;
+}
 
 }  // namespace
 
@@ -54,9 +64,9 @@ int WorkerRegistry::ActiveSessions(absl::string_view identity) const {
 }
 
 WorkerRecord* WorkerRegistry::Find(absl::string_view id) {
-  uint64_t number = 0;
-  if (id.size() < 2 || id[0] != 'w' || !absl::SimpleAtoi(id.substr(1), &number)) return nullptr;
-  auto it = workers_.find(number);
+  const std::optional<uint64_t> number = WorkerNumber(id);
+  if (!number) return nullptr;
+  auto it = workers_.find(*number);
   return it == workers_.end() ? nullptr : &it->second;
 }
 
@@ -73,8 +83,7 @@ std::vector<std::string> WorkerRegistry::MarkSilentLost(absl::Time now, absl::Du
 
 void WorkerRegistry::End(WorkerRecord& worker, WorkerState state) {
   if (worker.state == WorkerState::kActive) {
-    uint64_t number = 0;
-    absl::SimpleAtoi(absl::string_view(worker.id).substr(1), &number);
+    const uint64_t number = WorkerNumber(worker.id).value_or(0);
     auto session = session_of_.find(number);
     if (session != session_of_.end()) {
       by_session_.erase(session->second);
@@ -152,13 +161,12 @@ void WorkerRegistry::SaveState(tributary::v1::RunState& state) const {
 absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) {
   std::map<uint64_t, WorkerRecord> workers;
   for (const tributary::v1::WorkerSnapshot& saved : state.workers()) {
-    uint64_t number = 0;
-    const absl::string_view id = saved.id();
-    if (id.size() < 2 || id[0] != 'w' || !absl::SimpleAtoi(id.substr(1), &number) ||
-        number >= state.next_worker_number() || workers.count(number) > 0) {
-      return absl::InvalidArgumentError(absl::StrCat("worker record \"", saved.id(), "\": bad or repeated id"));
+    const std::optional<uint64_t> number = WorkerNumber(saved.id());
+    if (!number || *number >= state.next_worker_number() || workers.count(*number) > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker record \"", SafeText(saved.id()), "\": bad or repeated id"));
     }
-    WorkerRecord& worker = workers[number];
+    WorkerRecord& worker = workers[*number];
     worker.id = saved.id();
     worker.name = saved.name();
     worker.device = saved.device();

@@ -324,6 +324,7 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   if (state.dataset_sha256() != DigestBytes(DatasetDigest(dataset_))) {
     return absl::FailedPreconditionError("the dataset changed since the checkpoint (its shards' digests differ)");
   }
+  absl::MutexLock lock(&mu_);
   if (state.counters().staleness_histogram_size() != static_cast<int>(staleness_histogram_.size()) ||
       state.aggregator().version() != checkpoint.model_version() || !std::isfinite(state.elapsed_s()) ||
       state.elapsed_s() < 0) {
@@ -335,7 +336,6 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
       FloatsFromBytes(checkpoint.params(), aggregator_.params().size(), "weights");
   if (!params.ok()) return params.status();
 
-  absl::MutexLock lock(&mu_);
   WorkerRegistry registry;
   if (absl::Status s = registry.RestoreState(state); !s.ok()) return s;
   BanList bans;

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing Tributary needs, from Debian 12
 # packages only. Safe to run again: it installs only what is missing.
+#
+# --hardening adds clang and its sanitizer and libFuzzer runtimes, which only
+# the test path needs (tools/check-hardening.sh, tools/fuzz.sh): running a
+# coordinator or a worker never pulls in a second compiler.
 set -euo pipefail
 
 packages=(
@@ -10,6 +14,9 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev openssl
   dataset-fashion-mnist fortunes
 )
+if [ "${1:-}" = "--hardening" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# README command 2: install what is missing, build, run every test.
+# README command 2: install what is missing, build, run every test; then the
+# sanitizer, thread-safety and fuzzing stages (tools/check-hardening.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh
-cd build
-ctest --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" --timeout 900
+(cd build && ctest --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" --timeout 900)
+tools/check-hardening.sh

@@ -62,7 +62,8 @@ absl::Status ValueCoding::Read(PayloadReader& in, absl::Span<float> values, absl
     }
     if (format == tributary::v1::CodecSpec::FP16) {
       HalvesToFloats(bytes.data(), values);
-    } else {
+    } else if (!values.empty()) {
+      // An empty span may be null, and memcpy's pointers must never be.
       std::memcpy(values.data(), bytes.data(), bytes.size());
     }
   }

@@ -112,5 +112,18 @@ TEST_F(CheckpointTest, ErrorsNameTheProblem) {
   EXPECT_THAT(std::string(CheckpointParams(wrong).status().message()), HasSubstr("needs 36"));
 }
 
+TEST_F(CheckpointTest, ParsesItsOwnEncodingAndRefusesEveryTruncation) {
+  const tributary::v1::Checkpoint checkpoint = Make(7);
+  const std::string file = *EncodeCheckpointFile(checkpoint);
+  absl::StatusOr<tributary::v1::Checkpoint> parsed = ParseCheckpointFile(file, "mem");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->SerializeAsString(), checkpoint.SerializeAsString());
+  for (size_t n = 0; n < file.size(); ++n) {
+    const absl::Status s = ParseCheckpointFile(absl::string_view(file).substr(0, n), "mem").status();
+    ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << n;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("mem: "));
+  }
+}
+
 }  // namespace
 }  // namespace tributary

@@ -75,6 +75,18 @@ TEST(JobSpecTest, ReportsEveryProblem) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: codec.name"));
 }
 
+// Found by tests/fuzz/job_spec_fuzzer.cc's contract: this job was accepted,
+// then its codec could not be created (topk indexes below 2^32) and its
+// 8.6 G weights could not be allocated.
+TEST(JobSpecTest, RefusesAModelTooLargeForACheckpoint) {
+  const auto job = ParseJobSpec(
+      "name: \"big\"\nmodel { mlp { inputs: 65536 hidden: 65536 hidden: 65536 classes: 10 } }\n"
+      "codec { name: \"topk\" }\n",
+      "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: model: has 8590721034 parameters"));
+}
+
 TEST(JobSpecTest, HeartbeatTimeoutMustExceedInterval) {
   const auto job = ParseJobSpec("lease { heartbeat_interval_s: 5 heartbeat_timeout_s: 2 }", "j");
   ASSERT_FALSE(job.ok());

@@ -30,5 +30,21 @@ TEST(ParamLayoutTest, ViewsAliasTheFlatBufferRowMajor) {
   EXPECT_EQ(layout.Matrix(absl::MakeConstSpan(flat), 1).cols(), 2);
 }
 
+TEST(FloatsFromBytesTest, RoundTripsAndChecksTheLength) {
+  const std::vector<float> values = {1.5f, -2.0f};
+  absl::StatusOr<std::vector<float>> back = FloatsFromBytes(FloatsToBytes(values), 2, "w");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, values);
+  EXPECT_FALSE(FloatsFromBytes(FloatsToBytes(values), 3, "w").ok());
+}
+
+// Optimizer state that is not in use restores from no bytes; UBSan found
+// memcpy to the empty vector's null pointer here (aggregator_test).
+TEST(FloatsFromBytesTest, ZeroFloatsFromNoBytes) {
+  absl::StatusOr<std::vector<float>> empty = FloatsFromBytes("", 0, "momentum");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->empty());
+}
+
 }  // namespace
 }  // namespace tributary

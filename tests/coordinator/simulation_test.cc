@@ -201,11 +201,11 @@ class Simulation {
     const int coordinate = Coordinate(task.epoch(), task.shard_id());
     update[coordinate] = 1.0f;
     const tributary::v1::UpdateHeader header = HeaderFor(task);
-    const WorkItem* item = nullptr;
+    // LedgerItems() is a copy: keep what is needed, not a pointer into it.
+    bool was_done = false;
     for (const WorkItem& i : run_->LedgerItems()) {
-      if (i.epoch == task.epoch() && i.shard == task.shard_id()) item = &i;
+      if (i.epoch == task.epoch() && i.shard == task.shard_id()) was_done = i.state == WorkState::kDone;
     }
-    const bool was_done = item != nullptr && item->state == WorkState::kDone;
     const uint64_t version_before = run_->version();
     absl::StatusOr<SubmitResult> result = run_->Submit(w.id, header, update, kNumParams * 4);
     if (result.ok() && result->applied) {

@@ -152,6 +152,15 @@ TEST(ValueCodingTest, RefusesNonFiniteValuesInEveryFormat) {
   EXPECT_TRUE(absl::IsInvalidArgument(int8.Read(in, absl::MakeSpan(decoded), "update")));
 }
 
+// A topk payload may keep no values; found by tests/fuzz/codec_fuzzer.cc,
+// as memcpy to the empty span's null pointer (UB, which UBSan reports).
+TEST(ValueCodingTest, ReadsZeroValuesInEveryFormat) {
+  for (ValueFormat format : {CodecSpec::FP32, CodecSpec::FP16, CodecSpec::INT8}) {
+    PayloadReader in("");
+    EXPECT_TRUE(ValueCoding{format}.Read(in, absl::Span<float>(), "update").ok()) << FormatName(format);
+  }
+}
+
 TEST(PayloadReaderTest, VarintsRoundTripAndBadOnesFail) {
   std::string bytes;
   const std::vector<uint64_t> numbers = {0, 1, 127, 128, 300, 1ull << 32, ~0ull};

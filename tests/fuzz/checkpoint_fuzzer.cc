@@ -1,0 +1,62 @@
+// Fuzzes the checkpoint reader (common/checkpoint.h). The first byte picks
+// what the rest is:
+//   even: a whole checkpoint file, for ParseCheckpointFile to verify; the
+//         SHA-256 keeps almost every mutation out of the body parser, so
+//   odd:  a Checkpoint body; one that parses is framed by
+//         EncodeCheckpointFile and must read back as itself.
+// A checkpoint that reads goes on to CheckpointParams, as tributary-sample
+// and tributary-export take it.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/stubs/logging.h"
+#include "common/checkpoint.h"
+#include "tests/fuzz/require.h"
+
+namespace tributary::fuzz {
+namespace {
+
+void CheckParams(const tributary::v1::Checkpoint& checkpoint) {
+  absl::StatusOr<std::vector<float>> params = CheckpointParams(checkpoint);
+  if (!params.ok()) return;
+  FUZZ_REQUIRE(params->size() * sizeof(float) == checkpoint.params().size(), "weights keep their size");
+}
+
+void FuzzFile(absl::string_view file) {
+  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = ParseCheckpointFile(file, "fuzz.tckpt");
+  if (checkpoint.ok()) CheckParams(*checkpoint);
+}
+
+void FuzzBody(absl::string_view body) {
+  tributary::v1::Checkpoint written;
+  if (!written.ParseFromArray(body.data(), static_cast<int>(body.size()))) return;
+  absl::StatusOr<std::string> file = EncodeCheckpointFile(written);
+  FUZZ_REQUIRE(file.ok(), "a parsed checkpoint serializes");
+  absl::StatusOr<tributary::v1::Checkpoint> read = ParseCheckpointFile(*file, "fuzz.tckpt");
+  FUZZ_REQUIRE(read.ok(), "a written checkpoint reads back");
+  FUZZ_REQUIRE(read->SerializeAsString() == written.SerializeAsString(), "it reads back as written");
+  CheckParams(*read);
+}
+
+}  // namespace
+}  // namespace tributary::fuzz
+
+// Protobuf logs every string field that is not UTF-8; at thousands of inputs
+// a second that is most of the time and all of the output.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const absl::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  if (data[0] % 2 == 0) {
+    tributary::fuzz::FuzzFile(rest);
+  } else {
+    tributary::fuzz::FuzzBody(rest);
+  }
+  return 0;
+}
