@@ -3,10 +3,10 @@
 #include <optional>
 
 #include "absl/strings/numbers.h"
-#include "common/log.h"
-#include "common/sha256.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/sha256.h"
 
 namespace tributary::coordinator {
 namespace {
