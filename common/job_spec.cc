@@ -109,7 +109,8 @@ void ValidateLimits(const tributary::v1::LimitsSpec& limits, Validator& v) {
     v.Require(std::isfinite(value) && value > 0, {"limits", field}, "must be positive" + Got(value));
   };
   positive(limits.requests_per_s(), "requests_per_s");
-  v.Require(limits.request_burst() >= 1, {"limits", "request_burst"}, "must be at least 1" + Got(limits.request_burst()));
+  v.Require(limits.request_burst() >= 1, {"limits", "request_burst"},
+            "must be at least 1" + Got(limits.request_burst()));
   positive(limits.joins_per_minute_per_identity(), "joins_per_minute_per_identity");
   positive(limits.joins_per_minute_per_ip(), "joins_per_minute_per_ip");
   positive(limits.stream_grace_s(), "stream_grace_s");

@@ -113,8 +113,8 @@ absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std:
   }
   const int limit = job_.limits().max_sessions_per_identity();
   if (registry_.ActiveSessions(info.identity) >= limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(SafeText(info.identity), " already holds ", limit, " sessions (limits.max_sessions_per_identity)"));
+    return absl::ResourceExhaustedError(absl::StrCat(SafeText(info.identity), " already holds ", limit,
+                                                     " sessions (limits.max_sessions_per_identity)"));
   }
   const WorkerRecord& worker = registry_.Add(info, session_token, now);
   TLOG(INFO) << "worker " << worker.id << " joined: name=" << SafeText(worker.name)

@@ -32,8 +32,11 @@ constexpr uint64_t kMaxExamplesPerUpdate = uint64_t{1} << 24;
 // rate_limiter.h for what happens beyond.
 constexpr size_t kMaxTrackedKeys = 100'000;
 // Joins one identity or address may make at once before the per-minute
-// rate applies (a worker restarting a few times in a row).
-constexpr double kJoinBurst = 5;
+// rate applies: a machine starting a rack of workers, or a run's workers
+// all rejoining a restarted coordinator (with a burst of 5, the last of ten
+// local workers joined seconds late, and a 15-second test run was mostly
+// its attackers').
+constexpr double kJoinBurst = 32;
 constexpr int kServerHandshakeTimeoutMs = 5'000;
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const grpc::Status& status) {
@@ -236,8 +239,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 absl::Status WithRetryHint(absl::string_view message, absl::Duration wait) {
   absl::Status status = absl::ResourceExhaustedError(message);
-  status.SetPayload(kRetryAfterMetadataKey,
-                    absl::Cord(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1)))))));
+  const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
+  status.SetPayload(kRetryAfterMetadataKey, absl::Cord(absl::StrCat(ms)));
   return status;
 }
 
@@ -287,8 +290,9 @@ absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContex
   absl::StatusOr<std::string> worker = absl::UnauthenticatedError("missing session token; call Join");
   if (it != metadata.end()) {
     absl::string_view value(it->second.data(), it->second.size());
-    worker = absl::ConsumePrefix(&value, kBearerPrefix) ? run_.Authenticate(std::string(value))
-                                                        : absl::UnauthenticatedError("malformed authorization metadata");
+    worker = absl::ConsumePrefix(&value, kBearerPrefix)
+                 ? run_.Authenticate(std::string(value))
+                 : absl::StatusOr<std::string>(absl::UnauthenticatedError("malformed authorization metadata"));
   }
   if (!worker.ok()) {
     run_.CountRefused("auth");

@@ -360,6 +360,8 @@ double ByzantineRun(const std::string& name, const std::string& rule, const std:
     eval { interval_versions: 1000 max_examples: 2000 }
     optimizer { lr: 0.1 }
     aggregation { buffer_size: 10 weighting: CONSTANT max_staleness: 20 )", rule, R"( }
+    # The experiment is the aggregation; its tiny tasks must not wait on a rate limit.
+    limits { requests_per_s: 100000 request_burst: 100000 }
   )"));
   Process& coordinator = cluster.StartCoordinator();
   // Attackers first: alone in the run they would fill the first buffers
