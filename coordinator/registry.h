@@ -31,7 +31,9 @@ enum class WorkerState { kActive, kLost, kLeft, kBanned };
 inline constexpr size_t kMaxEndedRecords = 1000;
 
 // What a worker says about itself at Join, and who it is
-// (coordinator/identity.h).
+// (coordinator/identity.h). The service bounds and escapes the name and
+// device (SafeText) before they get here, so they are fit for logs and
+// pages as they are.
 struct WorkerInfo {
   std::string name;
   std::string device;

@@ -117,8 +117,8 @@ absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std:
                                                      " sessions (limits.max_sessions_per_identity)"));
   }
   const WorkerRecord& worker = registry_.Add(info, session_token, now);
-  TLOG(INFO) << "worker " << worker.id << " joined: name=" << SafeText(worker.name)
-             << " device=" << SafeText(worker.device) << " threads=" << worker.threads
+  TLOG(INFO) << "worker " << worker.id << " joined: name=" << worker.name << " device=" << worker.device
+             << " threads=" << worker.threads
              << " identity=" << SafeText(worker.identity, 80);
   return worker.id;
 }
@@ -444,10 +444,6 @@ absl::Status TrainingRun::CheckClaims(const tributary::v1::UpdateHeader& header,
   if (header.examples() == 0 || header.examples() > shard_examples) {
     return absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": claims ", header.examples(),
                                                    " examples of a shard of ", shard_examples));
-  }
-  if (!std::isfinite(header.loss()) || header.loss() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": loss ", header.loss(),
-                                                   " is not valid"));
   }
   return absl::OkStatus();
 }

@@ -181,8 +181,10 @@ class TrainingRun {
   uint64_t version();
   RunProgress Progress();
 
-  // Folds a decoded update (finite, params-sized) into the model. Counts the
-  // upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,
+  // Folds a decoded update (finite, params-sized) into the model, its
+  // header as the service's CheckHeader passed it (loss finite and not
+  // negative); the examples it claims are checked against the task's shard
+  // here. Counts the upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,
   // unknown task), ABORTED for a stale update, INVALID_ARGUMENT for a base
   // version that disagrees with the lease. A retried submit of an applied
   // task returns OK with applied = false.
@@ -219,8 +221,8 @@ class TrainingRun {
   void TickLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the leases of the workers `ids` to the queue.
   void ReleaseAll(const std::vector<std::string>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The header's claims (examples, loss) against the task's shard and sane
-  // bounds; INVALID_ARGUMENT for what cannot be honest.
+  // The examples the header claims against the task's shard;
+  // INVALID_ARGUMENT for a count that cannot be honest.
   absl::Status CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const;
   std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "google/protobuf/stubs/logging.h"
 #include "common/checkpoint.h"
+#include "tests/fuzz/quiet_protobuf.h"
 #include "tests/fuzz/require.h"
 
 namespace tributary::fuzz {
@@ -42,13 +42,6 @@ void FuzzBody(absl::string_view body) {
 
 }  // namespace
 }  // namespace tributary::fuzz
-
-// Protobuf logs every string field that is not UTF-8; at thousands of inputs
-// a second that is most of the time and all of the output.
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
