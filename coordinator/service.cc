@@ -399,18 +399,30 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
                                                         tributary::v1::HeartbeatResponse* response) {
   absl::StatusOr<std::string> worker = Admit(context);
   if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
-  for (uint64_t task : run_.Heartbeat(*worker, request->task_id())) {
+  if (request->held_task_ids_size() > kMaxHeldTasks) {
+    return FinishUnary(context, ToGrpcStatus(run_.RecordInvalid(
+                                    *worker, absl::InvalidArgumentError(absl::StrCat(
+                                                 "Heartbeat: ", request->held_task_ids_size(),
+                                                 " held tasks, at most ", kMaxHeldTasks)))));
+  }
+  for (uint64_t task : run_.Heartbeat(*worker, request->task_id(), request->held_task_ids())) {
     response->add_revoked_task_ids(task);
   }
   return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContext* context,
-                                                      const tributary::v1::GetTaskRequest*,
+                                                      const tributary::v1::GetTaskRequest* request,
                                                       tributary::v1::GetTaskResponse* response) {
   absl::StatusOr<std::string> worker = Admit(context);
   if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
-  TaskDecision decision = run_.GetTask(*worker);
+  if (request->keep_task_ids_size() > kMaxKeptTasks) {
+    return FinishUnary(context, ToGrpcStatus(run_.RecordInvalid(
+                                    *worker, absl::InvalidArgumentError(absl::StrCat(
+                                                 "GetTask: keeps ", request->keep_task_ids_size(),
+                                                 " tasks, at most ", kMaxKeptTasks)))));
+  }
+  TaskDecision decision = run_.GetTask(*worker, request->keep_task_ids());
   if (decision.task) {
     *response->mutable_task() = *std::move(decision.task);
   } else if (decision.job_done) {
@@ -444,7 +456,7 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(request->version());
   if (!model.ok()) return new PayloadWriter(ToGrpcStatus(model.status()));
   const ModelSnapshot& snapshot = **model;
-  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256);
+  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256());
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(

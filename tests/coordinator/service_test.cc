@@ -228,6 +228,38 @@ TEST_F(ServiceTest, MalformedUploadsAreRefusedAndCounted) {
   EXPECT_FALSE(response.applied()) << "a retried submit is applied once";
 }
 
+// A worker may keep kMaxKeptTasks leases across GetTask and name
+// kMaxHeldTasks in a heartbeat; more is refused and counted.
+TEST_F(ServiceTest, TooManyKeptOrHeldTasksAreRefusedAndCounted) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task first = GetTask();
+  tributary::v1::GetTaskRequest keep;
+  keep.add_keep_task_ids(first.task_id());
+  tributary::v1::GetTaskResponse second;
+  ASSERT_TRUE(stub_->GetTask(Context().get(), keep, &second).ok());
+  EXPECT_TRUE(second.has_task());
+  EXPECT_EQ(run_.Status().shards.leased, 2);
+
+  tributary::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_task_id(second.task().task_id());
+  heartbeat.add_held_task_ids(first.task_id());
+  heartbeat.add_held_task_ids(second.task().task_id());
+  heartbeat.add_held_task_ids(777);
+  tributary::v1::HeartbeatResponse revoked;
+  ASSERT_TRUE(stub_->Heartbeat(Context().get(), heartbeat, &revoked).ok());
+  EXPECT_EQ(std::vector<uint64_t>(revoked.revoked_task_ids().begin(), revoked.revoked_task_ids().end()),
+            std::vector<uint64_t>{777});
+  EXPECT_EQ(InvalidRequests(), 0);
+
+  for (int i = 0; i < kMaxKeptTasks; ++i) keep.add_keep_task_ids(100 + i);
+  tributary::v1::GetTaskResponse refused;
+  EXPECT_EQ(stub_->GetTask(Context().get(), keep, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (int i = 0; i < kMaxHeldTasks; ++i) heartbeat.add_held_task_ids(200 + i);
+  EXPECT_EQ(stub_->Heartbeat(Context().get(), heartbeat, &revoked).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(InvalidRequests(), 2);
+  EXPECT_EQ(run_.Status().shards.leased, 2) << "a refused GetTask releases nothing";
+}
+
 TEST_F(ServiceTest, RepeatOffendersAreBanned) {
   ASSERT_TRUE(Join("secret").ok());
   const tributary::v1::Task task = GetTask();
