@@ -38,6 +38,10 @@ constexpr size_t kMaxTrackedKeys = 100'000;
 // its attackers').
 constexpr double kJoinBurst = 32;
 constexpr int kServerHandshakeTimeoutMs = 5'000;
+// Model deltas kept: the pairs workers ask for when a version appears (one
+// per version they hold, back to the staleness bound), for the newest
+// versions, within a bound on memory (a delta is about a byte a parameter).
+constexpr DeltaCacheLimits kDeltaCacheLimits{16, size_t{128} << 20};
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -263,6 +267,7 @@ CoordinatorService::CoordinatorService(TrainingRun& run, const Dataset& dataset,
       session_calls_(limits_.requests_per_s(), limits_.request_burst(), kMaxTrackedKeys),
       identity_joins_(limits_.joins_per_minute_per_identity() / 60, kJoinBurst, kMaxTrackedKeys),
       address_joins_(limits_.joins_per_minute_per_ip() / 60, kJoinBurst, kMaxTrackedKeys),
+      deltas_(kDeltaCacheLimits),
       streams_(limits_.max_streams_per_worker(), limits_.max_concurrent_uploads()) {}
 
 int CoordinatorService::SetJoinTokens(JoinTokens tokens) {
@@ -471,8 +476,10 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
   if (!to.ok()) return new PayloadWriter(ToGrpcStatus(to.status()));
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> from = run_.Model(request->from_version());
   if (!from.ok()) return new PayloadWriter(ToGrpcStatus(from.status()));
-  auto delta = std::make_shared<const std::string>(EncodeModelDelta((*to)->params(), (*from)->params()));
-  return StartDownload(context, *worker, delta, *delta, Sha256(*delta));
+  std::shared_ptr<const EncodedDelta> delta = deltas_.Get(
+      request->from_version(), request->version(),
+      [&] { return EncodeModelDelta((*to)->params(), (*from)->params()); });
+  return StartDownload(context, *worker, delta, delta->bytes, delta->sha256);
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(

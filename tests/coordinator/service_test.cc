@@ -172,7 +172,8 @@ TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
   tributary::v1::SubmitUpdateResponse response;
   ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
   ASSERT_EQ(response.model_version(), 1u);
-  ASSERT_EQ(GetTask().base_version(), 1u);  // Publishes version 1.
+  // Served at once, before any task names it: a worker learns of it from
+  // the reply and fetches it.
   const Download v1 = fetch(1);
   ASSERT_TRUE(v1.status.ok()) << v1.status.error_message();
 
@@ -181,6 +182,9 @@ TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
   EXPECT_EQ(delta.sha256, DigestBytes(Sha256(delta.payload)));
   EXPECT_EQ(delta.payload.size(), ModelDeltaBytes(kNumParams));
   EXPECT_LT(delta.payload.size(), v1.payload.size() / 2);
+  const Download again = fetch_delta(1, 0);
+  EXPECT_EQ(again.payload, delta.payload);
+  EXPECT_EQ(again.sha256, delta.sha256);
   auto floats = [](const std::string& bytes) {
     return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes.data()), bytes.size() / sizeof(float));
   };
