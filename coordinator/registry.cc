@@ -153,6 +153,7 @@ void WorkerRegistry::SaveState(tributary::v1::RunState& state) const {
     saved.set_staleness_last(worker.staleness_last);
     saved.set_staleness_sum(worker.staleness_sum);
     saved.set_identity(worker.identity);
+    *saved.mutable_time() = worker.time;
   }
   state.set_next_worker_number(next_number_);
   state.mutable_forgotten_workers()->insert(forgotten_.begin(), forgotten_.end());
@@ -165,6 +166,10 @@ absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) 
     if (!number || *number >= state.next_worker_number() || workers.count(*number) > 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("worker record \"", SafeText(saved.id()), "\": bad or repeated id"));
+    }
+    if (absl::Status s = CheckTimeTotals(saved.time(), absl::StrCat("worker record ", SafeText(saved.id())));
+        !s.ok()) {
+      return s;
     }
     WorkerRecord& worker = workers[*number];
     worker.id = saved.id();
@@ -187,6 +192,7 @@ absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) 
     worker.staleness_last = saved.staleness_last();
     worker.staleness_sum = saved.staleness_sum();
     worker.identity = saved.identity();
+    worker.time = saved.time();
   }
   workers_ = std::move(workers);
   by_session_.clear();

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "coordinator/time_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary::coordinator {
@@ -64,6 +65,9 @@ struct WorkerRecord {
   // Staleness of its accepted updates.
   uint64_t staleness_last = 0;
   uint64_t staleness_sum = 0;
+  // The time budgets it reported: summed, and its last few.
+  tributary::v1::TimeBudget time;
+  UtilizationWindow recent_time;
 };
 
 class WorkerRegistry {

@@ -301,6 +301,7 @@ void TrainingRun::SaveCounters(tributary::v1::RunCounters& counters) const {
   counters.set_bytes_received_wire(bytes_received_wire_);
   counters.set_bytes_received_raw(bytes_received_raw_);
   counters.set_bytes_sent_wire(bytes_sent_wire_);
+  *counters.mutable_time() = time_;
   absl::MutexLock lock(&refused_mu_);
   counters.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
 }
@@ -324,6 +325,7 @@ void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
   bytes_received_wire_ = counters.bytes_received_wire();
   bytes_received_raw_ = counters.bytes_received_raw();
   bytes_sent_wire_ = counters.bytes_sent_wire();
+  time_ = counters.time();
   absl::MutexLock lock(&refused_mu_);
   refused_by_reason_ = std::map<std::string, int64_t>(counters.refused_by_reason().begin(),
                                                       counters.refused_by_reason().end());
@@ -347,6 +349,7 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
       state.elapsed_s() < 0) {
     return absl::InvalidArgumentError("the checkpoint's counters do not fit its job");
   }
+  if (absl::Status s = CheckTimeTotals(state.counters().time(), "run counters"); !s.ok()) return s;
   absl::StatusOr<ShardLedger> ledger = ShardLedger::Restore(MakeLedgerOptions(job_, dataset_), state.ledger());
   if (!ledger.ok()) return ledger.status();
   absl::StatusOr<std::vector<float>> params =
@@ -411,6 +414,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
 
   const uint64_t task_id = header.task_id();
   absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now);
+  if (!live.ok() || *live) RecordTime(*worker, header);
   if (!live.ok()) {
     CountRejected(*worker, "lease");
     return live.status();
@@ -457,6 +461,17 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
     history_.push_back({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
   }
   return SubmitResult{true, accepted->version};
+}
+
+void TrainingRun::RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header) {
+  if (!header.has_time()) return;  // A worker that does not report.
+  if (!CheckTimeBudget(header.time()).ok()) {
+    CountRefused("time_budget");
+    return;
+  }
+  AddTimeBudget(header.time(), worker.time);
+  worker.recent_time.Add(header.time());
+  AddTimeBudget(header.time(), time_);
 }
 
 absl::Status TrainingRun::CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const {
@@ -568,6 +583,7 @@ RunStatus TrainingRun::Status() {
   for (const WorkerRecord* worker : registry_.All()) s.workers.push_back(*worker);
   s.forgotten_workers = registry_.forgotten();
   s.bans = bans_.Active(now);
+  s.time = time_;
   {
     absl::MutexLock refused_lock(&refused_mu_);
     s.refused_by_reason = refused_by_reason_;

@@ -103,6 +103,7 @@ struct RunStatus {
   std::map<std::string, int64_t> forgotten_workers;  // Records aged out of memory, by state.
   std::map<std::string, int64_t> refused_by_reason;  // Requests refused before the run.
   std::vector<Ban> bans;                              // In force now.
+  tributary::v1::TimeBudget time;                     // Every worker's reports, summed.
 };
 
 class TrainingRun {
@@ -136,8 +137,9 @@ class TrainingRun {
   bool LiftBan(absl::string_view identity);
 
   // Counts a request refused before it reached the run ("auth", "rate",
-  // "streams", "too_large", "deadline", "banned", "invalid"). Does not take
-  // the run's lock, so a flood of refusals never stalls the run.
+  // "streams", "too_large", "deadline", "banned", "invalid"), or the part
+  // of one the run ignored ("time_budget"). Does not take the run's lock,
+  // so a flood of refusals never stalls the run.
   void CountRefused(absl::string_view reason);
 
   // The id of the active worker holding this session. UNAUTHENTICATED for
@@ -178,6 +180,12 @@ class TrainingRun {
   uint64_t version();
   RunProgress Progress();
 
+  // Records the header's time budget (the worker's, and the run's sums)
+  // whatever becomes of the update, unless the task was applied before (a
+  // retry's report was counted the first time). A report that fails
+  // CheckTimeBudget is ignored and counted as refused ("time_budget"); it
+  // never fails the submit.
+  //
   // Folds a decoded update (finite, params-sized) into the model, its
   // header as the service's CheckHeader passed it (loss finite and not
   // negative); the examples it claims are checked against the task's shard
@@ -234,6 +242,9 @@ class TrainingRun {
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
   void CountRejected(WorkerRecord& worker, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a reported time budget to the worker's and the run's (see Submit).
+  void RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double SecondsSinceStart(absl::Time now) const;
   void SaveCounters(tributary::v1::RunCounters& counters) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreCounters(const tributary::v1::RunCounters& counters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -267,6 +278,7 @@ class TrainingRun {
   int64_t bytes_received_wire_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_sent_wire_ ABSL_GUARDED_BY(mu_) = 0;
+  tributary::v1::TimeBudget time_ ABSL_GUARDED_BY(mu_);  // Every worker's reports, summed.
   std::vector<HistoryPoint> history_ ABSL_GUARDED_BY(mu_);
 
   // Refusals have a lock of their own (CountRefused).

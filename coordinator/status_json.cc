@@ -2,12 +2,29 @@
 
 #include <optional>
 
+#include "coordinator/time_budget.h"
+
 namespace tributary::coordinator {
 namespace {
 
 using nlohmann::json;
 
 json OrNull(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+// Seconds per phase (TimeBudget in proto/tributary/v1/coordinator.proto).
+json TimeBudgetJson(const tributary::v1::TimeBudget& t) {
+  return {
+      {"compute_s", t.compute_s()},
+      {"encode_s", t.encode_s()},
+      {"download_s", t.download_s()},
+      {"upload_s", t.upload_s()},
+      {"wait_task_s", t.wait_task_s()},
+      {"wait_apply_s", t.wait_apply_s()},
+      {"other_s", t.other_s()},
+      {"download_transfer_s", t.download_transfer_s()},
+      {"upload_transfer_s", t.upload_transfer_s()},
+  };
+}
 
 json WorkerJson(const WorkerRecord& w, absl::Time now) {
   return {
@@ -31,6 +48,9 @@ json WorkerJson(const WorkerRecord& w, absl::Time now) {
       {"bytes", {{"sent_wire", w.bytes_sent_wire},
                  {"received_wire", w.bytes_received_wire},
                  {"received_raw", w.bytes_received_raw}}},
+      // Over its last reports (kUtilizationWindow); the budget is summed.
+      {"utilization", OrNull(w.recent_time.utilization())},
+      {"time_budget", TimeBudgetJson(w.time)},
   };
 }
 
@@ -84,6 +104,9 @@ json StatusJson(const RunStatus& s) {
       {"forgotten_workers", s.forgotten_workers},
       {"refused_by_reason", s.refused_by_reason},
       {"bans", bans},
+      // Every worker's reports since the run began.
+      {"utilization", OrNull(Utilization(s.time))},
+      {"time_budget", TimeBudgetJson(s.time)},
   };
 }
 

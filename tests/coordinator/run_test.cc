@@ -1,5 +1,6 @@
 #include "coordinator/run.h"
 
+#include <limits>
 #include <vector>
 
 #include "common/clock.h"
@@ -319,6 +320,93 @@ TEST_F(RunTest, OldModelVersionsAreNoLongerServed) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(a, Lease(a)).ok());
   EXPECT_TRUE(absl::IsNotFound(run_.Model(0).status()));
   EXPECT_TRUE(run_.Model(2).ok());
+}
+
+tributary::v1::TimeBudget Budget(double compute_s, double wait_s) {
+  tributary::v1::TimeBudget budget;
+  budget.set_compute_s(compute_s);
+  budget.set_wait_apply_s(wait_s);
+  budget.set_upload_transfer_s(0.5);
+  return budget;
+}
+
+absl::StatusOr<SubmitResult> SubmitWithTime(TrainingRun& run, const std::string& worker,
+                                            const tributary::v1::Task& task,
+                                            const tributary::v1::TimeBudget& budget) {
+  tributary::v1::UpdateHeader header = HeaderFor(task);
+  *header.mutable_time() = budget;
+  return run.Submit(worker, header, std::vector<float>(kNumParams, 0.1f), kNumParams * 4);
+}
+
+// Each report adds to the worker's sums and the run's, and to the worker's
+// recent window; a rejected update's report counts too, a retry's does not.
+TEST_F(RunTest, TimeBudgetsAreSummedPerWorkerAndRunWide) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  EXPECT_FALSE(UtilizationWindow().utilization().has_value());
+  const tributary::v1::Task stale = Lease(a);
+  const tributary::v1::Task first = Lease(b);
+  ASSERT_TRUE(SubmitWithTime(run_, b, first, Budget(3, 1)).ok());
+  ASSERT_TRUE(SubmitWithTime(run_, b, first, Budget(3, 1)).ok()) << "a retry";
+  ASSERT_TRUE(SubmitWithTime(run_, b, Lease(b), Budget(1, 3)).ok());
+  EXPECT_TRUE(absl::IsAborted(SubmitWithTime(run_, a, stale, Budget(2, 2)).status()));
+
+  const RunStatus s = run_.Status();
+  EXPECT_DOUBLE_EQ(s.workers[1].recent_time.utilization().value_or(-1), 0.5);
+  EXPECT_DOUBLE_EQ(s.workers[1].time.compute_s(), 4);
+  EXPECT_DOUBLE_EQ(s.workers[1].time.upload_transfer_s(), 1.0) << "the retry's report was not counted again";
+  EXPECT_DOUBLE_EQ(s.workers[0].recent_time.utilization().value_or(-1), 0.5) << "recorded though the update was rejected";
+  EXPECT_DOUBLE_EQ(s.time.compute_s(), 6);
+  EXPECT_DOUBLE_EQ(WallSeconds(s.time), 12);
+}
+
+// A report that cannot be true is ignored and counted; the update goes on.
+TEST_F(RunTest, InvalidTimeBudgetsAreIgnoredAndCounted) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  tributary::v1::TimeBudget negative = Budget(-1, 2);
+  tributary::v1::TimeBudget nan = Budget(1, std::numeric_limits<double>::quiet_NaN());
+  tributary::v1::TimeBudget years = Budget(kMaxReportedSeconds, kMaxReportedSeconds);
+  for (const tributary::v1::TimeBudget& bad : {negative, nan, years}) {
+    const absl::StatusOr<SubmitResult> result = SubmitWithTime(run_, a, Lease(a), bad);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->applied);
+  }
+  const RunStatus s = run_.Status();
+  EXPECT_EQ(s.refused_by_reason.at("time_budget"), 3);
+  EXPECT_EQ(s.updates_applied, 3);
+  EXPECT_EQ(s.updates_rejected, 0);
+  EXPECT_EQ(WallSeconds(s.time), 0);
+  EXPECT_FALSE(s.workers[0].recent_time.utilization().has_value());
+}
+
+// The sums outlive a restart; the recent window starts afresh (its workers
+// join again).
+TEST(RunRestoreTest, TimeBudgetsAreCheckpointed) {
+  FakeClock clock;
+  auto dataset = TinyDataset(12, 4);
+  TrainingRun run(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  ASSERT_TRUE(SubmitWithTime(run, a, LeaseTask(run, a), Budget(3, 1)).ok());
+  const tributary::v1::Checkpoint checkpoint = run.MakeCheckpoint();
+  EXPECT_DOUBLE_EQ(checkpoint.run().counters().time().compute_s(), 3);
+  EXPECT_DOUBLE_EQ(checkpoint.run().workers(0).time().wait_apply_s(), 1);
+
+  TrainingRun resumed(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  ASSERT_TRUE(resumed.Restore(checkpoint).ok());
+  const RunStatus s = resumed.Status();
+  EXPECT_DOUBLE_EQ(s.time.compute_s(), 3);
+  EXPECT_DOUBLE_EQ(s.time.upload_transfer_s(), 0.5);
+  EXPECT_DOUBLE_EQ(s.workers[0].time.compute_s(), 3);
+  EXPECT_DOUBLE_EQ(WallSeconds(s.workers[0].time), 4);
+
+  tributary::v1::Checkpoint corrupt = checkpoint;
+  corrupt.mutable_run()->mutable_counters()->mutable_time()->set_other_s(-1);
+  TrainingRun refused(TinyJob(), *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.Restore(corrupt)));
+  corrupt = checkpoint;
+  corrupt.mutable_run()->mutable_workers(0)->mutable_time()->set_compute_s(std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.Restore(corrupt)));
+  EXPECT_EQ(WallSeconds(refused.Status().time), 0) << "a refused restore changes nothing";
 }
 
 // A run restored from its checkpoint is the run: the same weights, ledger,
