@@ -171,6 +171,17 @@ TEST_F(StatusHttpTest, ServesTheRoutesOneRequestPerConnection) {
   EXPECT_EQ(server_->url(), absl::StrCat("http://127.0.0.1:", port(), "/"));
 }
 
+// The dashboard shows the run's utilization in its summary and each
+// worker's in the worker table.
+TEST_F(StatusHttpTest, TheDashboardShowsUtilization) {
+  StartServer();
+  const Reply page = Exchange(port(), Get("/"));
+  EXPECT_THAT(page.text, HasSubstr("pct(s.utilization)"));
+  EXPECT_THAT(page.text, HasSubstr("<th>utilization</th>"));
+  EXPECT_THAT(page.text, HasSubstr("pct(w.utilization)"));
+  EXPECT_THAT(Exchange(port(), Get("/api/status")).text, HasSubstr("\"utilization\":null"));
+}
+
 TEST_F(StatusHttpTest, HeadAnswersWithoutABody) {
   StartServer();
   const Reply reply = Exchange(port(), "HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
