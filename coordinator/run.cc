@@ -165,15 +165,15 @@ std::vector<uint64_t> TrainingRun::Heartbeat(const std::string& worker_id, uint6
   if (worker == nullptr) return {};
   worker->current_task = current_task;
   ledger_.Renew(worker_id, now);
+  std::vector<uint64_t> named(held.begin(), held.end());
+  named.push_back(current_task);
   std::vector<uint64_t> revoked;
-  auto check = [&](uint64_t task) {
+  for (uint64_t task : named) {
     if (task != 0 && !ledger_.HoldsLease(task, worker_id) &&
         std::find(revoked.begin(), revoked.end(), task) == revoked.end()) {
       revoked.push_back(task);
     }
-  };
-  check(current_task);
-  for (uint64_t task : held) check(task);
+  }
   return revoked;
 }
 
