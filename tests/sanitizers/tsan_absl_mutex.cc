@@ -8,7 +8,9 @@
 // them, gRPC's own locks included. Each calls Abseil's definition (found
 // with dlsym(RTLD_NEXT)) and tells TSan what happened: a release before the
 // mutex is let go, an acquire once it is held. A Condition is evaluated
-// under the lock, possibly by another thread, so it acquires first too.
+// under the lock, possibly by another thread, so it acquires first too;
+// Await builds the Condition it hands Abseil before its release, since the
+// thread that evaluates it reads it before that acquire.
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
@@ -127,8 +129,9 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
 void Mutex::Await(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>("5Mutex5AwaitERKNS0_9ConditionE");
   AnnotatedCondition annotated{&cond, this};
+  const Condition wrapped(&EvalHoldingLock, &annotated);
   __tsan_release(this);
-  real(this, Condition(&EvalHoldingLock, &annotated));
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -136,8 +139,9 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real =
       Real<bool (*)(Mutex*, const Condition&, Duration)>("5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   AnnotatedCondition annotated{&cond, this};
+  const Condition wrapped(&EvalHoldingLock, &annotated);
   __tsan_release(this);
-  const bool met = real(this, Condition(&EvalHoldingLock, &annotated), timeout);
+  const bool met = real(this, wrapped, timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -146,8 +150,9 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   static const auto real =
       Real<bool (*)(Mutex*, const Condition&, Time)>("5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   AnnotatedCondition annotated{&cond, this};
+  const Condition wrapped(&EvalHoldingLock, &annotated);
   __tsan_release(this);
-  const bool met = real(this, Condition(&EvalHoldingLock, &annotated), deadline);
+  const bool met = real(this, wrapped, deadline);
   __tsan_acquire(this);
   return met;
 }
