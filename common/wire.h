@@ -44,6 +44,15 @@ inline constexpr char kBearerPrefix[] = "Bearer ";
 // before calling again. Workers honour it.
 inline constexpr char kRetryAfterMetadataKey[] = "tributary-retry-after-ms";
 
+// A pipelining worker leases its next task while it still computes one and
+// submits another: GetTask keeps at most kMaxKeptTasks of its leases, so a
+// worker holds at most kMaxKeptTasks + 1. A heartbeat names at most
+// kMaxHeldTasks held tasks, with room for a few the worker has not yet
+// learnt were revoked. More is INVALID_ARGUMENT.
+inline constexpr int kMaxKeptTasks = 2;
+inline constexpr int kMaxHeldTasks = 8;
+static_assert(kMaxHeldTasks > kMaxKeptTasks, "a heartbeat must be able to name every lease a worker holds");
+
 // Limits on free-form strings a worker sends at Join.
 inline constexpr size_t kMaxNameBytes = 64;
 inline constexpr size_t kMaxDeviceBytes = 32;

@@ -102,6 +102,13 @@ std::vector<uint64_t> ShardLedger::ReleaseWorker(absl::string_view worker) {
   return RequeueLeasedIf([worker](const WorkItem& item) { return item.worker == worker; });
 }
 
+std::vector<uint64_t> ShardLedger::ReleaseWorkerExcept(absl::string_view worker,
+                                                       absl::Span<const uint64_t> keep) {
+  return RequeueLeasedIf([worker, keep](const WorkItem& item) {
+    return item.worker == worker && std::find(keep.begin(), keep.end(), item.task_id) == keep.end();
+  });
+}
+
 const WorkItem* ShardLedger::Find(uint64_t task_id) const {
   auto it = task_to_item_.find(task_id);
   return it == task_to_item_.end() ? nullptr : &items_[it->second];

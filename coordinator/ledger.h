@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary::coordinator {
@@ -90,6 +91,12 @@ class ShardLedger {
 
   // Returns every lease `worker` holds to the queue (it left or was lost).
   std::vector<uint64_t> ReleaseWorker(absl::string_view worker);
+
+  // Returns the leases `worker` holds to the queue, except those whose task
+  // ids are in `keep` (a pipelining worker still working on them); returns
+  // the released task ids. Ids in `keep` that `worker` does not hold are
+  // ignored.
+  std::vector<uint64_t> ReleaseWorkerExcept(absl::string_view worker, absl::Span<const uint64_t> keep);
 
   // Whether `worker` may complete `task_id` now:
   //   OK + true   the live lease: the caller may apply the update, then Complete.

@@ -1,5 +1,6 @@
 #include "coordinator/run.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -156,15 +157,24 @@ absl::StatusOr<std::string> TrainingRun::Authenticate(const std::string& session
   return worker->id;
 }
 
-std::vector<uint64_t> TrainingRun::Heartbeat(const std::string& worker_id, uint64_t current_task) {
+std::vector<uint64_t> TrainingRun::Heartbeat(const std::string& worker_id, uint64_t current_task,
+                                             absl::Span<const uint64_t> held) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return {};
   worker->current_task = current_task;
   ledger_.Renew(worker_id, now);
-  if (current_task != 0 && !ledger_.HoldsLease(current_task, worker_id)) return {current_task};
-  return {};
+  std::vector<uint64_t> revoked;
+  auto check = [&](uint64_t task) {
+    if (task != 0 && !ledger_.HoldsLease(task, worker_id) &&
+        std::find(revoked.begin(), revoked.end(), task) == revoked.end()) {
+      revoked.push_back(task);
+    }
+  };
+  check(current_task);
+  for (uint64_t task : held) check(task);
+  return revoked;
 }
 
 std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
@@ -172,11 +182,7 @@ std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
   if (!snapshots_.empty() && snapshots_.rbegin()->first == version) {
     return snapshots_.rbegin()->second;
   }
-  auto snapshot = std::make_shared<ModelSnapshot>();
-  snapshot->version = version;
-  const absl::Span<const float> params = aggregator_.params();
-  snapshot->bytes.assign(reinterpret_cast<const char*>(params.data()), params.size() * sizeof(float));
-  snapshot->sha256 = Sha256(snapshot->bytes);
+  auto snapshot = std::make_shared<const ModelSnapshot>(version, aggregator_.params());
   snapshots_[version] = snapshot;
   // Versions older than the staleness bound can no longer yield an accepted update.
   const uint64_t bound = job_.aggregation().max_staleness();
@@ -184,8 +190,20 @@ std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
   return snapshot;
 }
 
-TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
-  absl::MutexLock lock(&mu_);
+TaskDecision TrainingRun::GetTask(const std::string& worker_id, absl::Span<const uint64_t> keep) {
+  TaskDecision decision;
+  std::shared_ptr<const ModelSnapshot> model;
+  {
+    absl::MutexLock lock(&mu_);
+    decision = GetTaskLocked(worker_id, keep);
+    if (decision.task) model = CurrentSnapshot();
+  }
+  // Hashing the weights takes a while: once per version, never under the lock.
+  if (decision.task) decision.task->set_model_sha256(DigestBytes(model->sha256()));
+  return decision;
+}
+
+TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span<const uint64_t> keep) {
   const absl::Time now = clock_.Now();
   TickLocked(now);
   TaskDecision decision;
@@ -193,7 +211,7 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
     decision.job_done = true;
     return decision;
   }
-  ledger_.ReleaseWorker(worker_id);
+  ledger_.ReleaseWorkerExcept(worker_id, keep);
   std::optional<Lease> lease = ledger_.LeaseNext(worker_id, aggregator_.version(), now);
   if (!lease) {
     decision.retry_after = kRetryWhenDrained;
@@ -209,7 +227,6 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id) {
   task.set_shard_bytes(shard.bytes);
   task.set_shard_examples(shard.examples);
   task.set_base_version(model->version);
-  task.set_model_sha256(DigestBytes(model->sha256));
   task.set_model_bytes(model->bytes.size());
   // A task's local steps continue the run's inner schedule where the model
   // it starts from stands: H steps per version.
@@ -363,6 +380,7 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {
   absl::MutexLock lock(&mu_);
+  if (version == aggregator_.version()) return CurrentSnapshot();
   auto it = snapshots_.find(version);
   if (it == snapshots_.end()) {
     return absl::NotFoundError(absl::StrCat("model version ", version, " is no longer served"));
@@ -399,13 +417,15 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   }
   if (!*live) return SubmitResult{false, aggregator_.version()};
   const WorkItem& item = *ledger_.Find(task_id);
-  if (header.base_version() != item.base_version || header.epoch() != item.epoch ||
-      header.shard_id() != item.shard) {
+  // A pipelining worker computes on the newest model it has, which may be
+  // newer than the lease's; never on one older, nor on one not made yet.
+  if (header.base_version() < item.base_version || header.base_version() > aggregator_.version() ||
+      header.epoch() != item.epoch || header.shard_id() != item.shard) {
     CountRejected(*worker, "invalid");
     return absl::InvalidArgumentError(absl::StrCat(
         "task ", task_id, ": an update from version ", header.base_version(), " for epoch ", header.epoch(),
-        " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " epoch ", item.epoch,
-        " shard ", item.shard));
+        " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " (now ",
+        aggregator_.version(), ") epoch ", item.epoch, " shard ", item.shard));
   }
   if (absl::Status claims = CheckClaims(header, item); !claims.ok()) {
     CountRejected(*worker, "invalid");

@@ -29,24 +29,13 @@
 #include "coordinator/ban_list.h"
 #include "coordinator/dataset.h"
 #include "coordinator/ledger.h"
+#include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
 #include "tributary/v1/job.pb.h"
 
 namespace tributary::coordinator {
-
-// One model version as sent to workers: fp32 weights, little-endian.
-struct ModelSnapshot {
-  uint64_t version = 0;
-  std::string bytes;
-  Sha256Digest sha256{};
-
-  absl::Span<const float> params() const {
-    return absl::Span<const float>(reinterpret_cast<const float*>(bytes.data()),
-                                   bytes.size() / sizeof(float));
-  }
-};
 
 struct TaskDecision {
   std::optional<tributary::v1::Task> task;  // Set when a task was leased.
@@ -155,15 +144,23 @@ class TrainingRun {
   // an unknown or ended session (lost, left, banned).
   absl::StatusOr<std::string> Authenticate(const std::string& session_token);
 
-  // Renews the worker's leases. Returns the reported task when it is no
-  // longer leased to the worker (the worker should abandon it).
-  std::vector<uint64_t> Heartbeat(const std::string& worker_id, uint64_t current_task);
+  // Renews all the worker's leases. Returns, once each, the ids among
+  // `current_task` (what it computes, shown on the dashboard) and `held`
+  // (every task it still holds) no longer leased to it: it should abandon
+  // them. Ids of 0 are skipped. The service bounds `held` (kMaxHeldTasks).
+  std::vector<uint64_t> Heartbeat(const std::string& worker_id, uint64_t current_task,
+                                  absl::Span<const uint64_t> held = {});
 
-  // Leases the next shard to the worker (releasing any lease it still holds:
-  // a worker works on one task at a time).
-  TaskDecision GetTask(const std::string& worker_id);
+  // Leases the next shard to the worker. Of the leases it holds, those named
+  // in `keep` stay leased to it (a pipelining worker leases its next task
+  // while it computes or submits these); the others go back to the queue.
+  // The service bounds `keep` (kMaxKeptTasks).
+  TaskDecision GetTask(const std::string& worker_id, absl::Span<const uint64_t> keep = {});
 
-  // A version a task may still be based on. NOT_FOUND once it is too old.
+  // A version an update may still be based on: the current one (whether
+  // or not a task named it yet: a worker learns of it from its submit's
+  // reply) or one a task was based on, back to the staleness bound.
+  // NOT_FOUND for any other.
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Model(uint64_t version);
   // Everything the run is, as one consistent checkpoint: the job, weights,
   // optimizer state and buffer, shard ledger, workers, counters, history.
@@ -184,10 +181,13 @@ class TrainingRun {
   // Folds a decoded update (finite, params-sized) into the model, its
   // header as the service's CheckHeader passed it (loss finite and not
   // negative); the examples it claims are checked against the task's shard
-  // here. Counts the upload's `wire_bytes`. Errors: the ledger's (lease expired, not yours,
-  // unknown task), ABORTED for a stale update, INVALID_ARGUMENT for a base
-  // version that disagrees with the lease. A retried submit of an applied
-  // task returns OK with applied = false.
+  // here. Counts the upload's `wire_bytes`. The header's base version may
+  // be any from the lease's to the current one (a pipelining worker
+  // computes on the newest model it has); staleness is counted from it.
+  // Errors: the ledger's (lease expired, not yours, unknown task), ABORTED
+  // for a stale update, INVALID_ARGUMENT for a base version outside that
+  // range or an epoch or shard not the lease's. A retried submit of an
+  // applied task returns OK with applied = false.
   absl::StatusOr<SubmitResult> Submit(const std::string& worker_id,
                                       const tributary::v1::UpdateHeader& header,
                                       absl::Span<const float> update, int64_t wire_bytes);
@@ -224,6 +224,11 @@ class TrainingRun {
   // The examples the header claims against the task's shard;
   // INVALID_ARGUMENT for a count that cannot be honest.
   absl::Status CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const;
+  // GetTask but the task's model digest, which is computed outside the lock.
+  TaskDecision GetTaskLocked(const std::string& worker_id, absl::Span<const uint64_t> keep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current version's snapshot, made (a copy of the weights; its digest
+  // comes later, outside the lock) if none was yet.
   std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }

@@ -38,6 +38,10 @@ constexpr size_t kMaxTrackedKeys = 100'000;
 // its attackers').
 constexpr double kJoinBurst = 32;
 constexpr int kServerHandshakeTimeoutMs = 5'000;
+// Model deltas kept: the pairs workers ask for when a version appears (one
+// per version they hold, back to the staleness bound), for the newest
+// versions, within a bound on memory (a delta is about a byte a parameter).
+constexpr DeltaCacheLimits kDeltaCacheLimits{16, size_t{128} << 20};
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -263,6 +267,7 @@ CoordinatorService::CoordinatorService(TrainingRun& run, const Dataset& dataset,
       session_calls_(limits_.requests_per_s(), limits_.request_burst(), kMaxTrackedKeys),
       identity_joins_(limits_.joins_per_minute_per_identity() / 60, kJoinBurst, kMaxTrackedKeys),
       address_joins_(limits_.joins_per_minute_per_ip() / 60, kJoinBurst, kMaxTrackedKeys),
+      deltas_(kDeltaCacheLimits),
       streams_(limits_.max_streams_per_worker(), limits_.max_concurrent_uploads()) {}
 
 int CoordinatorService::SetJoinTokens(JoinTokens tokens) {
@@ -399,18 +404,30 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
                                                         tributary::v1::HeartbeatResponse* response) {
   absl::StatusOr<std::string> worker = Admit(context);
   if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
-  for (uint64_t task : run_.Heartbeat(*worker, request->task_id())) {
+  if (request->held_task_ids_size() > kMaxHeldTasks) {
+    return FinishUnary(context, ToGrpcStatus(run_.RecordInvalid(
+                                    *worker, absl::InvalidArgumentError(absl::StrCat(
+                                                 "Heartbeat: ", request->held_task_ids_size(),
+                                                 " held tasks, at most ", kMaxHeldTasks)))));
+  }
+  for (uint64_t task : run_.Heartbeat(*worker, request->task_id(), request->held_task_ids())) {
     response->add_revoked_task_ids(task);
   }
   return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContext* context,
-                                                      const tributary::v1::GetTaskRequest*,
+                                                      const tributary::v1::GetTaskRequest* request,
                                                       tributary::v1::GetTaskResponse* response) {
   absl::StatusOr<std::string> worker = Admit(context);
   if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
-  TaskDecision decision = run_.GetTask(*worker);
+  if (request->keep_task_ids_size() > kMaxKeptTasks) {
+    return FinishUnary(context, ToGrpcStatus(run_.RecordInvalid(
+                                    *worker, absl::InvalidArgumentError(absl::StrCat(
+                                                 "GetTask: keeps ", request->keep_task_ids_size(),
+                                                 " tasks, at most ", kMaxKeptTasks)))));
+  }
+  TaskDecision decision = run_.GetTask(*worker, request->keep_task_ids());
   if (decision.task) {
     *response->mutable_task() = *std::move(decision.task);
   } else if (decision.job_done) {
@@ -444,7 +461,7 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(request->version());
   if (!model.ok()) return new PayloadWriter(ToGrpcStatus(model.status()));
   const ModelSnapshot& snapshot = **model;
-  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256);
+  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256());
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
@@ -459,8 +476,10 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
   if (!to.ok()) return new PayloadWriter(ToGrpcStatus(to.status()));
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> from = run_.Model(request->from_version());
   if (!from.ok()) return new PayloadWriter(ToGrpcStatus(from.status()));
-  auto delta = std::make_shared<const std::string>(EncodeModelDelta((*to)->params(), (*from)->params()));
-  return StartDownload(context, *worker, delta, *delta, Sha256(*delta));
+  std::shared_ptr<const EncodedDelta> delta = deltas_.Get(
+      request->from_version(), request->version(),
+      [&] { return EncodeModelDelta((*to)->params(), (*from)->params()); });
+  return StartDownload(context, *worker, delta, delta->bytes, delta->sha256);
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(

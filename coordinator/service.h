@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/codec/codec.h"
 #include "coordinator/dataset.h"
+#include "coordinator/delta_cache.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/rate_limiter.h"
 #include "coordinator/run.h"
@@ -133,6 +134,9 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   RateLimiter session_calls_ ABSL_GUARDED_BY(admission_mu_);
   RateLimiter identity_joins_ ABSL_GUARDED_BY(admission_mu_);
   RateLimiter address_joins_ ABSL_GUARDED_BY(admission_mu_);
+
+  // Model deltas, encoded once per pair of versions.
+  DeltaCache deltas_;
 
   absl::Mutex streams_mu_;
   StreamTable streams_ ABSL_GUARDED_BY(streams_mu_);

@@ -96,6 +96,27 @@ TEST(LedgerTest, ReleaseWorkerAndAbandonRequeue) {
   EXPECT_FALSE(ledger.CheckLive(b.task_id, "w1", kT0).ok());
 }
 
+// A pipelining worker keeps the leases it still works on; the rest of its
+// leases go back to the front of the queue, other workers' stay.
+TEST(LedgerTest, ReleaseWorkerExceptKeepsTheNamedLeases) {
+  ShardLedger ledger(Options(5, 1));
+  const Lease a = *ledger.LeaseNext("w1", 0, kT0);
+  const Lease b = *ledger.LeaseNext("w1", 0, kT0);
+  const Lease c = *ledger.LeaseNext("w1", 0, kT0);
+  const Lease other = *ledger.LeaseNext("w2", 0, kT0);
+  const uint64_t keep[] = {a.task_id, c.task_id, other.task_id, 999};
+  EXPECT_EQ(ledger.ReleaseWorkerExcept("w1", keep), std::vector<uint64_t>{b.task_id});
+  ExpectCounts(ledger, 0, 3, 2);
+  EXPECT_TRUE(ledger.HoldsLease(a.task_id, "w1"));
+  EXPECT_FALSE(ledger.HoldsLease(b.task_id, "w1"));
+  EXPECT_TRUE(ledger.HoldsLease(c.task_id, "w1"));
+  EXPECT_TRUE(ledger.HoldsLease(other.task_id, "w2")) << "naming another's lease keeps nothing of it";
+  EXPECT_EQ(ledger.LeaseNext("w2", 0, kT0)->shard, b.shard) << "a released shard goes to the front";
+
+  EXPECT_EQ(ledger.ReleaseWorkerExcept("w1", {}).size(), 2u) << "keeping nothing releases all";
+  ExpectCounts(ledger, 0, 2, 3);
+}
+
 TEST(LedgerTest, FinishesWhenAllDoneAndThenHandsOutNothing) {
   ShardLedger ledger(Options(2, 2));
   while (std::optional<Lease> lease = ledger.LeaseNext("w1", 0, kT0)) ledger.Complete(lease->task_id);
@@ -125,6 +146,10 @@ TEST(LedgerTest, RandomSchedulesKeepTheInvariants) {
           break;
         case 2:
           if (rng() % 4 == 0) ledger.ReleaseWorker(worker);
+          if (rng() % 4 == 0 && !issued.empty()) {
+            const uint64_t keep[] = {issued[rng() % issued.size()].first, issued.back().first};
+            ledger.ReleaseWorkerExcept(worker, keep);
+          }
           break;
         default:
           if (!issued.empty()) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/sha256.h"
 #include "gtest/gtest.h"
 #include "tests/coordinator/test_data.h"
 
@@ -53,7 +54,7 @@ TEST_F(RunTest, TaskCarriesShardModelAndLease) {
   EXPECT_EQ(task.shard_sha256(), DigestBytes(dataset_->shards[task.shard_id()].sha256));
   auto model = run_.Model(0);
   ASSERT_TRUE(model.ok());
-  EXPECT_EQ(task.model_sha256(), DigestBytes((*model)->sha256));
+  EXPECT_EQ(task.model_sha256(), DigestBytes((*model)->sha256()));
   EXPECT_EQ(task.model_bytes(), kNumParams * 4u);
   EXPECT_EQ(run_.Status().shards.leased, 1);
 }
@@ -103,6 +104,121 @@ TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
   EXPECT_EQ(versions, (std::vector<uint64_t>{0, 1, 2}));
   EXPECT_EQ(run.Status().buffered_updates, 0);
   EXPECT_EQ(run.Status().staleness_histogram, (std::vector<int64_t>{3, 0}));
+}
+
+// A pipelining worker leases its next task before it submits the current
+// one: the lease it names stays, the one it does not name is released.
+TEST_F(RunTest, GetTaskKeepsTheNamedLeasesAndReleasesTheOthers) {
+  const std::string w = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const tributary::v1::Task first = Lease(w);
+  const uint64_t keep_first[] = {first.task_id()};
+  const tributary::v1::Task second = run_.GetTask(w, keep_first).task.value();
+  EXPECT_EQ(run_.Status().shards.leased, 2);
+  EXPECT_TRUE(Submit(w, first).ok()) << "the kept lease is still live";
+
+  const uint64_t keep_second[] = {second.task_id()};
+  const tributary::v1::Task third = run_.GetTask(w, keep_second).task.value();
+  const uint64_t keep_third[] = {third.task_id()};
+  const tributary::v1::Task fourth_try = run_.GetTask(w, keep_third).task.value_or(tributary::v1::Task());
+  EXPECT_EQ(fourth_try.shard_id(), second.shard_id()) << "the second lease, not kept, went back to the front";
+  EXPECT_TRUE(absl::IsFailedPrecondition(Submit(w, second).status()));
+  EXPECT_EQ(run_.Status().shards.leased, 2);
+
+  run_.GetTask(w);  // Keeping nothing releases everything, as before.
+  EXPECT_EQ(run_.Status().shards.leased, 1);
+}
+
+// Heartbeats renew every lease the worker holds and name each held task it
+// no longer holds, once.
+TEST_F(RunTest, HeartbeatRevokesTheHeldTasksNoLongerLeased) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const tributary::v1::Task kept = Lease(a);
+  const uint64_t keep[] = {kept.task_id()};
+  const tributary::v1::Task current = run_.GetTask(a, keep).task.value();
+  const uint64_t held[] = {kept.task_id(), current.task_id()};
+  for (int i = 0; i < 4; ++i) {  // 32 s: past the 30 s lease unless renewed.
+    clock_.Advance(absl::Seconds(8));
+    ASSERT_TRUE(run_.Authenticate("sa").ok());
+    EXPECT_TRUE(run_.Heartbeat(a, current.task_id(), held).empty());
+  }
+  EXPECT_TRUE(Submit(a, kept).ok()) << "the held lease was renewed too";
+
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const tributary::v1::Task others = Lease(b);
+  const uint64_t claimed[] = {current.task_id(), others.task_id(), 12345, current.task_id()};
+  EXPECT_EQ(run_.Heartbeat(a, current.task_id(), claimed), (std::vector<uint64_t>{others.task_id(), 12345}));
+  EXPECT_EQ(run_.Heartbeat(a, kept.task_id(), {}), std::vector<uint64_t>{kept.task_id()})
+      << "a submitted task is no longer held";
+}
+
+// A pipelining worker computes on the newest model it holds: any base from
+// the lease's version to the current one is accepted, and staleness counts
+// from the base it names.
+TEST(RunBaseVersionTest, ABaseNewerThanTheLeaseIsAcceptedWithItsOwnStaleness) {
+  FakeClock clock;
+  auto dataset = TinyDataset(24, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_aggregation()->set_max_staleness(3);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const tributary::v1::Task task = LeaseTask(run, a);  // Based on version 0.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(SubmitConstant(run, b, LeaseTask(run, b)).ok());
+  ASSERT_EQ(run.version(), 3u);
+
+  tributary::v1::UpdateHeader future = HeaderFor(task);
+  future.set_base_version(4);
+  EXPECT_TRUE(absl::IsInvalidArgument(run.Submit(a, future, std::vector<float>(kNumParams, 0.1f), 0).status()))
+      << "a version not made yet";
+  tributary::v1::UpdateHeader newer = HeaderFor(task);
+  newer.set_base_version(2);
+  const absl::StatusOr<SubmitResult> accepted = run.Submit(a, newer, std::vector<float>(kNumParams, 0.1f), 0);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_TRUE(accepted->applied);
+  const RunStatus s = run.Status();
+  EXPECT_EQ(s.staleness_histogram, (std::vector<int64_t>{3, 1, 0, 0})) << "staleness 3 - 2, not 3 - 0";
+  EXPECT_EQ(s.workers[0].staleness_last, 1u);
+  EXPECT_EQ(s.rejected_by_reason.at("invalid"), 1);
+
+  const tributary::v1::Task later = LeaseTask(run, a);  // Based on version 4.
+  tributary::v1::UpdateHeader older = HeaderFor(later);
+  older.set_base_version(3);
+  EXPECT_TRUE(absl::IsInvalidArgument(run.Submit(a, older, std::vector<float>(kNumParams, 0.1f), 0).status()))
+      << "older than the lease";
+  EXPECT_EQ(run.Status().shards.leased, 1) << "the lease stays: a corrected submit may follow";
+}
+
+// A worker learns of a new version from its submit's reply and fetches it
+// at once, before any task names it.
+TEST_F(RunTest, TheCurrentModelIsServedBeforeAnyTaskNamesIt) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  EXPECT_TRUE(run_.Model(0).ok()) << "no task has been handed out yet";
+  const absl::StatusOr<SubmitResult> result = Submit(a, Lease(a));
+  ASSERT_TRUE(result.ok());
+  const absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(result->model_version);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->version, 1u);
+  const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
+  EXPECT_EQ(checkpoint.model_version(), 1u);
+  EXPECT_EQ((*model)->bytes, checkpoint.params()) << "the weights after the update";
+  EXPECT_TRUE(absl::IsNotFound(run_.Model(2).status())) << "a version not made yet";
+  EXPECT_EQ(run_.Model(1).value(), *model) << "one snapshot per version";
+}
+
+// The digest a task announces, computed outside the run's lock, is that of
+// the snapshot's bytes, and each version is hashed once.
+TEST_F(RunTest, SnapshotDigestsMatchTheirBytes) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  for (int i = 0; i < 2; ++i) {
+    const tributary::v1::Task task = Lease(a);
+    const std::shared_ptr<const ModelSnapshot> model = run_.Model(task.base_version()).value();
+    EXPECT_EQ(task.model_sha256(), DigestBytes(Sha256(model->bytes)));
+    EXPECT_EQ(&model->sha256(), &run_.Model(task.base_version()).value()->sha256());
+    ASSERT_TRUE(Submit(a, task).ok());
+  }
+  const ModelSnapshot fresh(7, std::vector<float>{1.0f, 2.0f});
+  EXPECT_EQ(fresh.sha256(), Sha256(fresh.bytes));
+  EXPECT_EQ(fresh.bytes.size(), 8u);
 }
 
 TEST_F(RunTest, SubmitAppliesOnceAndRetriesAreIdempotent) {

@@ -172,7 +172,8 @@ TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
   tributary::v1::SubmitUpdateResponse response;
   ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
   ASSERT_EQ(response.model_version(), 1u);
-  ASSERT_EQ(GetTask().base_version(), 1u);  // Publishes version 1.
+  // Served at once, before any task names it: a worker learns of it from
+  // the reply and fetches it.
   const Download v1 = fetch(1);
   ASSERT_TRUE(v1.status.ok()) << v1.status.error_message();
 
@@ -181,6 +182,9 @@ TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
   EXPECT_EQ(delta.sha256, DigestBytes(Sha256(delta.payload)));
   EXPECT_EQ(delta.payload.size(), ModelDeltaBytes(kNumParams));
   EXPECT_LT(delta.payload.size(), v1.payload.size() / 2);
+  const Download again = fetch_delta(1, 0);
+  EXPECT_EQ(again.payload, delta.payload);
+  EXPECT_EQ(again.sha256, delta.sha256);
   auto floats = [](const std::string& bytes) {
     return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes.data()), bytes.size() / sizeof(float));
   };
@@ -226,6 +230,38 @@ TEST_F(ServiceTest, MalformedUploadsAreRefusedAndCounted) {
   EXPECT_EQ(response.model_version(), 1u);
   ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
   EXPECT_FALSE(response.applied()) << "a retried submit is applied once";
+}
+
+// A worker may keep kMaxKeptTasks leases across GetTask and name
+// kMaxHeldTasks in a heartbeat; more is refused and counted.
+TEST_F(ServiceTest, TooManyKeptOrHeldTasksAreRefusedAndCounted) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task first = GetTask();
+  tributary::v1::GetTaskRequest keep;
+  keep.add_keep_task_ids(first.task_id());
+  tributary::v1::GetTaskResponse second;
+  ASSERT_TRUE(stub_->GetTask(Context().get(), keep, &second).ok());
+  EXPECT_TRUE(second.has_task());
+  EXPECT_EQ(run_.Status().shards.leased, 2);
+
+  tributary::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_task_id(second.task().task_id());
+  heartbeat.add_held_task_ids(first.task_id());
+  heartbeat.add_held_task_ids(second.task().task_id());
+  heartbeat.add_held_task_ids(777);
+  tributary::v1::HeartbeatResponse revoked;
+  ASSERT_TRUE(stub_->Heartbeat(Context().get(), heartbeat, &revoked).ok());
+  EXPECT_EQ(std::vector<uint64_t>(revoked.revoked_task_ids().begin(), revoked.revoked_task_ids().end()),
+            std::vector<uint64_t>{777});
+  EXPECT_EQ(InvalidRequests(), 0);
+
+  for (int i = 0; i < kMaxKeptTasks; ++i) keep.add_keep_task_ids(100 + i);
+  tributary::v1::GetTaskResponse refused;
+  EXPECT_EQ(stub_->GetTask(Context().get(), keep, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (int i = 0; i < kMaxHeldTasks; ++i) heartbeat.add_held_task_ids(200 + i);
+  EXPECT_EQ(stub_->Heartbeat(Context().get(), heartbeat, &revoked).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(InvalidRequests(), 2);
+  EXPECT_EQ(run_.Status().shards.leased, 2) << "a refused GetTask releases nothing";
 }
 
 TEST_F(ServiceTest, RepeatOffendersAreBanned) {
