@@ -538,8 +538,11 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     if (!reply.ok()) return reply.status();
     result.reply = *std::move(reply);
     absl::StatusOr<std::shared_ptr<const std::string>> model = FetchModel(result.reply.model_version(), "");
-    if (!model.ok()) return model.status();
-    result.global = {result.reply.model_version(), *std::move(model)};
+    if (model.ok()) {
+      result.global = {result.reply.model_version(), *std::move(model)};
+    } else {
+      result.model_error = model.status();
+    }
     return result;
   });
   phases_.Enter(Phase::kOther, absl::Now());
@@ -556,12 +559,18 @@ absl::Status Worker::SettleRound() {
     // task contributed is lost, and the local weights have no anchor.
     // Start over from the coordinator's model with the next task.
     anchor_ = {};
-    return Prefixed(absl::StrCat("task ", round.task.task_id(), ": "), result.status());
+    return result.status();
+  }
+  ReportDone(round.task, round.base_version, round.stats, round.compute, result->sent_bytes, result->reply,
+             round.budget);
+  if (!result->model_error.ok()) {
+    // Applied, but the model after it could not be fetched: the local
+    // weights have no anchor to rebase onto.
+    anchor_ = {};
+    return Prefixed(absl::StrCat("task ", round.task.task_id(), " applied; "), result->model_error);
   }
   trainer_->Rebase(result->global.params(), round.sent);
   anchor_ = result->global;
-  ReportDone(round.task, round.base_version, round.stats, round.compute, result->sent_bytes, result->reply,
-             round.budget);
   return absl::OkStatus();
 }
 

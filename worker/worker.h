@@ -90,7 +90,8 @@ class Worker {
   // What a finished round brings back.
   struct RoundResult {
     tributary::v1::SubmitUpdateResponse reply;
-    Global global;  // The version the reply names.
+    Global global;  // The version the reply names, unless model_error.
+    absl::Status model_error;
     int64_t sent_bytes = 0;
   };
   // An overlapped update on its way (JobSpec.overlap).

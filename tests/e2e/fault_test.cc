@@ -105,7 +105,7 @@ constexpr char kOverlapChaosJob[] = R"(
   local_steps: 4
   overlap: true
   inner_optimizer { lr: 0.1 momentum: 0 schedule: CONSTANT }
-  optimizer { lr: 1 momentum: 0 nesterov: false schedule: CONSTANT }
+  optimizer { lr: 0.3 momentum: 0 nesterov: false schedule: CONSTANT }
   aggregation { max_staleness: 8 weighting: CONSTANT }
   budget { epochs: 2 }
   lease { lease_timeout_s: 6 heartbeat_interval_s: 0.5 heartbeat_timeout_s: 3 }
