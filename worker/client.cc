@@ -166,6 +166,8 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
   auto context = NewContext(TransferTimeout(bytes));
   std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
   std::string payload;
+  // Hashed as the chunks arrive, beside the transfer rather than after it.
+  Sha256Hasher hasher;
   Chunk chunk;
   absl::Status problem;
   for (bool first = true; problem.ok() && reader->Read(&chunk); first = false) {
@@ -186,6 +188,7 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
       problem = absl::DataLossError("download chunks out of order or oversized");
     } else {
       payload.append(chunk.data());
+      hasher.Update(chunk.data());
     }
   }
   if (!problem.ok()) {
@@ -194,7 +197,7 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
     return problem;
   }
   if (absl::Status s = FromGrpc(reader->Finish(), *context); !s.ok()) return s;
-  if (payload.size() != bytes || DigestBytes(Sha256(payload)) != sha256) {
+  if (payload.size() != bytes || DigestBytes(hasher.Finish()) != sha256) {
     return absl::DataLossError("download failed its SHA-256 check");
   }
   return payload;
