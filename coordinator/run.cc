@@ -460,6 +460,9 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
     history_.push_back({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
   }
+  // Every version a reply names can be fetched while it is within the
+  // staleness bound: a pipelining worker asks for it next.
+  CurrentSnapshot();
   return SubmitResult{true, accepted->version};
 }
 

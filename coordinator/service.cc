@@ -392,6 +392,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   *response->mutable_codec() = job.codec();
   response->set_heartbeat_interval_s(job.lease().heartbeat_interval_s());
   response->set_worker_momentum(job.worker_momentum());
+  response->set_overlap(job.overlap() && job.local_steps() > 1);
   if (job.local_steps() > 1) {
     *response->mutable_inner_optimizer() = job.inner_optimizer();
     response->set_inner_schedule_steps(run_.InnerScheduleSteps());

@@ -134,20 +134,24 @@ absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
   return response;
 }
 
-absl::StatusOr<tributary::v1::HeartbeatResponse> CoordinatorClient::Heartbeat(uint64_t current_task) {
+absl::StatusOr<tributary::v1::HeartbeatResponse> CoordinatorClient::Heartbeat(uint64_t current_task,
+                                                                           absl::Span<const uint64_t> held) {
   tributary::v1::HeartbeatRequest request;
   request.set_task_id(current_task);
+  request.mutable_held_task_ids()->Add(held.begin(), held.end());
   tributary::v1::HeartbeatResponse response;
   auto context = NewContext(kUnaryTimeout);
   if (grpc::Status s = stub_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
   return response;
 }
 
-absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask() {
-  return HonouringShortHints([this]() -> absl::StatusOr<tributary::v1::GetTaskResponse> {
+absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask(absl::Span<const uint64_t> keep) {
+  tributary::v1::GetTaskRequest request;
+  request.mutable_keep_task_ids()->Add(keep.begin(), keep.end());
+  return HonouringShortHints([&]() -> absl::StatusOr<tributary::v1::GetTaskResponse> {
     tributary::v1::GetTaskResponse response;
     auto context = NewContext(kUnaryTimeout);
-    if (grpc::Status s = stub_->GetTask(context.get(), {}, &response); !s.ok()) return FromGrpc(s, *context);
+    if (grpc::Status s = stub_->GetTask(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
     return response;
   });
 }
@@ -162,6 +166,8 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
   auto context = NewContext(TransferTimeout(bytes));
   std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
   std::string payload;
+  // Hashed as the chunks arrive, beside the transfer rather than after it.
+  Sha256Hasher hasher;
   Chunk chunk;
   absl::Status problem;
   for (bool first = true; problem.ok() && reader->Read(&chunk); first = false) {
@@ -182,6 +188,7 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
       problem = absl::DataLossError("download chunks out of order or oversized");
     } else {
       payload.append(chunk.data());
+      hasher.Update(chunk.data());
     }
   }
   if (!problem.ok()) {
@@ -190,7 +197,7 @@ absl::StatusOr<std::string> CoordinatorClient::DownloadOnce(const OpenStream& op
     return problem;
   }
   if (absl::Status s = FromGrpc(reader->Finish(), *context); !s.ok()) return s;
-  if (payload.size() != bytes || DigestBytes(Sha256(payload)) != sha256) {
+  if (payload.size() != bytes || DigestBytes(hasher.Finish()) != sha256) {
     return absl::DataLossError("download failed its SHA-256 check");
   }
   return payload;
@@ -201,7 +208,7 @@ absl::StatusOr<std::string> CoordinatorClient::FetchModel(uint64_t version, cons
   tributary::v1::FetchModelRequest request;
   request.set_version(version);
   return Download([&](grpc::ClientContext* c) { return stub_->FetchModel(c, request); }, sha256, bytes,
-                  Announced::kByTask);
+                  sha256.empty() ? Announced::kByStream : Announced::kByTask);
 }
 
 absl::StatusOr<std::string> CoordinatorClient::FetchModelDelta(uint64_t version, uint64_t from_version,
@@ -222,14 +229,15 @@ absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, con
 }
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(
-    const tributary::v1::UpdateHeader& header, const std::string& payload) {
+    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload) {
   // A retried submit is safe: the coordinator applies a task once.
-  return HonouringShortHints([&] { return SubmitUpdateOnce(header, payload); });
+  return HonouringShortHints([&] { return SubmitUpdateOnce(header, payload, upload); });
 }
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdateOnce(
-    const tributary::v1::UpdateHeader& header, const std::string& payload) {
+    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload) {
   tributary::v1::SubmitUpdateResponse response;
+  const absl::Time start = absl::Now();
   auto context = NewContext(TransferTimeout(payload.size()));
   auto writer = stub_->SubmitUpdate(context.get(), &response);
   tributary::v1::SubmitUpdateChunk chunk;
@@ -240,6 +248,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
     open = writer->Write(chunk);
   }
   writer->WritesDone();
+  if (upload != nullptr) *upload = absl::Now() - start;
   if (grpc::Status s = writer->Finish(); !s.ok()) return FromGrpc(s, *context);
   return response;
 }

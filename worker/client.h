@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "grpcpp/grpcpp.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
 
@@ -26,10 +27,16 @@ class CoordinatorClient {
 
   // Joins and keeps the session token for every later call.
   absl::StatusOr<tributary::v1::JoinResponse> Join(const tributary::v1::JoinRequest& request);
-  absl::StatusOr<tributary::v1::HeartbeatResponse> Heartbeat(uint64_t current_task);
-  absl::StatusOr<tributary::v1::GetTaskResponse> GetTask();
+  // `current_task` is the task being computed (0: none), `held` every
+  // task the worker still holds.
+  absl::StatusOr<tributary::v1::HeartbeatResponse> Heartbeat(uint64_t current_task,
+                                                            absl::Span<const uint64_t> held = {});
+  // Leases the next task; the tasks in `keep` stay leased to this worker.
+  absl::StatusOr<tributary::v1::GetTaskResponse> GetTask(absl::Span<const uint64_t> keep = {});
   // The weights of `version`, verified: DATA_LOSS when they do not match
-  // the digest or size the task promised.
+  // the digest and size the task promised. With an empty `sha256` the
+  // stream names them (`bytes` is then the most accepted): for a version
+  // the worker learnt of from a submit's reply.
   absl::StatusOr<std::string> FetchModel(uint64_t version, const std::string& sha256,
                                          uint64_t bytes);
   // Model `version` as an int8 delta from `from_version`, verified against
@@ -38,8 +45,11 @@ class CoordinatorClient {
   absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version, uint64_t max_bytes);
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                          uint64_t bytes);
+  // `upload`, when set, receives how long the payload took to leave (the
+  // rest of the call is the coordinator checking and applying it).
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
-      const tributary::v1::UpdateHeader& header, const std::string& payload);
+      const tributary::v1::UpdateHeader& header, const std::string& payload,
+      absl::Duration* upload = nullptr);
   absl::Status Leave();
 
   // Waits up to `timeout` for a connection to the coordinator (starting one
@@ -64,7 +74,8 @@ class CoordinatorClient {
   absl::StatusOr<std::string> DownloadOnce(const OpenStream& open, std::string sha256, uint64_t bytes,
                                            Announced announced);
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdateOnce(const tributary::v1::UpdateHeader& header,
-                                                                       const std::string& payload);
+                                                                       const std::string& payload,
+                                                                       absl::Duration* upload);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tributary::v1::Coordinator::Stub> stub_;

@@ -19,10 +19,10 @@ std::string ProgressReporter::TaskLine(const TaskReport& r) const {
   const double seconds = absl::ToDoubleSeconds(r.compute);
   return absl::StrFormat(
       "task %d (shard %d, epoch %d): loss %.4f over %d examples in %.0f ms (%.0f ex/s); sent %s; "
-      "model v%d -> v%d%s",
+      "model v%d -> v%d%s%s%s",
       r.task_id, r.shard_id, r.epoch, r.loss, r.examples, seconds * 1e3,
       seconds > 0 ? r.examples / seconds : 0.0, FormatBytes(r.sent_bytes), r.base_version,
-      r.new_version, r.applied ? "" : " (duplicate, already applied)");
+      r.new_version, r.applied ? "" : " (duplicate, already applied)", r.budget.empty() ? "" : "; ", r.budget);
 }
 
 std::optional<std::string> ProgressReporter::TaskDone(const TaskReport& report, absl::Time now) {

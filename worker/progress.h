@@ -25,6 +25,7 @@ struct TaskReport {
   uint64_t base_version = 0;
   uint64_t new_version = 0;
   bool applied = true;
+  std::string budget;  // Where the time since the previous task went (FormatBudget).
 };
 
 class ProgressReporter {

@@ -21,15 +21,8 @@ Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpe
       inner_schedule_steps_(inner_schedule_steps),
       momentum_(momentum) {}
 
-absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task,
-                                                 absl::Span<const float> params,
-                                                 absl::string_view shard, absl::Span<float> update) {
+absl::Status Trainer::CheckTask(const tributary::v1::Task& task, absl::string_view shard) const {
   const std::string where = absl::StrCat("task ", task.task_id(), ": ");
-  const int64_t n = model_->layout().size();
-  if (static_cast<int64_t>(params.size()) != n || static_cast<int64_t>(update.size()) != n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "model has ", params.size(), " values, want ", n));
-  }
   if (task.local_steps() < 1 || task.local_steps() > kMaxLocalSteps) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "local_steps must be in [1, ", kMaxLocalSteps, "], got ", task.local_steps()));
@@ -39,8 +32,20 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
                                                    " bytes is not whole examples of ",
                                                    model_->example_bytes()));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task,
+                                                 absl::Span<const float> params,
+                                                 absl::string_view shard, absl::Span<float> update) {
+  const int64_t n = model_->layout().size();
+  if (static_cast<int64_t>(params.size()) != n || static_cast<int64_t>(update.size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("task ", task.task_id(), ": model has ", params.size(), " values, want ", n));
+  }
+  if (absl::Status s = CheckTask(task, shard); !s.ok()) return s;
+  if (task.local_steps() > 1) return LocalSteps(task, params, shard, update);
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
-  if (task.local_steps() > 1) return LocalSteps(task, params, records, update);
   const LossStats stats = model_->ForwardBackward(params, records, update);
   if (momentum_ > 0) {
     if (average_.empty()) average_.assign(n, 0.0f);
@@ -51,25 +56,49 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
   return stats;
 }
 
-LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
-                              absl::Span<const uint8_t> records, absl::Span<float> update) {
-  const int64_t n = model_->layout().size();
-  if (!inner_) inner_.emplace(inner_spec_, n);
+void Trainer::Begin(absl::Span<const float> params) {
   local_.assign(params.begin(), params.end());
-  grads_.resize(n);
+  grads_.resize(local_.size());
+  if (!inner_) inner_.emplace(inner_spec_, static_cast<int64_t>(local_.size()));
+}
+
+int64_t Trainer::Steps(const tributary::v1::Task& task, absl::string_view shard) const {
+  const int64_t examples = static_cast<int64_t>(shard.size()) / model_->example_bytes();
+  return std::min<int64_t>(task.local_steps(), examples);
+}
+
+LossStats Trainer::Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard) {
   const int64_t bytes = model_->example_bytes();
-  const int64_t examples = static_cast<int64_t>(records.size()) / bytes;
-  const int64_t steps = std::min<int64_t>(task.local_steps(), examples);
+  const int64_t examples = static_cast<int64_t>(shard.size()) / bytes;
+  const int64_t steps = Steps(task, shard);
+  // Batch i: examples [examples * i / steps, examples * (i + 1) / steps).
+  const int64_t begin = examples * i / steps, end = examples * (i + 1) / steps;
+  const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()) + begin * bytes,
+                                           (end - begin) * bytes);
+  const LossStats stats = model_->ForwardBackward(local_, records, absl::MakeSpan(grads_));
+  const uint64_t total = task.schedule_total_steps() > 0 ? task.schedule_total_steps() : inner_schedule_steps_;
+  const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, total);
+  inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
+  return stats;
+}
+
+void Trainer::Rebase(absl::Span<const float> global, absl::Span<const float> sent) {
+  const int64_t n = static_cast<int64_t>(local_.size());
+  VectorMap(local_.data(), n) += ConstVectorMap(global.data(), n) - ConstVectorMap(sent.data(), n);
+}
+
+void Trainer::PseudoGradient(absl::Span<const float> anchor, absl::Span<float> update) const {
+  const int64_t n = static_cast<int64_t>(local_.size());
+  VectorMap(update.data(), n) = ConstVectorMap(anchor.data(), n) - ConstVectorMap(local_.data(), n);
+}
+
+LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
+                              absl::string_view shard, absl::Span<float> update) {
+  Begin(params);
   LossStats total;
-  for (int64_t i = 0; i < steps; ++i) {
-    // Batch i: examples [examples * i / steps, examples * (i + 1) / steps).
-    const int64_t begin = examples * i / steps, end = examples * (i + 1) / steps;
-    total += model_->ForwardBackward(local_, records.subspan(begin * bytes, (end - begin) * bytes),
-                                     absl::MakeSpan(grads_));
-    const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, inner_schedule_steps_);
-    inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
-  }
-  VectorMap(update.data(), n) = ConstVectorMap(params.data(), n) - ConstVectorMap(local_.data(), n);
+  const int64_t steps = Steps(task, shard);
+  for (int64_t i = 0; i < steps; ++i) total += Step(task, i, shard);
+  PseudoGradient(params, update);
   return total;
 }
 

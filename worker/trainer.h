@@ -12,6 +12,10 @@
 // task to task, as in DiLoCo. With worker momentum b > 0 (gradient tasks
 // only) the update is instead m = b m + (1 - b) gradient, this worker's
 // running average over its tasks.
+//
+// Overlapped tasks (JobSpec.overlap) drive the local steps one at a time:
+// Begin, Step per batch, Rebase when a new global model arrives, and
+// PseudoGradient at the end; the local weights carry over between tasks.
 #ifndef TRIBUTARY_WORKER_TRAINER_H_
 #define TRIBUTARY_WORKER_TRAINER_H_
 
@@ -44,9 +48,28 @@ class Trainer {
                                           absl::Span<const float> params, absl::string_view shard,
                                           absl::Span<float> update);
 
+  // INVALID_ARGUMENT when the task or its shard does not fit the model.
+  absl::Status CheckTask(const tributary::v1::Task& task, absl::string_view shard) const;
+
+  // Step by step (tasks checked by CheckTask):
+  // The local weights become `params`.
+  void Begin(absl::Span<const float> params);
+  // Local step `i` of `task` (of min(local_steps, examples)) on its batch
+  // of `shard`, at the task's schedule position + i; returns the batch's
+  // loss before the step.
+  LossStats Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard);
+  // The number of local steps `task` takes on `shard`.
+  int64_t Steps(const tributary::v1::Task& task, absl::string_view shard) const;
+  // Carries the local progress since `sent` onto `global`:
+  // local += global - sent.
+  void Rebase(absl::Span<const float> global, absl::Span<const float> sent);
+  // update = anchor - local.
+  void PseudoGradient(absl::Span<const float> anchor, absl::Span<float> update) const;
+  absl::Span<const float> local() const { return local_; }
+
  private:
   LossStats LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
-                       absl::Span<const uint8_t> records, absl::Span<float> update);
+                       absl::string_view shard, absl::Span<float> update);
 
   std::unique_ptr<Model> model_;
   tributary::v1::OptimizerSpec inner_spec_;

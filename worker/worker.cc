@@ -1,10 +1,12 @@
 #include "worker/worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,6 +35,15 @@ bool IsTransient(const absl::Status& s) {
 // "2.3 s": what a person waiting at the terminal wants to read.
 std::string InSeconds(absl::Duration d) { return absl::StrFormat("%.1f s", absl::ToDoubleSeconds(d)); }
 
+template <typename T>
+bool IsReady(const std::future<T>& f) {
+  return f.valid() && f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+std::shared_ptr<const std::string> Shared(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
 }  // namespace
 
 Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
@@ -43,6 +54,7 @@ Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
       models_(options.cache_dir.empty() ? "" : options.cache_dir + "/models", /*memory_budget_bytes=*/0,
               kModelFilesOnDisk),
       progress_(options.terminal, kProgressInterval),
+      phases_(absl::Now()),
       attacker_(options.attack) {}
 
 void Worker::Stop() {
@@ -68,6 +80,11 @@ bool Worker::SleepUnlessStopped(absl::Duration d) {
   return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
 }
 
+absl::Span<const float> Worker::Global::params() const {
+  if (bytes == nullptr) return {};
+  return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes->data()), bytes->size() / sizeof(float));
+}
+
 absl::Status Worker::Run() {
   std::thread heartbeats([this] { HeartbeatLoop(); });
   absl::Status result;
@@ -84,7 +101,11 @@ absl::Status Worker::Run() {
       break;
     }
   }
+  if (joined_ && !stopped()) {
+    if (absl::Status s = FinishRound(); !s.ok()) TLOG(WARNING) << "the last update: " << s;
+  }
   Stop();
+  DrainPipeline();
   heartbeats.join();
   if (joined_) {
     const absl::Status left = client_.Leave();
@@ -94,6 +115,8 @@ absl::Status Worker::Run() {
 }
 
 absl::Status Worker::JoinWithRetries() {
+  ScopedPhase phase(phases_, Phase::kOther);
+  DrainPipeline();
   tributary::v1::JoinRequest request;
   request.set_join_token(options_.join_token);
   request.set_name(options_.name);
@@ -133,7 +156,11 @@ absl::Status Worker::JoinWithRetries() {
       encoder_key_ = std::move(encoder_key);
     }
     model_deltas_ = joined->codec().model_deltas();
-    delta_base_ = {};  // Versions of another coordinator's run mean other weights.
+    overlap_ = joined->overlap();
+    // Versions of another coordinator's run mean other weights.
+    delta_base_ = {};
+    anchor_ = {};
+    newest_version_ = 0;
     joined_ = true;
     session_lost_ = false;
     backoff_.Reset();
@@ -141,9 +168,12 @@ absl::Status Worker::JoinWithRetries() {
       absl::MutexLock lock(&mu_);
       heartbeat_interval_ = absl::Seconds(joined->heartbeat_interval_s());
       heartbeats_on_ = true;
+      held_.clear();
+      revoked_.clear();
     }
     TLOG(INFO) << "joined " << options_.coordinator << " as " << joined->worker_id() << " for job \""
-               << joined->job_name() << "\" (" << trainer_->model().layout().size() << " parameters)";
+               << joined->job_name() << "\" (" << trainer_->model().layout().size() << " parameters"
+               << (overlap_ ? ", overlapped local steps" : "") << ")";
     return absl::OkStatus();
   }
   return absl::OkStatus();
@@ -156,6 +186,7 @@ absl::Duration Worker::RetryDelay(const absl::Status& error) {
 }
 
 void Worker::Recover(const absl::Status& error, absl::string_view during) {
+  ScopedPhase phase(phases_, Phase::kOther);
   if (absl::IsUnauthenticated(error)) {
     TLOG(WARNING) << during << ": session no longer valid (" << error.message() << "); joining again";
     joined_ = false;
@@ -177,29 +208,121 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
   }
 }
 
+void Worker::Hold(uint64_t task_id) {
+  absl::MutexLock lock(&mu_);
+  held_.insert(task_id);
+}
+
+void Worker::Release(uint64_t task_id) {
+  absl::MutexLock lock(&mu_);
+  held_.erase(task_id);
+  revoked_.erase(task_id);
+}
+
+bool Worker::Revoked(uint64_t task_id) {
+  absl::MutexLock lock(&mu_);
+  return revoked_.contains(task_id);
+}
+
+absl::StatusOr<Worker::Fetched> Worker::FetchTask(std::vector<uint64_t> keep) {
+  Fetched fetched;
+  absl::StatusOr<tributary::v1::GetTaskResponse> response = client_.GetTask(keep);
+  if (!response.ok()) return response.status();
+  fetched.response = *std::move(response);
+  if (!fetched.response.has_task()) return fetched;
+  const tributary::v1::Task& task = fetched.response.task();
+  Hold(task.task_id());
+  const absl::Time start = absl::Now();
+  absl::MutexLock lock(&shards_mu_);
+  absl::StatusOr<std::shared_ptr<const std::string>> shard =
+      Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), shards_,
+              [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
+  phases_.AddDownloadTransfer(absl::Now() - start);
+  if (!shard.ok()) {
+    Release(task.task_id());
+    return shard.status();
+  }
+  fetched.shard = *std::move(shard);
+  return fetched;
+}
+
+std::vector<uint64_t> Worker::InFlight() const {
+  if (round_) return {round_->task.task_id()};
+  return {};
+}
+
+void Worker::StartLookahead(const tributary::v1::Task& task) {
+  std::vector<uint64_t> keep = InFlight();
+  keep.push_back(task.task_id());
+  lookahead_ = std::async(std::launch::async, [this, keep] { return FetchTask(keep); });
+}
+
+void Worker::DrainPipeline() {
+  if (lookahead_.valid()) {
+    absl::StatusOr<Fetched> dropped = lookahead_.get();
+    if (dropped.ok() && dropped->response.has_task()) Release(dropped->response.task().task_id());
+  }
+  if (round_) {
+    round_->result.wait();
+    Release(round_->task.task_id());
+    round_.reset();
+  }
+  anchor_ = {};
+}
+
 Worker::Outcome Worker::NextTask() {
   if (session_lost_) {
     Recover(absl::UnauthenticatedError("heartbeat refused"), "heartbeat");
     return Outcome::kContinue;
   }
-  absl::StatusOr<tributary::v1::GetTaskResponse> response = client_.GetTask();
-  if (!response.ok()) {
-    Recover(response.status(), "GetTask");
+  // --max_tasks counts the update in flight: no task beyond it.
+  const int64_t committed = tasks_done_ + (round_ ? 1 : 0);
+  if (options_.max_tasks > 0 && committed >= options_.max_tasks) {
+    if (absl::Status s = FinishRound(); !s.ok()) Recover(s, "the last update");
     return Outcome::kContinue;
   }
-  switch (response->result_case()) {
+  absl::StatusOr<Fetched> fetched;
+  {
+    ScopedPhase phase(phases_, Phase::kWaitTask);
+    if (lookahead_.valid()) {
+      fetched = lookahead_.get();
+      // An answer without a task is stale by now (the run moved on while
+      // the last task computed): ask again.
+      if (fetched.ok() && !fetched->response.has_task()) fetched = FetchTask(InFlight());
+    } else {
+      fetched = FetchTask(InFlight());
+    }
+  }
+  if (!fetched.ok()) {
+    Recover(fetched.status(), "GetTask");
+    return Outcome::kContinue;
+  }
+  switch (fetched->response.result_case()) {
     case tributary::v1::GetTaskResponse::kJobDone:
+      if (absl::Status s = FinishRound(); !s.ok()) Recover(s, "the last update");
       return Outcome::kJobDone;
-    case tributary::v1::GetTaskResponse::kTask: {
-      const uint64_t id = response->task().task_id();
-      if (absl::Status s = RunTask(response->task()); !s.ok()) Recover(s, absl::StrCat("task ", id));
+    case tributary::v1::GetTaskResponse::kTask:
+      break;
+    case tributary::v1::GetTaskResponse::kRetryAfterS:
+    case tributary::v1::GetTaskResponse::RESULT_NOT_SET: {
+      // Nothing to hand out: the round in flight may be what the run waits for.
+      if (absl::Status s = FinishRound(); !s.ok()) Recover(s, "update");
+      ScopedPhase phase(phases_, Phase::kWaitTask);
+      SleepUnlessStopped(absl::Seconds(fetched->response.retry_after_s()));
       return Outcome::kContinue;
     }
-    case tributary::v1::GetTaskResponse::kRetryAfterS:
-    case tributary::v1::GetTaskResponse::RESULT_NOT_SET:
-      SleepUnlessStopped(absl::Seconds(response->retry_after_s()));
-      return Outcome::kContinue;
   }
+  const tributary::v1::Task& task = fetched->response.task();
+  const uint64_t id = task.task_id();
+  if (Revoked(id)) {
+    TLOG(WARNING) << "task " << id << ": the coordinator revoked it before it started";
+    Release(id);
+    return Outcome::kContinue;
+  }
+  if (options_.max_tasks == 0 || committed + 1 < options_.max_tasks) StartLookahead(task);
+  absl::Status s = overlap_ && task.local_steps() > 1 ? RunOverlapped(task, *fetched->shard)
+                                                      : RunTask(task, *fetched->shard);
+  if (!s.ok()) Recover(s, absl::StrCat("task ", id));
   return Outcome::kContinue;
 }
 
@@ -216,21 +339,23 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   if (!fetched.ok()) {
     return Prefixed(absl::StrCat(what, ": "), fetched.status());
   }
-  auto payload = std::make_shared<const std::string>(*std::move(fetched));
+  auto payload = Shared(*std::move(fetched));
   cache.Put(digest, payload, /*persist=*/true);
   return payload;
 }
 
-absl::StatusOr<std::shared_ptr<const std::string>> Worker::ModelFor(const tributary::v1::Task& task) {
-  const std::string what = absl::StrCat("model v", task.base_version());
-  if (model_deltas_ && delta_base_.bytes != nullptr && delta_base_.version != task.base_version() &&
-      delta_base_.bytes->size() == task.model_bytes()) {
-    const auto base = absl::MakeConstSpan(reinterpret_cast<const float*>(delta_base_.bytes->data()),
-                                          delta_base_.bytes->size() / sizeof(float));
-    absl::StatusOr<std::string> delta =
-        client_.FetchModelDelta(task.base_version(), delta_base_.version, ModelDeltaBytes(base.size()));
+absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t version,
+                                                                     const std::string& sha256) {
+  const std::string what = absl::StrCat("model v", version);
+  const uint64_t bytes = trainer_->model().layout().size() * sizeof(float);
+  const absl::Time start = absl::Now();
+  absl::Cleanup count = [&] { phases_.AddDownloadTransfer(absl::Now() - start); };
+  if (model_deltas_ && delta_base_.bytes != nullptr && delta_base_.version != version &&
+      delta_base_.bytes->size() == bytes) {
+    const absl::Span<const float> base = delta_base_.params();
+    absl::StatusOr<std::string> delta = client_.FetchModelDelta(version, delta_base_.version, ModelDeltaBytes(base.size()));
     if (delta.ok()) {
-      auto model = std::make_shared<std::string>(delta_base_.bytes->size(), '\0');
+      auto model = std::make_shared<std::string>(bytes, '\0');
       const absl::Status applied =
           ApplyModelDelta(*delta, base, absl::MakeSpan(reinterpret_cast<float*>(model->data()), base.size()));
       if (applied.ok()) return model;
@@ -239,82 +364,240 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::ModelFor(const tribut
       return Prefixed(absl::StrCat(what, " (delta): "), delta.status());
     }
   }
-  absl::StatusOr<std::shared_ptr<const std::string>> model =
-      Payload(what, task.model_sha256(), models_,
-              [&] { return client_.FetchModel(task.base_version(), task.model_sha256(), task.model_bytes()); });
-  if (model.ok()) delta_base_ = {task.base_version(), *model};
+  absl::StatusOr<std::shared_ptr<const std::string>> model;
+  if (sha256.empty()) {
+    absl::StatusOr<std::string> fetched = client_.FetchModel(version, "", bytes);
+    if (!fetched.ok()) return Prefixed(absl::StrCat(what, ": "), fetched.status());
+    if (fetched->size() != bytes) return absl::DataLossError(absl::StrCat(what, ": ", fetched->size(), " bytes"));
+    model = Shared(*std::move(fetched));
+  } else {
+    model = Payload(what, sha256, models_, [&] { return client_.FetchModel(version, sha256, bytes); });
+  }
+  if (model.ok()) delta_base_ = {version, *model};
   return model;
 }
 
-absl::Status Worker::RunTask(const tributary::v1::Task& task) {
-  current_task_ = task.task_id();
-  revoked_task_ = 0;
-  absl::StatusOr<std::shared_ptr<const std::string>> shard =
-      Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), shards_,
-              [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
-  if (!shard.ok()) return shard.status();
-  absl::StatusOr<std::shared_ptr<const std::string>> model = ModelFor(task);
-  if (!model.ok()) return model.status();
-
-  const absl::Time start = absl::Now();
-  const auto params = absl::MakeConstSpan(reinterpret_cast<const float*>((*model)->data()),
-                                          (*model)->size() / sizeof(float));
-  update_.resize(trainer_->model().layout().size());
-  absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, params, **shard, absl::MakeSpan(update_));
-  if (!stats.ok()) return stats.status();
-  const absl::Duration compute = absl::Now() - start;
-  attacker_.Corrupt(absl::MakeSpan(update_));
-  if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
-  if (stopped()) return absl::OkStatus();
-  if (revoked_task_ == task.task_id()) {
-    TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping the update";
-    return absl::OkStatus();
+absl::StatusOr<Worker::Global> Worker::ModelFor(const tributary::v1::Task& task) {
+  ScopedPhase phase(phases_, Phase::kDownload);
+  if (newest_version_ > task.base_version()) {
+    absl::StatusOr<std::shared_ptr<const std::string>> newest = FetchModel(newest_version_, "");
+    if (newest.ok()) return Global{newest_version_, *std::move(newest)};
+    if (!absl::IsNotFound(newest.status())) return newest.status();
   }
+  absl::StatusOr<std::shared_ptr<const std::string>> model = FetchModel(task.base_version(), task.model_sha256());
+  if (!model.ok()) return model.status();
+  if ((*model)->size() != task.model_bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat("model v", task.base_version(), ": ", (*model)->size(),
+                                                   " bytes, the task says ", task.model_bytes()));
+  }
+  return Global{task.base_version(), *std::move(model)};
+}
 
+tributary::v1::UpdateHeader Worker::HeaderFor(const tributary::v1::Task& task, uint64_t base_version,
+                                              const LossStats& stats) {
   tributary::v1::UpdateHeader header;
   header.set_task_id(task.task_id());
-  header.set_base_version(task.base_version());
+  header.set_base_version(base_version);
   header.set_epoch(task.epoch());
   header.set_shard_id(task.shard_id());
   header.set_codec(std::string(codec_->name()));
-  const std::string payload = encoder_->Encode(update_);
-  header.set_encoded_bytes(payload.size());
-  header.set_loss(static_cast<float>(stats->mean_loss()));
-  header.set_examples(stats->examples);
-  absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = client_.SubmitUpdate(header, payload);
-  current_task_ = 0;
-  if (!submitted.ok()) return submitted.status();
+  header.set_loss(static_cast<float>(stats.mean_loss()));
+  header.set_examples(stats.examples);
+  *header.mutable_time() = phases_.Take(absl::Now());
+  return header;
+}
+
+void Worker::ReportDone(const tributary::v1::Task& task, uint64_t base_version, const LossStats& stats,
+                        absl::Duration compute, int64_t sent_bytes,
+                        const tributary::v1::SubmitUpdateResponse& reply, const tributary::v1::TimeBudget& budget) {
   ++tasks_done_;
   backoff_.Reset();
+  newest_version_ = std::max(newest_version_, reply.model_version());
   TaskReport report;
   report.task_id = task.task_id();
   report.shard_id = task.shard_id();
   report.epoch = task.epoch();
-  report.loss = stats->mean_loss();
-  report.examples = stats->examples;
+  report.loss = stats.mean_loss();
+  report.examples = stats.examples;
   report.compute = compute;
-  report.sent_bytes = payload.size();
-  report.base_version = task.base_version();
-  report.new_version = submitted->model_version();
-  report.applied = submitted->applied();
+  report.sent_bytes = sent_bytes;
+  report.base_version = base_version;
+  report.new_version = reply.model_version();
+  report.applied = reply.applied();
+  report.budget = FormatBudget(budget);
   if (std::optional<std::string> line = progress_.TaskDone(report, absl::Now())) TLOG(INFO) << *line;
+}
+
+absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string& shard) {
+  absl::StatusOr<Global> model = ModelFor(task);
+  if (!model.ok()) return model.status();
+  current_task_ = task.task_id();
+  absl::Cleanup idle = [this, &task] {
+    current_task_ = 0;
+    Release(task.task_id());
+  };
+  phases_.Enter(Phase::kCompute, absl::Now());
+  const absl::Time start = absl::Now();
+  update_.resize(trainer_->model().layout().size());
+  absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, model->params(), shard, absl::MakeSpan(update_));
+  if (!stats.ok()) return stats.status();
+  attacker_.Corrupt(absl::MakeSpan(update_));
+  if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
+  const absl::Duration compute = absl::Now() - start;
+  if (stopped()) return absl::OkStatus();
+  if (Revoked(task.task_id())) {
+    TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping the update";
+    return absl::OkStatus();
+  }
+
+  phases_.Enter(Phase::kEncode, absl::Now());
+  const std::string payload = encoder_->Encode(update_);
+  tributary::v1::UpdateHeader header = HeaderFor(task, model->version, *stats);
+  header.set_encoded_bytes(payload.size());
+  const absl::Time sent = absl::Now();
+  phases_.Enter(Phase::kUpload, sent);
+  absl::Duration upload = absl::ZeroDuration();
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = client_.SubmitUpdate(header, payload, &upload);
+  // The payload had left after `upload`; the rest was the coordinator's apply.
+  phases_.Enter(Phase::kWaitApply, sent + upload);
+  phases_.Enter(Phase::kOther, absl::Now());
+  phases_.AddUploadTransfer(upload);
+  if (!submitted.ok()) return submitted.status();
+  ReportDone(task, model->version, *stats, compute, payload.size(), *submitted, header.time());
   return absl::OkStatus();
+}
+
+absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::string& shard) {
+  if (absl::Status s = trainer_->CheckTask(task, shard); !s.ok()) return s;
+  if (anchor_.bytes == nullptr) {
+    // The first task since joining (or since a round failed): start from
+    // the newest model.
+    absl::StatusOr<Global> model = ModelFor(task);
+    if (!model.ok()) return model.status();
+    anchor_ = *std::move(model);
+    trainer_->Begin(anchor_.params());
+  }
+  current_task_ = task.task_id();
+  absl::Cleanup idle = [this] { current_task_ = 0; };
+  absl::Duration compute = absl::ZeroDuration();
+  LossStats stats;
+  const int64_t steps = trainer_->Steps(task, shard);
+  for (int64_t i = 0; i < steps; ++i) {
+    if (stopped()) return absl::OkStatus();
+    if (Revoked(task.task_id())) {
+      // Undo this task's steps: the progress since the anchor (or since
+      // the round's send) is all this task's.
+      TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping its steps";
+      trainer_->Begin(round_ ? absl::MakeConstSpan(round_->sent) : anchor_.params());
+      Release(task.task_id());
+      return absl::OkStatus();
+    }
+    if (round_ && IsReady(round_->result)) {
+      if (absl::Status s = SettleRound(); !s.ok()) {
+        Release(task.task_id());
+        return s;
+      }
+    }
+    phases_.Enter(Phase::kCompute, absl::Now());
+    const absl::Time step_start = absl::Now();
+    stats += trainer_->Step(task, i, shard);
+    compute += absl::Now() - step_start;
+  }
+  if (options_.task_delay > absl::ZeroDuration()) {
+    phases_.Enter(Phase::kCompute, absl::Now());
+    SleepUnlessStopped(options_.task_delay);
+    compute += options_.task_delay;
+  }
+  // This task's update is measured from the model the round brings.
+  if (absl::Status s = FinishRound(); !s.ok()) {
+    Release(task.task_id());
+    return s;
+  }
+  phases_.Enter(Phase::kEncode, absl::Now());
+  update_.resize(trainer_->model().layout().size());
+  trainer_->PseudoGradient(anchor_.params(), absl::MakeSpan(update_));
+  attacker_.Corrupt(absl::MakeSpan(update_));
+  tributary::v1::UpdateHeader header = HeaderFor(task, anchor_.version, stats);
+  Round& round = round_.emplace();
+  round.task = task;
+  round.base_version = anchor_.version;
+  round.stats = stats;
+  round.compute = compute;
+  round.budget = header.time();
+  round.sent.assign(trainer_->local().begin(), trainer_->local().end());
+  // The round owns its update: the next task's steps go on meanwhile.
+  round.result = std::async(std::launch::async, [this, header, update = update_]() mutable
+                            -> absl::StatusOr<RoundResult> {
+    RoundResult result;
+    const std::string payload = encoder_->Encode(update);
+    header.set_encoded_bytes(payload.size());
+    result.sent_bytes = static_cast<int64_t>(payload.size());
+    absl::Duration upload = absl::ZeroDuration();
+    absl::StatusOr<tributary::v1::SubmitUpdateResponse> reply = client_.SubmitUpdate(header, payload, &upload);
+    phases_.AddUploadTransfer(upload);
+    if (!reply.ok()) return reply.status();
+    result.reply = *std::move(reply);
+    absl::StatusOr<std::shared_ptr<const std::string>> model = FetchModel(result.reply.model_version(), "");
+    if (model.ok()) {
+      result.global = {result.reply.model_version(), *std::move(model)};
+    } else {
+      result.model_error = model.status();
+    }
+    return result;
+  });
+  phases_.Enter(Phase::kOther, absl::Now());
+  return absl::OkStatus();
+}
+
+absl::Status Worker::SettleRound() {
+  Round round = *std::move(round_);
+  round_.reset();
+  Release(round.task.task_id());
+  absl::StatusOr<RoundResult> result = round.result.get();
+  if (!result.ok()) {
+    // The update did not make it (or its model did not): what the round's
+    // task contributed is lost, and the local weights have no anchor.
+    // Start over from the coordinator's model with the next task.
+    anchor_ = {};
+    return result.status();
+  }
+  ReportDone(round.task, round.base_version, round.stats, round.compute, result->sent_bytes, result->reply,
+             round.budget);
+  if (!result->model_error.ok()) {
+    // Applied, but the model after it could not be fetched: the local
+    // weights have no anchor to rebase onto.
+    anchor_ = {};
+    return Prefixed(absl::StrCat("task ", round.task.task_id(), " applied; "), result->model_error);
+  }
+  trainer_->Rebase(result->global.params(), round.sent);
+  anchor_ = result->global;
+  return absl::OkStatus();
+}
+
+absl::Status Worker::FinishRound() {
+  if (!round_) return absl::OkStatus();
+  ScopedPhase phase(phases_, Phase::kWaitApply);
+  round_->result.wait();
+  return SettleRound();
 }
 
 void Worker::HeartbeatLoop() {
   while (true) {
+    std::vector<uint64_t> held;
     {
       absl::MutexLock lock(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&stop_), heartbeat_interval_)) return;
       if (!heartbeats_on_) continue;
+      held.assign(held_.begin(), held_.end());
     }
-    absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_);
+    absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_, held);
     if (!response.ok()) {
       if (absl::IsUnauthenticated(response.status())) session_lost_ = true;
       continue;
     }
+    absl::MutexLock lock(&mu_);
     for (uint64_t task : response->revoked_task_ids()) {
-      if (task == current_task_) revoked_task_ = task;
+      if (held_.contains(task)) revoked_.insert(task);
     }
   }
 }

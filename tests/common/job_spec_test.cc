@@ -18,7 +18,10 @@ TEST(JobSpecTest, DefaultJobIsTheGptOnFortunes) {
   EXPECT_EQ(job.name(), "gpt-fortunes");
   EXPECT_TRUE(job.model().has_gpt());
   EXPECT_EQ(job.data().text().files(0), "/usr/share/games/fortunes/*");
-  EXPECT_EQ(job.optimizer().kind(), tributary::v1::OptimizerSpec::ADAMW);
+  EXPECT_EQ(job.inner_optimizer().kind(), tributary::v1::OptimizerSpec::ADAMW);
+  EXPECT_GT(job.local_steps(), 1);
+  EXPECT_TRUE(job.overlap());
+  EXPECT_GT(job.budget().seconds(), 0);
 }
 
 TEST(JobSpecTest, EveryJobInDeployIsValid) {

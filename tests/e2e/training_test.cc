@@ -241,6 +241,35 @@ TEST(TrainingTest, ByteGptWithLocalSteps) {
   EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
 }
 
+// The same with overlapped local steps: each worker sends its
+// pseudo-gradient in the background and trains on; every shard is still
+// applied exactly once, and the workers report where their time went.
+TEST(TrainingTest, ByteGptWithOverlappedLocalSteps) {
+  Cluster cluster("gpt-overlap", "");
+  const json s = TrainByteGpt(cluster, R"(
+    local_steps: 4
+    overlap: true
+    inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 50 clip_norm: 1 }
+    optimizer { kind: SGD lr: 1 momentum: 0 nesterov: false schedule: CONSTANT }
+    aggregation { weighting: CONSTANT }
+  )");
+  EXPECT_LT(s["eval_loss"].get<double>(), 1.5) << s.dump();
+  // Each applied update completed one work item, and every item is done.
+  EXPECT_EQ(s["updates_applied"], s["shards"]["total"]) << s.dump();
+  ASSERT_TRUE(s["utilization"].is_number()) << s.dump();
+  EXPECT_GT(s["utilization"].get<double>(), 0.0);
+  EXPECT_LE(s["utilization"].get<double>(), 1.0);
+  for (const json& w : s["workers"]) {
+    ASSERT_TRUE(w["time_budget"].is_object()) << w.dump();
+    EXPECT_GT(w["time_budget"]["compute_s"].get<double>(), 0.0) << w.dump();
+  }
+  for (const char* name : {"alpha", "beta"}) {
+    const std::string log = ReadFile(cluster.dir() + "/" + name + ".log").value_or("");
+    EXPECT_THAT(log, HasSubstr("overlapped local steps")) << name;
+    EXPECT_THAT(log, HasSubstr("utilization")) << name;
+  }
+}
+
 // Lossy codecs with error feedback, for gradients and for DiLoCo
 // pseudo-gradients: the model still learns, and the coordinator counts the
 // bytes that crossed the wire against their fp32 size, overall and per

@@ -144,5 +144,74 @@ TEST_F(TrainerTest, RejectsWhatDoesNotFit) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A task that names its schedule's length (a wall-clock budget) is stepped
+// on that schedule, not the one the worker joined with.
+TEST_F(TrainerTest, TheTasksScheduleLengthWins) {
+  OptimizerSpec cosine = WarmupSgd();
+  cosine.set_schedule(OptimizerSpec::COSINE);
+  cosine.set_warmup_steps(0);
+  const std::string shard = Records(8);
+  tributary::v1::Task task = MakeTask(2, 5);
+  Trainer joined_short(TinyMlp(), cosine, 10), joined_long(TinyMlp(), cosine, 100);
+  std::vector<float> short_update(params_.size()), long_update(params_.size()), told_update(params_.size());
+  ASSERT_TRUE(joined_short.ComputeUpdate(task, params_, shard, absl::MakeSpan(short_update)).ok());
+  ASSERT_TRUE(joined_long.ComputeUpdate(task, params_, shard, absl::MakeSpan(long_update)).ok());
+  task.set_schedule_total_steps(10);
+  Trainer told(TinyMlp(), cosine, 100);
+  ASSERT_TRUE(told.ComputeUpdate(task, params_, shard, absl::MakeSpan(told_update)).ok());
+  EXPECT_EQ(told_update, short_update);
+  EXPECT_NE(told_update, long_update);
+}
+
+// Step by step, as overlapped tasks run: the same as ComputeUpdate.
+TEST_F(TrainerTest, StepByStepIsComputeUpdate) {
+  const std::string shard = Records(9);
+  const tributary::v1::Task task = MakeTask(3, 2);
+  ASSERT_TRUE(trainer_.ComputeUpdate(task, params_, shard, absl::MakeSpan(update_)).ok());
+  Trainer stepped(TinyMlp(), WarmupSgd(), 100);
+  ASSERT_TRUE(stepped.CheckTask(task, shard).ok());
+  stepped.Begin(params_);
+  ASSERT_EQ(stepped.Steps(task, shard), 3);
+  LossStats stats;
+  for (int i = 0; i < 3; ++i) stats += stepped.Step(task, i, shard);
+  std::vector<float> update(params_.size());
+  stepped.PseudoGradient(params_, absl::MakeSpan(update));
+  EXPECT_EQ(update, update_);
+  EXPECT_EQ(stats.examples, 9);
+}
+
+// Overlap: a second task's steps start from the weights that were sent;
+// when the global model g' arrives the local weights become
+// g' + (local - sent), and the second update is g' - local: exactly the
+// second task's own progress, whatever g' is.
+TEST_F(TrainerTest, RebaseCarriesTheProgressSinceTheSendOntoTheNewModel) {
+  const std::string shard1 = Records(4), shard2 = Records(6);
+  const tributary::v1::Task task1 = MakeTask(2, 0), task2 = MakeTask(2, 2);
+  // One long run of four local steps, for reference.
+  Trainer straight(TinyMlp(), WarmupSgd(), 100);
+  straight.Begin(params_);
+  for (int i = 0; i < 2; ++i) straight.Step(task1, i, shard1);
+  const std::vector<float> sent(straight.local().begin(), straight.local().end());
+  for (int i = 0; i < 2; ++i) straight.Step(task2, i, shard2);
+
+  Trainer overlapped(TinyMlp(), WarmupSgd(), 100);
+  overlapped.Begin(params_);
+  for (int i = 0; i < 2; ++i) overlapped.Step(task1, i, shard1);
+  std::vector<float> first(params_.size());
+  overlapped.PseudoGradient(params_, absl::MakeSpan(first));
+  for (int i = 0; i < 2; ++i) overlapped.Step(task2, i, shard2);
+  // The coordinator applied the first update and more: g' = base - first + d.
+  std::vector<float> global(params_.size());
+  for (size_t i = 0; i < global.size(); ++i) global[i] = params_[i] - first[i] + 0.01f * static_cast<float>(i % 7);
+  overlapped.Rebase(global, sent);
+  std::vector<float> second(params_.size());
+  overlapped.PseudoGradient(global, absl::MakeSpan(second));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    EXPECT_NEAR(first[i], params_[i] - sent[i], 1e-6) << i;
+    EXPECT_NEAR(overlapped.local()[i], straight.local()[i] + 0.01f * static_cast<float>(i % 7), 1e-5) << i;
+    EXPECT_NEAR(second[i], sent[i] - straight.local()[i], 1e-5) << i;
+  }
+}
+
 }  // namespace
 }  // namespace tributary::worker
