@@ -60,13 +60,16 @@ LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const 
   const int64_t bytes = model_->example_bytes();
   const int64_t examples = static_cast<int64_t>(records.size()) / bytes;
   const int64_t steps = std::min<int64_t>(task.local_steps(), examples);
+  // A job with a wall-clock budget re-estimates the schedule's length task by task.
+  const uint64_t total_steps =
+      task.schedule_total_steps() > 0 ? task.schedule_total_steps() : inner_schedule_steps_;
   LossStats total;
   for (int64_t i = 0; i < steps; ++i) {
     // Batch i: examples [examples * i / steps, examples * (i + 1) / steps).
     const int64_t begin = examples * i / steps, end = examples * (i + 1) / steps;
     total += model_->ForwardBackward(local_, records.subspan(begin * bytes, (end - begin) * bytes),
                                      absl::MakeSpan(grads_));
-    const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, inner_schedule_steps_);
+    const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, total_steps);
     inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
   }
   VectorMap(update.data(), n) = ConstVectorMap(params.data(), n) - ConstVectorMap(local_.data(), n);
