@@ -9,14 +9,15 @@
 //                              job_done); updates of tasks leased before the
 //                              deadline are still accepted, at the schedule's
 //                              tail (its learning rate is close to zero there).
-//   no lease out, or           ended: the leases still out are released
-//   elapsed >= seconds + grace (their items stay pending), a partly filled
-//                              buffer is applied, the final evaluation runs.
+//   no lease out, or           ended: TrainingRun releases the leases still
+//   elapsed >= seconds + grace out (their items stay pending), applies a
+//                              partly filled buffer, and the final
+//                              evaluation runs.
 //
-// The grace is the job's lease timeout: a submit the lease would have
-// accepted anyway, and no more. A worker that vanished is declared lost
-// sooner (heartbeat timeout) and its leases released, so the run waits for
-// it no longer than that.
+// The grace is the job's lease timeout (how long a lease lives without a
+// heartbeat): time for a task in flight to come in, bounded whatever its
+// worker does. A worker that vanished is declared lost sooner (heartbeat
+// timeout) and its leases released, so the run waits for it no longer.
 //
 // A budget of 0 seconds is none: the run ends with its epochs only, and the
 // schedule is the epoch budget's length.
