@@ -77,7 +77,7 @@ worker=$!
 pids+=("$worker")
 echo "demo_vs_torch: tributary training (status: http://127.0.0.1:$http_port/)"
 state() { curl -sf --max-time 5 "$status_url" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])'; }
-until [ "$(state 2>/dev/null)" = done ]; do
+until [ "$(state 2>/dev/null)" = "done" ]; do
   if ! kill -0 "$coordinator" 2>/dev/null; then
     echo "demo_vs_torch: the coordinator stopped:" >&2
     tail -20 "$out/coordinator.log" >&2
