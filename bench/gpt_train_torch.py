@@ -277,6 +277,7 @@ def main():
     train_records, test = load_text(job)
     check_eval(test, args.check_eval)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.dont_write_bytecode = True  # No __pycache__ in the source tree.
     import torch
     import gpt_step_torch as gpt
     torch.set_num_threads(args.torch_threads)
