@@ -3,6 +3,8 @@
 T=128 B=8) and the same step (forward, backward, AdamW). Prints
 "ms_per_step=X" for the best of N steps. Run by build/bin/gpt_step, which
 tries thread settings; needs Debian's python3-torch (/usr/bin/python3).
+bench/gpt_train_torch.py imports the model from here (Gpt takes other
+sizes; batch and sequence length come from the input).
 
   /usr/bin/python3 bench/gpt_step_torch.py --threads=2 --steps=5
 """
@@ -18,30 +20,32 @@ L, NH, C, T, B, V = 4, 4, 256, 128, 8, 256
 
 
 class Block(nn.Module):
-    def __init__(self):
+    def __init__(self, channels=C, heads=NH):
         super().__init__()
-        self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
-        self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
-        self.c_fc, self.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+        self.heads = heads
+        self.ln_1, self.ln_2 = nn.LayerNorm(channels), nn.LayerNorm(channels)
+        self.c_attn, self.c_proj = nn.Linear(channels, 3 * channels), nn.Linear(channels, channels)
+        self.c_fc, self.mlp_proj = nn.Linear(channels, 4 * channels), nn.Linear(4 * channels, channels)
 
     def forward(self, x):
-        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-        q, k, v = (t.view(B, T, NH, C // NH).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // NH)
-        att = att.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
-        x = x + self.c_proj((att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C))
+        b, t, c = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+        q, k, v = (u.view(b, t, self.heads, c // self.heads).transpose(1, 2) for u in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.heads)
+        att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+        x = x + self.c_proj((att.softmax(-1) @ v).transpose(1, 2).reshape(b, t, c))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
 
 class Gpt(nn.Module):
-    def __init__(self):
+    def __init__(self, layers=L, heads=NH, channels=C, context=T):
         super().__init__()
-        self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
-        self.h = nn.ModuleList(Block() for _ in range(L))
-        self.ln_f = nn.LayerNorm(C)
+        self.wte, self.wpe = nn.Embedding(V, channels), nn.Embedding(context, channels)
+        self.h = nn.ModuleList(Block(channels, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(channels)
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(T))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
         for block in self.h:
             x = block(x)
         logits = self.ln_f(x) @ self.wte.weight.T

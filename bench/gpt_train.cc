@@ -5,6 +5,7 @@
 // held-out split every --eval_every steps.
 //
 //   build/bin/gpt_train --job=deploy/jobs/gpt-fortunes.textproto [--steps=N] [--threads=N]
+//   build/bin/gpt_train --job=... --eval_records=FILE   (bench/gpt_train_torch.py --check_eval=FILE)
 #include <cstdio>
 #include <deque>
 #include <numeric>
@@ -26,6 +27,9 @@ ABSL_FLAG(int, steps, 0, "Steps to take; 0 = the job's whole budget");
 ABSL_FLAG(int, threads, 2, "CPU threads");
 ABSL_FLAG(int, eval_every, 100, "Steps between evaluations");
 ABSL_FLAG(int, delay, 0, "Compute each gradient on the weights of this many steps ago (simulated staleness)");
+ABSL_FLAG(std::string, eval_records, "",
+          "Write the held-out records the coordinator evaluates on (the first eval.max_examples) to this file, "
+          "then exit");
 
 namespace tributary {
 namespace {
@@ -48,6 +52,15 @@ int Main() {
   std::string test = dataset->test;
   if (job->eval().max_examples() > 0) test.resize(std::min<size_t>(test.size(), job->eval().max_examples() * dataset->example_bytes));
   const auto test_records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(test.data()), test.size());
+  if (const std::string path = absl::GetFlag(FLAGS_eval_records); !path.empty()) {
+    std::FILE* out = std::fopen(path.c_str(), "wb");
+    const bool written = out != nullptr && std::fwrite(test.data(), 1, test.size(), out) == test.size();
+    if (out == nullptr || std::fclose(out) != 0 || !written) {
+      std::fprintf(stderr, "%s: cannot write the evaluation records\n", path.c_str());
+      return 1;
+    }
+    return 0;
+  }
 
   // The weights of the last `delay` steps, oldest first.
   const int delay = absl::GetFlag(FLAGS_delay);

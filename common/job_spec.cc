@@ -32,6 +32,10 @@ constexpr const char* kDefaultCorpusExcludes[] = {"*.dat", "*.u8"};
 // allocate from being refused only after the job was accepted.)
 constexpr int64_t kMaxModelParams = int64_t{1} << 29;
 
+// The longest wall-clock budget: about three years, far past any run, and
+// small enough that seconds and steps estimated from it stay exact.
+constexpr double kMaxBudgetSeconds = 1e8;
+
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
   explicit CollectErrors(absl::string_view source) : source_(source) {}
@@ -182,6 +186,9 @@ void Validate(const JobSpec& job, Validator& v) {
             {"worker_momentum"}, "must be in [0, 1)" + Got(job.worker_momentum()));
   v.Require(job.local_steps() >= 1 && job.local_steps() <= 10000, {"local_steps"},
             "must be in [1, 10000]" + Got(job.local_steps()));
+  v.Require(!job.overlap() || job.local_steps() > 1, {"overlap"},
+            absl::StrCat("needs local_steps > 1 (it overlaps a multi-step task's local steps with sending "
+                         "the update before), got local_steps ", job.local_steps()));
   if (job.local_steps() > 1) {
     ValidateOptimizer(job.inner_optimizer(), "inner_optimizer", v);
     v.Require(job.worker_momentum() == 0, {"worker_momentum"},
@@ -220,6 +227,10 @@ void Validate(const JobSpec& job, Validator& v) {
   }
   v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= 100000, {"budget", "epochs"},
             "must be in [1, 100000]" + Got(job.budget().epochs()));
+  const double seconds = job.budget().seconds();
+  v.Require(std::isfinite(seconds) && seconds >= 0 && seconds <= kMaxBudgetSeconds, {"budget", "seconds"},
+            absl::StrCat("must be in [0, ", static_cast<int64_t>(kMaxBudgetSeconds), "] (0: no time budget)") +
+                Got(seconds));
 
   const auto& lease = job.lease();
   v.Require(lease.lease_timeout_s() > 0, {"lease", "lease_timeout_s"},

@@ -65,6 +65,9 @@ class Aggregator {
 
   // The learning rate of the step from version `step` to step + 1.
   double LearningRate(uint64_t step) const;
+  // Sets the schedule's length from now on (a time budget re-estimates it
+  // as the run goes; wall_clock_budget.h). At least 1.
+  void set_total_steps(int64_t total_steps) { options_.total_steps = total_steps; }
 
   // OK when an update from `base_version` would be accepted now;
   // ABORTED when it is too stale, INVALID_ARGUMENT for a future version.

@@ -36,6 +36,12 @@ LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset
   return options;
 }
 
+// The optimizer schedule's length under the epoch budget: one step per
+// buffer of updates.
+int64_t EpochScheduleSteps(const tributary::v1::JobSpec& job, const ShardLedger& ledger) {
+  return ledger.counts().total / std::max(1, job.aggregation().buffer_size());
+}
+
 // One digest of the dataset's shards, in order.
 Sha256Digest DatasetDigest(const Dataset& dataset) {
   std::string digests;
@@ -65,10 +71,9 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       max_plausible_loss_(kMaxLossOverUniform *
                           std::log(job.model().has_gpt() ? GptModel::kVocab : job.model().mlp().classes())),
       ledger_(MakeLedgerOptions(job, dataset)),
-      // One optimizer step per buffer of updates.
-      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(),
-                                    ledger_.counts().total / std::max(1, job.aggregation().buffer_size())},
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, ledger_)},
                   std::move(initial_params)),
+      budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, ledger_)),
       staleness_histogram_(job.aggregation().max_staleness() + 1, 0),
       next_eval_version_(job.eval().interval_versions()) {}
 
@@ -97,6 +102,26 @@ void TrainingRun::TickLocked(absl::Time now) {
     TLOG(WARNING) << "task " << task << ": lease expired; shard back in the queue";
   }
   bans_.Expire(now);
+  AdvanceBudget(now);
+}
+
+void TrainingRun::AdvanceBudget(absl::Time now) {
+  if (!budget_.enabled() || ledger_.finished()) return;
+  const int64_t leased = ledger_.counts().leased;
+  const BudgetEvent event = budget_.Advance(SecondsSinceStart(now), aggregator_.version(), leased);
+  aggregator_.set_total_steps(budget_.schedule_steps());
+  if (event == BudgetEvent::kDeadline) {
+    TLOG(INFO) << "time budget of " << budget_.seconds() << " s spent at version " << aggregator_.version()
+               << ": no new tasks; " << leased << " task(s) in flight may still submit for "
+               << job_.lease().lease_timeout_s() << " s";
+  }
+  if (event != BudgetEvent::kEnded) return;
+  const size_t released = ledger_.ExpireLeases(absl::InfiniteFuture()).size();
+  aggregator_.Flush();
+  const EpochProgress epochs = CountEpochProgress(ledger_.items(), static_cast<int64_t>(dataset_.shards.size()));
+  TLOG(INFO) << "training ended by its time budget at version " << aggregator_.version() << ": "
+             << epochs.complete_epochs << " whole epoch(s), every shard once, and " << epochs.partial_epoch_shards
+             << " shard(s) of a partial one; " << released << " unfinished lease(s) released";
 }
 
 void TrainingRun::ReleaseAll(const std::vector<std::string>& ids) {
@@ -212,6 +237,10 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
     return decision;
   }
   ledger_.ReleaseWorkerExcept(worker_id, keep);
+  if (!budget_.leasing()) {
+    decision.job_done = true;
+    return decision;
+  }
   std::optional<Lease> lease = ledger_.LeaseNext(worker_id, aggregator_.version(), now);
   if (!lease) {
     decision.retry_after = kRetryWhenDrained;
@@ -234,6 +263,7 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
   task.set_local_steps(local_steps);
   task.set_batch_examples((shard.examples + local_steps - 1) / local_steps);
   task.set_schedule_step(model->version * local_steps);
+  if (budget_.enabled()) task.set_schedule_total_steps(budget_.schedule_steps() * local_steps);
   task.set_lease_deadline_unix_s(absl::ToDoubleSeconds(lease->deadline - absl::UnixEpoch()));
   return decision;
 }
@@ -378,6 +408,8 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   snapshots_.clear();
   eval_in_flight_ = false;
   start_ = clock_.Now() - absl::Seconds(state.elapsed_s());
+  budget_.Resume(state.elapsed_s(), aggregator_.version());
+  aggregator_.set_total_steps(budget_.schedule_steps());
   return absl::OkStatus();
 }
 
@@ -527,7 +559,7 @@ void TrainingRun::CountSent(const std::string& worker_id, int64_t bytes) {
 
 bool TrainingRun::EvalDue() const {
   if (eval_in_flight_ || done_) return false;
-  return ledger_.finished() || aggregator_.version() >= next_eval_version_;
+  return TrainingEnded() || aggregator_.version() >= next_eval_version_;
 }
 
 std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
@@ -536,7 +568,7 @@ std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
     return std::nullopt;
   }
   eval_in_flight_ = true;
-  return EvalRequest{CurrentSnapshot(), ledger_.finished(), samples_processed_};
+  return EvalRequest{CurrentSnapshot(), TrainingEnded(), samples_processed_};
 }
 
 void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
@@ -578,6 +610,7 @@ RunStatus TrainingRun::Status() {
   }
   s.uptime_s = SecondsSinceStart(now);
   s.epochs = job_.budget().epochs();
+  s.budget = BudgetStatusAt(now);
   s.shards = ledger_.counts();
   s.bytes_received_wire = bytes_received_wire_;
   s.bytes_received_raw = bytes_received_raw_;
@@ -591,6 +624,16 @@ RunStatus TrainingRun::Status() {
     absl::MutexLock refused_lock(&refused_mu_);
     s.refused_by_reason = refused_by_reason_;
   }
+  return s;
+}
+
+BudgetStatus TrainingRun::BudgetStatusAt(absl::Time now) const {
+  BudgetStatus s;
+  if (budget_.enabled()) s.seconds = budget_.seconds();
+  s.remaining_s = budget_.remaining_s(SecondsSinceStart(now));
+  s.ended_by = ledger_.finished() ? "epochs" : budget_.ended() ? "time" : "";
+  s.epochs = CountEpochProgress(ledger_.items(), static_cast<int64_t>(dataset_.shards.size()));
+  s.schedule_steps = budget_.schedule_steps();
   return s;
 }
 

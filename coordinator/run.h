@@ -31,6 +31,7 @@
 #include "coordinator/ledger.h"
 #include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
+#include "coordinator/wall_clock_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
 #include "tributary/v1/job.pb.h"
@@ -77,6 +78,15 @@ struct RunProgress {
   }
 };
 
+// How the run ends and how much of its budget is done.
+struct BudgetStatus {
+  std::optional<double> seconds;      // The wall-clock budget, when the job has one.
+  std::optional<double> remaining_s;  // Of it; 0 once spent.
+  std::string ended_by;               // "" while training, then "epochs" or "time".
+  EpochProgress epochs;               // Whole epochs done, and the shards of a partial one.
+  int64_t schedule_steps = 0;         // The optimizer schedule's length (re-estimated under a time budget).
+};
+
 // Everything the status endpoint shows, copied out under the lock.
 struct RunStatus {
   std::string job;
@@ -94,6 +104,7 @@ struct RunStatus {
   std::optional<double> eval_accuracy;
   double uptime_s = 0;
   int epochs = 0;
+  BudgetStatus budget;
   LedgerCounts shards;
   int64_t bytes_received_wire = 0;
   int64_t bytes_received_raw = 0;
@@ -115,7 +126,9 @@ class TrainingRun {
 
   const tributary::v1::JobSpec& job() const { return job_; }
   // The length of the workers' inner learning-rate schedule (jobs with
-  // local steps): every task of the budget, times its local steps.
+  // local steps): every task of the budget, times its local steps. Under a
+  // time budget each task carries the current estimate instead
+  // (Task.schedule_total_steps).
   uint64_t InnerScheduleSteps();
 
   // Registers a worker under `session_token` (made by the caller from a
@@ -156,7 +169,8 @@ class TrainingRun {
   // Leases the next shard to the worker. Of the leases it holds, those named
   // in `keep` stay leased to it (a pipelining worker leases its next task
   // while it computes or submits these); the others go back to the queue.
-  // The service bounds `keep` (kMaxKeptTasks).
+  // The service bounds `keep` (kMaxKeptTasks). job_done once the epochs
+  // are done or the time budget is spent (wall_clock_budget.h).
   TaskDecision GetTask(const std::string& worker_id, absl::Span<const uint64_t> keep = {});
 
   // A version an update may still be based on: the current one (whether
@@ -239,6 +253,12 @@ class TrainingRun {
   // comes later, outside the lock) if none was yet.
   std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // No more updates will be applied: the epochs are done or the time is up.
+  bool TrainingEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ledger_.finished() || budget_.ended(); }
+  // Moves the time budget to `now`; at its end, releases the leases still
+  // out and applies a partly filled buffer.
+  void AdvanceBudget(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  BudgetStatus BudgetStatusAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
   void CountRejected(WorkerRecord& worker, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -259,6 +279,7 @@ class TrainingRun {
   absl::Mutex mu_;
   ShardLedger ledger_ ABSL_GUARDED_BY(mu_);
   Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
+  WallClockBudget budget_ ABSL_GUARDED_BY(mu_);
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
   BanList bans_ ABSL_GUARDED_BY(mu_);
   int64_t ban_changes_ ABSL_GUARDED_BY(mu_) = 0;

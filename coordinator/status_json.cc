@@ -66,6 +66,17 @@ const char* WorkStateName(WorkState state) {
   return "unknown";
 }
 
+// How the run ends and how far it is: epochs_completed whole epochs (each
+// shard exactly once), then partial_epoch_shards of an epoch cut short.
+json BudgetJson(const BudgetStatus& b) {
+  return {{"seconds", OrNull(b.seconds)},
+          {"remaining_s", OrNull(b.remaining_s)},
+          {"ended_by", b.ended_by.empty() ? json(nullptr) : json(b.ended_by)},
+          {"epochs_completed", b.epochs.complete_epochs},
+          {"partial_epoch_shards", b.epochs.partial_epoch_shards},
+          {"schedule_steps", b.schedule_steps}};
+}
+
 }  // namespace
 
 json StatusJson(const RunStatus& s) {
@@ -93,6 +104,7 @@ json StatusJson(const RunStatus& s) {
       {"eval_accuracy", OrNull(s.eval_accuracy)},
       {"uptime_s", s.uptime_s},
       {"epochs", s.epochs},
+      {"budget", BudgetJson(s.budget)},
       {"shards", {{"total", s.shards.total},
                   {"done", s.shards.done},
                   {"leased", s.shards.leased},

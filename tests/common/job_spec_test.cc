@@ -139,6 +139,29 @@ TEST(JobSpecTest, DelayedNesterovNeedsNesterovSgd) {
   }
 }
 
+TEST(JobSpecTest, BudgetSecondsIsAFiniteDuration) {
+  const auto job = ParseJobSpec("budget { epochs: 3 seconds: 600 }", "j");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_DOUBLE_EQ(job->budget().seconds(), 600);
+  EXPECT_DOUBLE_EQ(ParseJobSpec("", "j")->budget().seconds(), 0) << "no time budget by default";
+  for (const char* bad : {"budget {\n seconds: -1 }", "budget {\n seconds: nan }", "budget {\n seconds: inf }",
+                          "budget {\n seconds: 1e9 }"}) {
+    const auto refused = ParseJobSpec(bad, "j");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_THAT(std::string(refused.status().message()),
+                HasSubstr("j:2: budget.seconds: must be in [0, 100000000] (0: no time budget), got"))
+        << bad;
+  }
+}
+
+TEST(JobSpecTest, OverlapNeedsMultiStepTasks) {
+  const auto job = ParseJobSpec("name: \"x\"\noverlap: true\n", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: overlap: needs local_steps > 1"));
+  EXPECT_TRUE(ParseJobSpec("overlap: true\nlocal_steps: 4\n", "j").ok());
+  EXPECT_TRUE(ParseJobSpec("overlap: false\n", "j").ok());
+}
+
 TEST(JobSpecTest, GptDefaultsToTheFortunesCorpus) {
   const auto job = ParseJobSpec("model { gpt { layers: 2 } }", "j");
   ASSERT_TRUE(job.ok()) << job.status();

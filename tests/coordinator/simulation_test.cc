@@ -12,6 +12,11 @@
 // does. So the weights themselves show which items were applied, and how
 // often: a lost shard or an update applied twice is a wrong coordinate.
 //
+// Half the schedules also have a wall-clock budget (budget.seconds), which
+// may end the run before its epochs: no task may be leased after the
+// deadline, no update applied after the end, and the items done stay
+// exactly those the weights show.
+//
 // A failing schedule prints its seed; replay it alone with
 //   TRIBUTARY_SIM_SEED=<seed> build/bin/simulation_test
 // and TRIBUTARY_SIM_SCHEDULES=<n> runs more (or fewer) than the default.
@@ -70,6 +75,13 @@ struct Oracle {
     buffered.clear();
     version = new_version;
   }
+
+  // The run applied its partly filled buffer by itself (a time budget ended).
+  void Flush(uint64_t new_version) {
+    for (int c : buffered) params[c] -= 1.0 / static_cast<double>(buffered.size());
+    buffered.clear();
+    version = new_version;
+  }
 };
 
 class Simulation {
@@ -95,6 +107,7 @@ class Simulation {
     job_.mutable_lease()->set_heartbeat_timeout_s(8);
     job_.mutable_lease()->set_heartbeat_interval_s(2);
     job_.mutable_lease()->set_max_invalid_requests(1000);
+    if (Chance(0.5)) job_.mutable_budget()->set_seconds(std::uniform_int_distribution<int>(5, 100)(rng_));
     StartFresh();
   }
 
@@ -102,6 +115,7 @@ class Simulation {
     for (int step = 0; step < kStepsPerSchedule && !::testing::Test::HasFatalFailure(); ++step) {
       Step();
       if (::testing::Test::HasFatalFailure()) return;
+      FollowTheEnd();
       CheckInvariants(absl::StrCat("after step ", step, " (", last_action_, ")"));
     }
     if (!::testing::Test::HasFatalFailure()) Finish();
@@ -149,6 +163,9 @@ class Simulation {
       last_action_ = "get task";
       if (!Authenticated(w)) return;
       TaskDecision decision = run_->GetTask(w.id);
+      if (decision.task && job_.budget().seconds() > 0) {
+        ASSERT_LT(run_->Status().uptime_s, job_.budget().seconds()) << "a task leased after the deadline";
+      }
       if (w.task) w.old_tasks.push_back(*std::exchange(w.task, std::nullopt));
       if (decision.task) w.task = decision.task;
     } else if (action < 55) {
@@ -181,6 +198,12 @@ class Simulation {
     }
   }
 
+  // The end of a time budget applies a partly filled buffer, outside any
+  // submit; the oracle follows.
+  void FollowTheEnd() {
+    if (run_->Status().budget.ended_by == "time" && !oracle_.buffered.empty()) oracle_.Flush(run_->version());
+  }
+
   // The service's first step on every call after Join.
   bool Authenticated(SimWorker& w) {
     absl::StatusOr<std::string> id = run_->Authenticate(w.session);
@@ -206,10 +229,13 @@ class Simulation {
     for (const WorkItem& i : run_->LedgerItems()) {
       if (i.epoch == task.epoch() && i.shard == task.shard_id()) was_done = i.state == WorkState::kDone;
     }
+    FollowTheEnd();
+    const bool ended = run_->Status().budget.ended_by == "time";
     const uint64_t version_before = run_->version();
     absl::StatusOr<SubmitResult> result = run_->Submit(w.id, header, update, kNumParams * 4);
     if (result.ok() && result->applied) {
       ASSERT_FALSE(was_done) << "task " << task.task_id() << ": an item already done was applied again";
+      ASSERT_FALSE(ended) << "task " << task.task_id() << ": applied after the time budget ended";
       ASSERT_GE(result->model_version, version_before);
       oracle_.Accept(coordinate, result->model_version);
     } else {
@@ -258,6 +284,9 @@ class Simulation {
       const bool buffered = std::find(oracle_.buffered.begin(), oracle_.buffered.end(), c) != oracle_.buffered.end();
       ASSERT_EQ(params[c] < 0, item.state == WorkState::kDone && !buffered) << "coordinate " << c;
     }
+    if (status.budget.ended_by == "time") {
+      ASSERT_EQ(status.shards.leased, 0) << "a lease outlived the end";
+    }
     int64_t accepted_by_workers = 0;
     for (const WorkerRecord& worker : status.workers) accepted_by_workers += worker.updates_accepted;
     ASSERT_EQ(accepted_by_workers, status.updates_applied);
@@ -281,8 +310,19 @@ class Simulation {
       Submit(finisher, *decision.task, /*fresh=*/true);
       if (::testing::Test::HasFatalFailure()) return;
     }
+    // Leases of silent workers hold a time budget's end for its grace at most.
+    clock_.Advance(absl::Seconds(job_.lease().lease_timeout_s()));
+    run_->Tick();
+    FollowTheEnd();
     CheckInvariants("at the end");
     const RunStatus status = run_->Status();
+    ASSERT_FALSE(status.budget.ended_by.empty()) << "the run has not ended";
+    if (status.budget.ended_by == "time") {
+      ASSERT_EQ(status.budget.epochs.complete_epochs * kShards + status.budget.epochs.partial_epoch_shards,
+                status.shards.done);
+      ++ended_by_time_;
+      return;
+    }
     ASSERT_EQ(status.shards.done, status.shards.total) << "a shard was lost";
     ASSERT_EQ(status.buffered_updates, 0) << "the last partial buffer must be applied";
     for (int c = 0; c < kShards * kEpochs; ++c) ASSERT_LT(oracle_.params[c], 0) << "coordinate " << c;
@@ -290,6 +330,7 @@ class Simulation {
 
  public:
   int crashes() const { return crashes_; }
+  int ended_by_time() const { return ended_by_time_; }
 
  private:
   std::mt19937_64 rng_;
@@ -303,6 +344,7 @@ class Simulation {
   std::vector<SimWorker> workers_;
   int next_session_ = 1;
   int crashes_ = 0;
+  int ended_by_time_ = 0;
   uint64_t last_version_seen_ = 0;
   std::string last_action_;
 };
@@ -317,12 +359,13 @@ TEST(SimulationTest, RandomSchedulesKeepTheLedgerAndTheModelExact) {
   const char* replay = std::getenv("TRIBUTARY_SIM_SEED");
   const uint64_t first = replay != nullptr ? EnvOr("TRIBUTARY_SIM_SEED", 1) : 1;
   const uint64_t count = replay != nullptr ? 1 : EnvOr("TRIBUTARY_SIM_SCHEDULES", kDefaultSchedules);
-  int crashes = 0;
+  int crashes = 0, ended_by_time = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed, "; replay with TRIBUTARY_SIM_SEED=", seed));
     Simulation simulation(seed);
     simulation.Run();
     crashes += simulation.crashes();
+    ended_by_time += simulation.ended_by_time();
     if (::testing::Test::HasFailure()) {
       ADD_FAILURE() << "schedule with seed " << seed << " failed; replay: TRIBUTARY_SIM_SEED=" << seed
                     << " build/bin/simulation_test";
@@ -332,6 +375,7 @@ TEST(SimulationTest, RandomSchedulesKeepTheLedgerAndTheModelExact) {
   SetMinLogLevel(LogLevel::kInfo);
   if (count >= 100) {
     EXPECT_GT(crashes, static_cast<int>(count / 2)) << "the schedules must include crashes";
+    EXPECT_GT(ended_by_time, static_cast<int>(count / 10)) << "and runs cut short by their time budget";
   }
 }
 

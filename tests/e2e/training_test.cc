@@ -41,6 +41,10 @@ void ExpectStatusSchema(const json& s) {
   for (const char* field : {"received_wire", "received_raw", "sent_wire"}) {
     EXPECT_TRUE(s["bytes"][field].is_number_integer()) << "bytes." << field;
   }
+  for (const char* field : {"epochs_completed", "partial_epoch_shards", "schedule_steps"}) {
+    EXPECT_TRUE(s["budget"][field].is_number_integer()) << "budget." << field;
+  }
+  EXPECT_TRUE(s["budget"]["ended_by"].is_null() || s["budget"]["ended_by"].is_string());
   ASSERT_TRUE(s["workers"].is_array());
   for (const json& w : s["workers"]) {
     EXPECT_TRUE(w["id"].is_string());
@@ -89,6 +93,9 @@ TEST(TrainingTest, TwoWorkersTrainTheMlpToEightyPercent) {
   EXPECT_EQ(s["updates_applied"], 600);
   EXPECT_EQ(s["samples_processed"], 60000);
   EXPECT_EQ(s["model_version"], 600);
+  EXPECT_EQ(s["budget"]["ended_by"], "epochs");
+  EXPECT_EQ(s["budget"]["epochs_completed"], 2);
+  EXPECT_TRUE(s["budget"]["seconds"].is_null()) << "no time budget";
   // Every shard went out at least once (30000 examples x 785 bytes), and models with it.
   EXPECT_GT(s["bytes"]["sent_wire"].get<int64_t>(), int64_t{30000} * 785);
   EXPECT_EQ(s["bytes"]["received_wire"], s["bytes"]["received_raw"]) << "codec none";
@@ -126,6 +133,33 @@ TEST(TrainingTest, ExitWhenDoneExitsZeroAfterTheFinalEval) {
   EXPECT_THAT(coordinator.Log(), ::testing::HasSubstr("final: state=done"));
   EXPECT_THAT(coordinator.Log(), ::testing::HasSubstr("shards_done=10/10"));
   EXPECT_EQ(worker.Wait(absl::Seconds(60)), 0) << cluster.Logs();
+}
+
+// A budget of 3 s of 1,000 epochs: the run ends by time, the final
+// evaluation and checkpoint follow, and --exit_when_done exits 0.
+TEST(TrainingTest, ATimeBudgetEndsTheRun) {
+  Cluster cluster("seconds", R"(
+    name: "e2e-seconds"
+    data { fashion_mnist { max_train_examples: 2000 } shard_examples: 50 }
+    budget { epochs: 1000 seconds: 3 }
+    eval { max_examples: 500 }
+  )");
+  const std::string state_dir = cluster.dir() + "/state";
+  Process& coordinator = cluster.StartCoordinator({"--exit_when_done", "--state_dir=" + state_dir});
+  Process& worker = cluster.StartWorker("solo");
+  EXPECT_EQ(coordinator.Wait(absl::Minutes(2)), 0) << cluster.Logs();
+  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = LoadCheckpoint(state_dir);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_TRUE(checkpoint->run().counters().done());
+  EXPECT_GT(checkpoint->model_version(), 0u);
+  EXPECT_GE(checkpoint->run().elapsed_s(), 3.0);
+  EXPECT_LT(checkpoint->run().elapsed_s(), 3.0 + 30) << "at most the grace (the lease timeout) after it";
+  EXPECT_THAT(coordinator.Log(), HasSubstr("time budget of 3 s spent"));
+  EXPECT_THAT(coordinator.Log(), HasSubstr("training ended by its time budget"));
+  EXPECT_THAT(coordinator.Log(), HasSubstr("(final)"));
+  EXPECT_THAT(coordinator.Log(), HasSubstr("final: state=done"));
+  EXPECT_EQ(worker.Wait(absl::Seconds(60)), 0) << cluster.Logs();
+  EXPECT_THAT(worker.Log(), HasSubstr("the job is done"));
 }
 
 // Sentences of random words: byte-level structure a small model learns fast.

@@ -125,6 +125,23 @@ TEST_F(TrainerTest, LocalStepsSendBaseMinusLocalAtTheScheduledRates) {
   EXPECT_GT(moved, 1e-3);
 }
 
+// A job with a wall-clock budget sends the schedule's length with each
+// task; it replaces the one given at join, and 0 means "the join's".
+TEST_F(TrainerTest, ATasksScheduleLengthReplacesTheJoins) {
+  OptimizerSpec cosine = WarmupSgd();
+  cosine.set_warmup_steps(0);
+  cosine.set_schedule(OptimizerSpec::COSINE);
+  const std::string shard = Records(8);
+  tributary::v1::Task task = MakeTask(2, 3);
+  std::vector<float> joined_short(params_.size()), sent_short(params_.size()), joined_long(params_.size());
+  ASSERT_TRUE(Trainer(TinyMlp(), cosine, 4).ComputeUpdate(task, params_, shard, absl::MakeSpan(joined_short)).ok());
+  ASSERT_TRUE(Trainer(TinyMlp(), cosine, 100).ComputeUpdate(task, params_, shard, absl::MakeSpan(joined_long)).ok());
+  task.set_schedule_total_steps(4);
+  ASSERT_TRUE(Trainer(TinyMlp(), cosine, 100).ComputeUpdate(task, params_, shard, absl::MakeSpan(sent_short)).ok());
+  EXPECT_EQ(sent_short, joined_short);
+  EXPECT_NE(sent_short, joined_long);
+}
+
 TEST_F(TrainerTest, MoreStepsThanExamplesTakesOneStepPerExample) {
   const std::string shard = Records(2);
   auto stats = trainer_.ComputeUpdate(MakeTask(5, 0), params_, shard, absl::MakeSpan(update_));
