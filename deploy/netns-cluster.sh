@@ -51,8 +51,10 @@
 #   --stall_probability=P  chance per chunk read that its direction stalls [0.001]
 #   --stall_max_ms=M       longest stall [500]
 #   --reset_probability=P  chance per chunk read that the connection is reset [0]
-#   --duration_s=T         bound on the whole run; everything is killed after
-#                          it and the script fails [900]
+#   --duration_s=T         bound on the run: when the job is not done T s
+#                          after the start, everything is stopped (seconds
+#                          more; at most a minute to stop a finished run
+#                          cleanly) and the script fails [900]
 #   --worker_threads=K     --threads of each worker [1]
 #   --summary=FILE         also write the summary as JSON to FILE
 #   --logs=DIR             keep every log (and status.json, ledger.json) in DIR
@@ -104,7 +106,8 @@ worker_extra=()
 
 say() { echo "netns-cluster: $*"; }
 die() { echo "netns-cluster: $1" >&2; exit "${2:-1}"; }
-usage() { sed -n '/^# Options/,/^# Exit status/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+# usage [EXIT_CODE]: the options, from this header.
+usage() { sed -n '/^# Options/,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 
 is_number() { [[ "$1" =~ ^[0-9]+([.][0-9]+)?$ ]]; }
 is_count() { [[ "$1" =~ ^[0-9]+$ ]]; }
@@ -137,7 +140,7 @@ parse_args() {
       --subnet=*) subnet="${1#*=}" ;;
       --bin_dir=*) bin_dir="${1#*=}" ;;
       --) shift; worker_extra=("$@"); break ;;
-      -h|--help) usage ;;
+      -h|--help) usage 0 ;;
       *) echo "netns-cluster: unknown argument: $1" >&2; usage ;;
     esac
     shift
@@ -297,6 +300,7 @@ start_coordinator() {
 start_workers() {
   local i ns
   worker_pids=()
+  proxy_pids=()
   for i in $(seq 1 "$workers"); do
     ns="$prefix-w$i"
     ip netns exec "$ns" "$bin_dir/tributary-faultproxy" --target="$coordinator_ip:$GRPC_PORT" \
@@ -304,6 +308,7 @@ start_workers() {
       --jitter_ms="$jitter_ms" --stall_probability="$stall_probability" --stall_max_ms="$stall_max_ms" \
       --reset_probability="$reset_probability" --seed="$i" --duration_s="$((duration_s + 60))" \
       >"$logs_dir/proxy-w$i.log" 2>&1 &
+    proxy_pids+=("$!")
     pids+=("$!")
   done
   for i in $(seq 1 "$workers"); do
@@ -356,20 +361,31 @@ wait_for_job() {
 # Gives each worker up to 20 s (within the deadline) to see the job end and
 # leave; records exit codes, "running" for one that did not.
 collect_workers() {
-  local i pid until_s=$(( $(date +%s) + 20 )) rc
+  local pid until_s=$(( $(date +%s) + 20 ))
   [ "$until_s" -le "$deadline" ] || until_s=$deadline
   worker_exits=()
-  for i in "${!worker_pids[@]}"; do
-    pid=${worker_pids[$i]}
-    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$until_s" ]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
-      worker_exits+=("running")
-    else
-      rc=0
-      wait "$pid" || rc=$?
-      worker_exits+=("$rc")
-    fi
+  for pid in "${worker_pids[@]}"; do
+    reap "$pid" "$until_s"
+    worker_exits+=("$reaped")
   done
+}
+
+# reap PID UNTIL_S: waits for a child until the time UNTIL_S (epoch
+# seconds); sets `reaped` to its exit code, or "running". (Not a command
+# substitution: a subshell cannot wait for this shell's children.)
+reap() {
+  while kill -0 "$1" 2>/dev/null && [ "$(date +%s)" -lt "$2" ]; do sleep 0.2; done
+  reaped="running"
+  kill -0 "$1" 2>/dev/null && return
+  reaped=0
+  wait "$1" || reaped=$?
+}
+
+# Stops the proxies, which log what they forwarded and the faults they drew.
+stop_proxies() {
+  local pid until_s=$(( $(date +%s) + 5 ))
+  for pid in "${proxy_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${proxy_pids[@]}"; do reap "$pid" "$until_s"; done
 }
 
 # Link counters (bytes) of every worker and of the coordinator, as JSON.
@@ -402,14 +418,9 @@ read_ledger() {
 
 # Stops the coordinator (SIGTERM: it writes its final log line and exits 0).
 stop_coordinator() {
-  coordinator_exit="running"
   kill -TERM "$coordinator_pid" 2>/dev/null || true
-  local until_s=$(( $(date +%s) + 30 ))
-  while kill -0 "$coordinator_pid" 2>/dev/null && [ "$(date +%s)" -lt "$until_s" ]; do sleep 0.2; done
-  if ! kill -0 "$coordinator_pid" 2>/dev/null; then
-    coordinator_exit=0
-    wait "$coordinator_pid" || coordinator_exit=$?
-  fi
+  reap "$coordinator_pid" $(( $(date +%s) + 30 ))
+  coordinator_exit=$reaped
 }
 
 # Prints the summary and writes it as JSON; exits 0 when the run passed.
@@ -421,6 +432,7 @@ report() {
     prefix="$prefix" subnet="$subnet" coordinator_address="$coordinator_ip:$GRPC_PORT" <<'PYTHON'
 import json
 import os
+import re
 import sys
 
 logs, outcome, coordinator_exit, elapsed_s, summary_path = sys.argv[1:6]
@@ -474,6 +486,19 @@ def mib(n):
     return "{:.2f} MiB".format(n / 2**20)
 
 
+def proxy_stats(name):
+    """What the worker's proxy logged when it stopped, or None."""
+    path = os.path.join(logs, "proxy-{}.log".format(name))
+    text = open(path).read() if os.path.exists(path) else ""
+    match = re.search(r"done: (\d+) connections, (\d+) bytes, (\d+) stalls, (\d+) resets", text)
+    if not match:
+        return None
+    return dict(zip(["connections", "bytes", "stalls", "resets"], map(int, match.groups())))
+
+
+if links:
+    for link in links["workers"]:
+        link["proxy"] = proxy_stats(link["name"])
 ledger_audit = audit(ledger)
 done = status is not None and status.get("state") == "done"
 shards_ok = done and status["shards"]["done"] == status["shards"]["total"]
@@ -498,11 +523,11 @@ else:
         fmt(status.get("eval_accuracy"), "{:.4f}")))
     print("utilization (run): {}".format(fmt(status.get("utilization"), "{:.3f}")))
     budget_keys = ["compute_s", "encode_s", "download_s", "upload_s", "wait_task_s", "wait_apply_s", "other_s"]
-    print("{:<8} {:<7} {:>6} {:>11}  time budget (s): {}".format(
-        "worker", "state", "tasks", "utilization", " ".join(k[:-2] for k in budget_keys)))
+    print("{:<8} {:<7} {:>6} {:>11}  {}".format("worker", "state", "tasks", "utilization", "time budget (s)"))
     for w in status["workers"]:
         budget = w.get("time_budget")
-        budget_text = "n/a" if not budget else " ".join(fmt(budget.get(k), "{:.1f}") for k in budget_keys)
+        budget_text = "n/a" if not budget else " ".join(
+            "{}={}".format(k[:-2], fmt(budget.get(k), "{:.1f}")) for k in budget_keys)
         print("{:<8} {:<7} {:>6} {:>11}  {}".format(w["name"], w["state"], w["tasks_done"],
                                                  fmt(w.get("utilization"), "{:.3f}"), budget_text))
 if ledger_audit is None:
@@ -517,6 +542,9 @@ if links:
             link["veth"], link["name"], mib(link["into_namespace_bytes"]), mib(link["out_of_namespace_bytes"]),
             mib(link["namespace_loopback_bytes"]),
             "" if link["name"] == "coordinator" else ", exit " + link["exit_code"]))
+        proxy = link.get("proxy")
+        if proxy:
+            print("  its proxy: {connections} connection(s), {stalls} stall(s), {resets} reset(s)".format(**proxy))
 if status is not None:
     b = status["bytes"]
     print("coordinator counted: sent_wire {}, received_wire {}".format(mib(b["sent_wire"]), mib(b["received_wire"])))
@@ -550,14 +578,23 @@ main() {
   coordinator_exit="not stopped"
   if [ "$outcome" = "done" ]; then
     collect_workers
+    stop_proxies
     read_links
     read_ledger
     stop_coordinator
   else
+    if [ "$outcome" = timeout ]; then
+      say "the job was not done within --duration_s=$duration_s; stopping everything"
+    else
+      say "the coordinator exited before the job was done; the end of its log:"
+      tail -5 "$logs_dir/coordinator.log" >&2 || true
+    fi
     worker_exits=()
+    stop_proxies
     read_links
-    tail -5 "$logs_dir/coordinator.log" >&2 || true
-    kill -0 "$coordinator_pid" 2>/dev/null || { coordinator_exit=0; wait "$coordinator_pid" || coordinator_exit=$?; }
+    read_ledger
+    reap "$coordinator_pid" 0
+    [ "$reaped" = running ] || coordinator_exit=$reaped
   fi
   report
 }
