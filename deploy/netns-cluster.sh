@@ -389,27 +389,39 @@ stop_proxies() {
 }
 
 # Link counters (bytes) of every worker and of the coordinator, as JSON.
-# The root-side veth's tx is what went into the namespace, rx what came out.
+# The root-side veth's tx is what went into the namespace, rx what came out;
+# a worker's tbf qdiscs count what they passed (and dropped) each way.
 read_links() {
   local i name
   {
-    echo "{\"coordinator\": $(link_json "$prefix-c" "$prefix-coord" coordinator ""), \"workers\": ["
+    echo "{\"coordinator\": $(link_json "$prefix-c" "$prefix-coord" coordinator "" 0), \"workers\": ["
     for i in $(seq 1 "$workers"); do
       name="$prefix-w$i"
       [ "$i" -gt 1 ] && echo ","
-      link_json "$name" "$name" "w$i" "${worker_exits[$((i - 1))]:-running}"
+      link_json "$name" "$name" "w$i" "${worker_exits[$((i - 1))]:-running}" 1
     done
     echo "]}"
   } >"$logs_dir/links.json"
 }
 
+# link_json VETH NAMESPACE NAME EXIT_CODE SHAPED: one link's counters.
 link_json() {
-  local veth="$1" ns="$2" name="$3" exit_code="$4" into out lo
+  local veth="$1" ns="$2" name="$3" exit_code="$4" into out lo tbf_into=null tbf_out=null
   into=$(cat "/sys/class/net/$veth/statistics/tx_bytes")
   out=$(cat "/sys/class/net/$veth/statistics/rx_bytes")
   lo=$(ip netns exec "$ns" cat /sys/class/net/lo/statistics/rx_bytes)
-  printf '{"name": "%s", "namespace": "%s", "veth": "%s", "into_namespace_bytes": %s, "out_of_namespace_bytes": %s, "namespace_loopback_bytes": %s, "exit_code": "%s"}' \
-    "$name" "$ns" "$veth" "$into" "$out" "$lo" "$exit_code"
+  if [ "$5" -eq 1 ]; then
+    tbf_into=$(tc -s qdisc show dev "$veth" | tbf_json)
+    tbf_out=$(tc -n "$ns" -s qdisc show dev eth0 | tbf_json)
+  fi
+  printf '{"name": "%s", "namespace": "%s", "veth": "%s", "into_namespace_bytes": %s, "out_of_namespace_bytes": %s, "namespace_loopback_bytes": %s, "tbf_into": %s, "tbf_out": %s, "exit_code": "%s"}' \
+    "$name" "$ns" "$veth" "$into" "$out" "$lo" "$tbf_into" "$tbf_out" "$exit_code"
+}
+
+# `tc -s qdisc show` on stdin: the tbf's {"bytes": sent, "dropped_packets": N}.
+tbf_json() {
+  awk '/^qdisc tbf/ { tbf = 1; next }
+       tbf && $1 == "Sent" { sub(",", "", $7); printf "{\"bytes\": %s, \"dropped_packets\": %s}", $2, $7; exit }'
 }
 
 read_ledger() {
@@ -542,6 +554,10 @@ if links:
             link["veth"], link["name"], mib(link["into_namespace_bytes"]), mib(link["out_of_namespace_bytes"]),
             mib(link["namespace_loopback_bytes"]),
             "" if link["name"] == "coordinator" else ", exit " + link["exit_code"]))
+        if link.get("tbf_into") and link.get("tbf_out"):
+            print("  its tbf qdiscs passed {} in, {} out; dropped {} packets in, {} out".format(
+                mib(link["tbf_into"]["bytes"]), mib(link["tbf_out"]["bytes"]),
+                link["tbf_into"]["dropped_packets"], link["tbf_out"]["dropped_packets"]))
         proxy = link.get("proxy")
         if proxy:
             print("  its proxy: {connections} connection(s), {stalls} stall(s), {resets} reset(s)".format(**proxy))
@@ -578,6 +594,7 @@ main() {
   coordinator_exit="not stopped"
   if [ "$outcome" = "done" ]; then
     collect_workers
+    poll_status >/dev/null || true  # The final status, the workers gone.
     stop_proxies
     read_links
     read_ledger

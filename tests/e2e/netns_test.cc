@@ -69,11 +69,18 @@ json ReadJson(const std::string& path) {
   return json::parse(in, nullptr, /*allow_exceptions=*/false);
 }
 
+// The job's model in bytes (fp32): one whole model, or one codec-none update.
 int64_t ModelBytes() {
   absl::StatusOr<tributary::v1::JobSpec> job = ParseJobSpec(kJob, "netns job");
-  EXPECT_TRUE(job.ok()) << job.status();
+  if (!job.ok()) {
+    ADD_FAILURE() << job.status();
+    return 0;
+  }
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
-  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) {
+    ADD_FAILURE() << model.status();
+    return 0;
+  }
   return static_cast<int64_t>(sizeof(float)) * (*model)->layout().size();
 }
 
@@ -129,7 +136,10 @@ TEST(NetnsClusterTest, ShortJobFinishesEveryShardOnceWithItsBytesOnTheVethLinks)
   // veth's tx is what went into a namespace, its rx what came out.
   const int64_t model_bytes = ModelBytes();
   std::map<std::string, int64_t> tasks;
-  for (const json& w : status["workers"]) tasks[w["name"].get<std::string>()] += w["tasks_done"].get<int64_t>();
+  for (const json& w : status["workers"]) {
+    tasks[w["name"].get<std::string>()] += w["tasks_done"].get<int64_t>();
+    EXPECT_EQ(w["state"], "left") << w.dump();
+  }
   const json& links = summary["links"];
   ASSERT_EQ(links["workers"].size(), static_cast<size_t>(kWorkers)) << links.dump();
   int64_t into_workers = 0;
@@ -142,6 +152,9 @@ TEST(NetnsClusterTest, ShortJobFinishesEveryShardOnceWithItsBytesOnTheVethLinks)
     EXPECT_GT(tasks[name], 0) << name << " did no task";
     EXPECT_GE(into, model_bytes) << name << ": at least one model came in over its veth";
     EXPECT_GE(out, tasks[name] * model_bytes) << name << ": its " << tasks[name] << " updates went out over its veth";
+    // Through the rate limits, one on each end of the veth.
+    EXPECT_GE(link["tbf_into"]["bytes"].get<int64_t>(), model_bytes) << link.dump();
+    EXPECT_GE(link["tbf_out"]["bytes"].get<int64_t>(), tasks[name] * model_bytes) << link.dump();
     // Through the fault proxy, on the worker namespace's own loopback.
     EXPECT_GE(link["namespace_loopback_bytes"].get<int64_t>(), tasks[name] * model_bytes) << name;
     EXPECT_EQ(link["exit_code"], "0") << name << " left by itself when the job was done";
