@@ -74,7 +74,8 @@
 # prefix, and those of any default-named run whose process is gone.
 #
 # Exit status: 0 the job finished, every shard done exactly once; 1 it did
-# not (time ran out, a process failed, the audit failed); 2 bad usage;
+# not (time ran out, the coordinator or every worker exited first, the
+# audit failed); 2 bad usage;
 # 77 this machine cannot run it (not root, a missing tool or binary,
 # network namespaces not permitted).
 set -euo pipefail
@@ -334,7 +335,15 @@ loss = "n/a" if s["eval_loss"] is None else "%.4f" % s["eval_loss"]
 print(s["state"], s["model_version"], s["shards"]["done"], s["shards"]["total"], loss)' "$logs_dir/status.json"
 }
 
-# Waits for the job to be done, the coordinator to die, or the deadline.
+# Whether any worker is still running.
+workers_alive() {
+  local pid
+  for pid in "${worker_pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
+# Waits for the job to be done, the coordinator to die, every worker to
+# exit, or the deadline.
 wait_for_job() {
   local line="" last_print=0 now
   outcome="timeout"
@@ -354,14 +363,19 @@ wait_for_job() {
       outcome="done"
       return
     fi
+    if ! workers_alive; then
+      outcome="workers_exited"
+      return
+    fi
     sleep 1
   done
 }
 
-# Gives each worker up to 20 s (within the deadline) to see the job end and
-# leave; records exit codes, "running" for one that did not.
+# collect_workers SECONDS: gives each worker up to SECONDS (within the
+# deadline) to see the job end and leave; records exit codes, "running" for
+# one that did not.
 collect_workers() {
-  local pid until_s=$(( $(date +%s) + 20 ))
+  local pid until_s=$(( $(date +%s) + $1 ))
   [ "$until_s" -le "$deadline" ] || until_s=$deadline
   worker_exits=()
   for pid in "${worker_pids[@]}"; do
@@ -593,20 +607,20 @@ main() {
   wait_for_job
   coordinator_exit="not stopped"
   if [ "$outcome" = "done" ]; then
-    collect_workers
+    collect_workers 20
     poll_status >/dev/null || true  # The final status, the workers gone.
     stop_proxies
     read_links
     read_ledger
     stop_coordinator
   else
-    if [ "$outcome" = timeout ]; then
-      say "the job was not done within --duration_s=$duration_s; stopping everything"
-    else
-      say "the coordinator exited before the job was done; the end of its log:"
-      tail -5 "$logs_dir/coordinator.log" >&2 || true
-    fi
-    worker_exits=()
+    case "$outcome" in
+      timeout) say "the job was not done within --duration_s=$duration_s; stopping everything" ;;
+      workers_exited) say "every worker exited before the job was done (logs: worker-w*.log)" ;;
+      *) say "the coordinator exited before the job was done; the end of its log:"
+         tail -5 "$logs_dir/coordinator.log" >&2 || true ;;
+    esac
+    collect_workers 0
     stop_proxies
     read_links
     read_ledger
