@@ -18,10 +18,10 @@
 #   +----+-----------------------+-----------------------+--------------+
 #        |                       |                       |
 #      P-c (veth)              P-w1 (veth)             P-wN (veth)
-#        |                       | tbf: rate to worker   |
-#        |                       | tbf: rate from worker |
+#        |                       | tbf on P-w1: into w1  |
+#        |                       | tbf on eth0: out of w1|
 #   +----+---------------+  +----+--------------------+  +----+--------+
-#   | eth0 S.2           |  | eth0 S.11               |  | eth0 S.1N  |
+#   | eth0 S.2           |  | eth0 S.11               |  | eth0 S.10+N|
 #   | netns P-coord      |  | netns P-w1              |  | netns P-wN |
 #   | tributary-         |  |  tributary-worker       |  |  (as w1)   |
 #   |  coordinator       |  |   --coordinator=        |  |            |
@@ -56,13 +56,18 @@
 #                          more; at most a minute to stop a finished run
 #                          cleanly) and the script fails [900]
 #   --worker_threads=K     --threads of each worker [1]
-#   --summary=FILE         also write the summary as JSON to FILE
+#   --summary=FILE         also write the summary as JSON to FILE: passed,
+#                          outcome, elapsed_s, coordinator_exit, settings,
+#                          status (the last /api/status), ledger_audit, links
+#                          (per veth: bytes into and out of its namespace,
+#                          its namespace's loopback bytes, tbf and proxy
+#                          counters, the worker's exit code)
 #   --logs=DIR             keep every log (and status.json, ledger.json) in DIR
 #   --keep_logs            keep the temporary log directory even on success
 #   --prefix=NAME          names of namespaces and links, [a-z0-9], at most 9
 #                          characters [tb<pid>]; must be unique among runs
 #                          that coexist
-#   --subnet=A.B.C.0/24    the run's network [the first free 10.77.X.0/24]
+#   --subnet=10.X.Y.0/24   the run's network [the first free 10.77.X.0/24]
 #   --bin_dir=DIR          where the built binaries are [<repo>/build/bin]
 #   -- FLAG...             passed to every worker as is
 #
@@ -75,9 +80,8 @@
 #
 # Exit status: 0 the job finished, every shard done exactly once; 1 it did
 # not (time ran out, the coordinator or every worker exited first, the
-# audit failed); 2 bad usage;
-# 77 this machine cannot run it (not root, a missing tool or binary,
-# network namespaces not permitted).
+# audit failed); 2 bad usage; 77 this machine cannot run it (not root, a
+# missing tool or binary, network namespaces not permitted).
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
