@@ -13,6 +13,7 @@ packages=(
   libabsl-dev libeigen3-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev openssl
   dataset-fashion-mnist fortunes
+  iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
 )
 if [ "${1:-}" = "--hardening" ]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -30,6 +31,16 @@ constexpr size_t kMaxQueuedBytes = 4 << 20;
 constexpr absl::Duration kPollSlice = absl::Milliseconds(50);
 
 bool IsLoopback(uint32_t address_host_order) { return (address_host_order >> 24) == 127; }
+
+// A mask of the first `prefix_length` bits, in host byte order.
+uint32_t PrefixMask(int prefix_length) {
+  return prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - prefix_length);
+}
+
+std::string FormatIpv4(uint32_t address_host_order) {
+  const uint32_t a = address_host_order;
+  return absl::StrCat(a >> 24, ".", (a >> 16) & 255, ".", (a >> 8) & 255, ".", a & 255);
+}
 
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
@@ -57,6 +68,7 @@ struct Direction {
   bool shut = false;      // ... and `to` was told, once the queue drained.
   absl::Time stall_until = absl::InfinitePast();
   absl::Time next_free = absl::InfinitePast();  // Bandwidth pacing.
+  absl::Time last_due = absl::InfinitePast();   // Of the chunk read last.
 
   bool Sendable(absl::Time now) const { return !queue.empty() && queue.front().due <= now && now >= stall_until; }
   // When this direction next has something to do on its own.
@@ -146,24 +158,28 @@ class FaultProxy::Connection {
       return false;
     }
     const absl::Time now = absl::Now();
+    double jitter_draw = 0;
+    bool reset = false;
+    {
+      absl::MutexLock lock(&proxy_.mu_);
+      proxy_.stats_.bytes += n;
+      if (options.jitter > absl::ZeroDuration()) jitter_draw = proxy_.UniformLocked();
+      if (options.stall_probability > 0 && proxy_.UniformLocked() < options.stall_probability) {
+        ++proxy_.stats_.stalls;
+        d.stall_until = now + std::min(options.stall_max, kMaxStall) * proxy_.UniformLocked();
+      }
+      reset = options.reset_probability > 0 && proxy_.UniformLocked() < options.reset_probability;
+    }
     Chunk chunk;
     chunk.data.assign(buffer, n);
-    chunk.due = std::max(now + std::min(options.latency, kMaxLatency), d.next_free);
+    chunk.due = ChunkDue(now, d.last_due, d.next_free, options, jitter_draw);
+    d.last_due = chunk.due;
     if (options.bytes_per_second > 0) {
       d.next_free = chunk.due + absl::Seconds(static_cast<double>(n) / options.bytes_per_second);
     }
     d.queued_bytes += n;
     d.queue.push_back(std::move(chunk));
-    {
-      absl::MutexLock lock(&proxy_.mu_);
-      proxy_.stats_.bytes += n;
-      if (options.stall_probability > 0 && proxy_.UniformLocked() < options.stall_probability) {
-        ++proxy_.stats_.stalls;
-        d.stall_until = now + std::min(options.stall_max, kMaxStall) * proxy_.UniformLocked();
-      }
-      if (options.reset_probability > 0 && proxy_.UniformLocked() < options.reset_probability) return true;
-    }
-    return false;
+    return reset;
   }
 
   // Writes what is due. Returns false when the receiving end is gone.
@@ -194,14 +210,69 @@ class FaultProxy::Connection {
   Direction down_;  // Target to client.
 };
 
+absl::Time ChunkDue(absl::Time now, absl::Time previous_due, absl::Time next_free, const FaultOptions& options,
+                    double jitter_draw) {
+  const absl::Duration delay =
+      std::min(options.latency, kMaxLatency) + std::min(options.jitter, kMaxJitter) * jitter_draw;
+  return std::max({now + delay, next_free, previous_due});
+}
+
+absl::StatusOr<Ipv4Network> Ipv4Network::Parse(absl::string_view cidr) {
+  const size_t slash = cidr.find('/');
+  in_addr address{};
+  Ipv4Network network;
+  if (slash == absl::string_view::npos ||
+      ::inet_pton(AF_INET, std::string(cidr.substr(0, slash)).c_str(), &address) != 1 ||
+      !absl::SimpleAtoi(cidr.substr(slash + 1), &network.prefix_length) || network.prefix_length < 0 ||
+      network.prefix_length > 32) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", cidr, "\" is not an IPv4 network A.B.C.D/N, N in [0, 32]"));
+  }
+  network.address = ntohl(address.s_addr);
+  const uint32_t mask = PrefixMask(network.prefix_length);
+  if ((network.address & ~mask) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", cidr, "\" has host bits set; the network is ",
+                                                   FormatIpv4(network.address & mask), "/", network.prefix_length));
+  }
+  return network;
+}
+
+bool Ipv4Network::Contains(uint32_t address_host_order) const {
+  return (address_host_order & PrefixMask(prefix_length)) == address;
+}
+
+bool Ipv4Network::IsPrivate() const {
+  for (const Ipv4Network& range : {Ipv4Network{0x0a000000, 8}, Ipv4Network{0xac100000, 12},
+                                   Ipv4Network{0xc0a80000, 16}}) {
+    if (prefix_length >= range.prefix_length && range.Contains(address)) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<FaultProxy>> FaultProxy::Start(int listen_port, const std::string& target_host,
                                                                int target_port, const FaultOptions& options,
-                                                               uint64_t seed) {
+                                                               uint64_t seed,
+                                                               const std::vector<Ipv4Network>& allowed_networks) {
+  for (const Ipv4Network& network : allowed_networks) {
+    if (!network.IsPrivate()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "allowed network ", FormatIpv4(network.address), "/", network.prefix_length,
+          " is not private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16): the proxy forwards only to networks "
+          "a test or script made itself"));
+    }
+  }
   in_addr target{};
   const std::string host = target_host == "localhost" ? "127.0.0.1" : target_host;
-  if (::inet_pton(AF_INET, host.c_str(), &target) != 1 || !IsLoopback(ntohl(target.s_addr))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("target \"", target_host, "\" is not a loopback IPv4 address (127.0.0.0/8)"));
+  if (::inet_pton(AF_INET, host.c_str(), &target) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("target \"", target_host, "\" is not an IPv4 address"));
+  }
+  const uint32_t target_host_order = ntohl(target.s_addr);
+  const bool allowed = IsLoopback(target_host_order) ||
+                       std::any_of(allowed_networks.begin(), allowed_networks.end(),
+                                   [&](const Ipv4Network& n) { return n.Contains(target_host_order); });
+  if (!allowed) {
+    return absl::InvalidArgumentError(absl::StrCat("target \"", target_host,
+                                                   "\" is neither a loopback address (127.0.0.0/8) nor in an "
+                                                   "allowed network"));
   }
   if (target_port <= 0 || target_port > 65535 || listen_port < 0 || listen_port > 65535) {
     return absl::InvalidArgumentError("port out of range");
