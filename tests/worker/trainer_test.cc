@@ -161,25 +161,6 @@ TEST_F(TrainerTest, RejectsWhatDoesNotFit) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// A task that names its schedule's length (a wall-clock budget) is stepped
-// on that schedule, not the one the worker joined with.
-TEST_F(TrainerTest, TheTasksScheduleLengthWins) {
-  OptimizerSpec cosine = WarmupSgd();
-  cosine.set_schedule(OptimizerSpec::COSINE);
-  cosine.set_warmup_steps(0);
-  const std::string shard = Records(8);
-  tributary::v1::Task task = MakeTask(2, 5);
-  Trainer joined_short(TinyMlp(), cosine, 10), joined_long(TinyMlp(), cosine, 100);
-  std::vector<float> short_update(params_.size()), long_update(params_.size()), told_update(params_.size());
-  ASSERT_TRUE(joined_short.ComputeUpdate(task, params_, shard, absl::MakeSpan(short_update)).ok());
-  ASSERT_TRUE(joined_long.ComputeUpdate(task, params_, shard, absl::MakeSpan(long_update)).ok());
-  task.set_schedule_total_steps(10);
-  Trainer told(TinyMlp(), cosine, 100);
-  ASSERT_TRUE(told.ComputeUpdate(task, params_, shard, absl::MakeSpan(told_update)).ok());
-  EXPECT_EQ(told_update, short_update);
-  EXPECT_NE(told_update, long_update);
-}
-
 // Step by step, as overlapped tasks run: the same as ComputeUpdate.
 TEST_F(TrainerTest, StepByStepIsComputeUpdate) {
   const std::string shard = Records(9);
