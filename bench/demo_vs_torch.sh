@@ -8,6 +8,9 @@
 # DIR/curves.csv (run,time_s,tokens,eval_loss).
 #
 #   bench/demo_vs_torch.sh [--seconds=600] [--job=FILE] [--epochs=20] [--eval_every_s=30] [--out=DIR]
+#       [--torch_only]
+#
+# --torch_only runs PyTorch again beside the tributary run already in DIR.
 #
 # The job (default: the demo's, deploy/jobs/gpt-fortunes.textproto) is
 # copied with its budget line replaced by `budget { epochs: E seconds: S }`:
@@ -26,6 +29,7 @@ job=deploy/jobs/gpt-fortunes.textproto
 epochs=20
 eval_every_s=30
 out=""
+torch_only=0
 for arg in "$@"; do
   case "$arg" in
     --seconds=*) seconds="${arg#*=}" ;;
@@ -33,7 +37,8 @@ for arg in "$@"; do
     --epochs=*) epochs="${arg#*=}" ;;
     --eval_every_s=*) eval_every_s="${arg#*=}" ;;
     --out=*) out="${arg#*=}" ;;
-    *) echo "usage: bench/demo_vs_torch.sh [--seconds=N] [--job=FILE] [--epochs=N] [--eval_every_s=N] [--out=DIR]" >&2
+    --torch_only) torch_only=1 ;;
+    *) echo "usage: bench/demo_vs_torch.sh [--seconds=N] [--job=FILE] [--epochs=N] [--eval_every_s=N] [--out=DIR] [--torch_only]" >&2
        exit 2 ;;
   esac
 done
@@ -58,6 +63,11 @@ build/bin/gpt_train --job="$timed_job" --eval_records="$out/eval_records.bin"
 echo "demo_vs_torch: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//');" \
      "$seconds s each; files in $out"
 
+if [ "$torch_only" = 1 ] && [ ! -s "$out/tributary_history.json" ]; then
+  echo "demo_vs_torch: --torch_only needs an earlier run's $out/tributary_history.json" >&2
+  exit 2
+fi
+if [ "$torch_only" = 0 ]; then
 grpc_port=${TRIBUTARY_GRPC_PORT:-7070}
 http_port=${TRIBUTARY_HTTP_PORT:-8080}
 status_url="http://127.0.0.1:$http_port/api/status"
@@ -91,6 +101,7 @@ kill -TERM "$coordinator"
 wait "$coordinator" || true
 wait "$worker" || true
 grep "final:" "$out/coordinator.log" | sed 's/.*final: /demo_vs_torch: tributary final: /'
+fi
 
 echo "demo_vs_torch: PyTorch training"
 /usr/bin/python3 bench/gpt_train_torch.py --job="$timed_job" --seconds="$seconds" --eval_every_s="$eval_every_s" \

@@ -53,7 +53,8 @@ def parse_args():
     parser.add_argument("--job", default=os.path.join(REPO, "deploy/jobs/gpt-fortunes.textproto"))
     parser.add_argument("--seconds", type=float, required=True, help="training time budget")
     parser.add_argument("--eval_every_s", type=float, default=60)
-    parser.add_argument("--batch", type=int, default=0, help="sequences per step; 0: the job's shard_examples")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="sequences per step; 0: the job's, shard_examples / local_steps")
     parser.add_argument("--torch_threads", type=int, default=1)
     parser.add_argument("--blas_threads", type=int, default=2, help="OPENBLAS_NUM_THREADS")
     parser.add_argument("--seed", type=int, default=None, help="default: the job's seed")
@@ -216,6 +217,12 @@ def to_tensor(records, torch):
     return torch.tensor(list(b"".join(records)), dtype=torch.long).view(len(records), -1)
 
 
+def StepBatch(job):
+    """The sequences of one optimizer step on a worker: a task's shard split into its local steps."""
+    steps = max(1, job.local_steps)
+    return (job.data.shard_examples + steps - 1) // steps
+
+
 def evaluate(model, test, batch, torch):
     loss_sum, tokens = 0.0, 0
     with torch.no_grad():
@@ -234,7 +241,7 @@ def train(args, job, spec, job_pb2, train_records, test, torch, gpt):
     init_gpt2(model, gpt_spec.layers, torch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
                                   weight_decay=spec.weight_decay)
-    batch = args.batch or job.data.shard_examples
+    batch = args.batch or StepBatch(job)
     batches = [train_records[i:i + batch] for i in range(0, len(train_records), batch)]
     max_steps = len(batches) * job.budget.epochs
     estimator = ScheduleEstimator(args.seconds, max_steps)
@@ -289,7 +296,7 @@ def main():
         say("warning: not OpenBLAS: PyTorch runs far below its speed here (apt-get install libopenblas0-pthread)")
     say(f"AdamW lr {spec.lr:g} warmup {spec.warmup_steps} {job_pb2.OptimizerSpec.Schedule.Name(spec.schedule)} "
         f"clip {spec.clip_norm:g} weight decay {spec.weight_decay:g} betas ({spec.beta1:g}, {spec.beta2:g}); "
-        f"batch {args.batch or job.data.shard_examples}; {args.seconds:g} s")
+        f"batch {args.batch or StepBatch(job)}; {args.seconds:g} s")
     train(args, job, spec, job_pb2, train_records, test, torch, gpt)
 
 

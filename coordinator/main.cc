@@ -32,6 +32,7 @@
 #include "coordinator/run.h"
 #include "coordinator/service.h"
 #include "coordinator/status_http.h"
+#include "coordinator/time_budget.h"
 #include "coordinator/tls.h"
 
 ABSL_FLAG(std::string, job, "", "Job spec (text-format JobSpec); empty runs the built-in default job");
@@ -240,6 +241,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
              << " eval_loss=" << OrNone(status.eval_loss)
              << " eval_accuracy=" << OrNone(status.eval_accuracy)
              << " shards_done=" << status.shards.done << "/" << status.shards.total
+             << " utilization=" << OrNone(Utilization(status.time))
              << " uptime_s=" << status.uptime_s;
   return absl::OkStatus();
 }

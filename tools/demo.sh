@@ -25,48 +25,6 @@ for arg in "$@"; do
   esac
 done
 
-# The value of a top-level key of the JSON object on stdin (a number, null,
-# true or false; empty when absent). Keys nested deeper (workers[].utilization)
-# are skipped. awk, since a fresh machine need not have python or jq.
-json_top_level() {
-  awk -v key="$1" '
-    { text = text $0 "\n" }
-    END {
-      n = length(text); depth = 0
-      for (i = 1; i <= n; i++) {
-        c = substr(text, i, 1)
-        if (c == "\"") {
-          s = ""
-          for (i++; i <= n; i++) {
-            d = substr(text, i, 1)
-            if (d == "\\") { s = s d substr(text, i + 1, 1); i++; continue }
-            if (d == "\"") break
-            s = s d
-          }
-          if (depth != 1 || s != key) continue
-          rest = substr(text, i + 1)
-          if (!match(rest, /^[ \t\r\n]*:[ \t\r\n]*/)) continue
-          rest = substr(rest, RLENGTH + 1)
-          match(rest, /^[^,}\] \t\r\n]*/)
-          print substr(rest, 1, RLENGTH)
-          exit
-        } else if (c == "{" || c == "[") {
-          depth++
-        } else if (c == "}" || c == "]") {
-          depth--
-        }
-      }
-    }'
-}
-
-# A fraction in [0, 1] as a percentage; "n/a" for null or nothing.
-percent() {
-  case "$1" in
-    "" | null) echo "n/a" ;;
-    *) awk -v v="$1" 'BEGIN { printf "%.1f %%\n", v * 100 }' ;;
-  esac
-}
-
 tools/install-deps.sh
 tools/build.sh
 
@@ -94,15 +52,10 @@ done
 echo "tributary: training with $workers local workers; logs in $logs"
 echo "tributary: status page: http://127.0.0.1:$http_port/  (JSON: http://127.0.0.1:$http_port/api/status)"
 start=$(date +%s)
-# Show each evaluation as the coordinator logs it, and keep the newest
-# status (the coordinator exits as soon as it is done, so the last one is
-# read while it still runs).
+# Show each evaluation as the coordinator logs it.
 shown=0
 while kill -0 "$coordinator" 2>/dev/null; do
   sleep 1
-  if curl -sf --max-time 2 "http://127.0.0.1:$http_port/api/status" -o "$logs/status.json.new" 2>/dev/null; then
-    mv "$logs/status.json.new" "$logs/status.json"
-  fi
   evals=$(grep -c "eval at version" "$logs/coordinator.log" || true)
   if [ "$evals" -gt "$shown" ]; then
     grep "eval at version" "$logs/coordinator.log" | tail -n +"$((shown + 1))" \
@@ -121,9 +74,14 @@ if [ "$rc" -ne 0 ]; then
 fi
 echo "tributary: done in $(( $(date +%s) - start )) s"
 grep "final:" "$logs/coordinator.log" | sed 's/.*final: /tributary: final: /'
-utilization=""
-[ -s "$logs/status.json" ] && utilization=$(json_top_level utilization <"$logs/status.json")
-echo "tributary: worker utilization (compute time / wall time, all workers): $(percent "$utilization")"
+# The final line's utilization: summed compute time / summed wall time of
+# every worker's reported time budget ("none" before any report).
+utilization=$(grep -o "final: .* utilization=[^ ]*" "$logs/coordinator.log" | sed 's/.*utilization=//' || true)
+case "$utilization" in
+  "" | none) utilization="n/a" ;;
+  *) utilization=$(awk -v v="$utilization" 'BEGIN { printf "%.1f %%", v * 100 }') ;;
+esac
+echo "tributary: worker utilization (compute time / wall time, all workers): $utilization"
 if grep -q '" (gpt): ' "$logs/coordinator.log"; then
   echo "tributary: a sample from the final checkpoint ($logs/state):"
   echo "----"
