@@ -56,7 +56,7 @@ job_text() {
       echo 'eval { interval_versions: 1000000 max_examples: 200 }'
       echo 'optimizer { kind: ADAMW lr: 0.003 warmup_steps: 20 clip_norm: 1 weight_decay: 0.1 }'
       echo 'budget { seconds: 120 epochs: 1 } lease { lease_timeout_s: 40 }'
-      [ "$1" = int8 ] && echo 'codec { name: "int8" model_deltas: true }'
+      [ "$1" = int8 ] && echo 'codec { name: "int8" model_deltas: true } aggregation { max_staleness: 32 }'
       ;;
     diloco|overlap)
       echo "name: \"wan-$1\" $model data { text { $corpus } shard_examples: 128 }"
@@ -64,6 +64,10 @@ job_text() {
       echo 'inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 20 clip_norm: 1 weight_decay: 0.1 }'
       echo 'optimizer { kind: SGD lr: 0.5 momentum: 0 nesterov: false schedule: CONSTANT }'
       echo 'budget { epochs: 1 } lease { lease_timeout_s: 60 } codec { name: "int8" model_deltas: true }'
+      # Deltas come from the last model a worker downloaded whole, while the
+      # coordinator still holds it: with 4 workers a worker's own rounds are
+      # 4 versions apart, so keep 32 (33 x 13 MB on the coordinator).
+      echo 'aggregation { max_staleness: 32 }'
       [ "$1" = overlap ] && echo 'overlap: true'
       ;;
     *) echo "wan_utilization: unknown configuration $1" >&2; exit 2 ;;

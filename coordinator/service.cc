@@ -160,10 +160,12 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
     }
     // Decoding and applying take a while: outside the lock, so Cut() never
     // waits on them.
+    const absl::Time received = absl::Now();
     absl::StatusOr<SubmitResult> result = service_.CompleteSubmit(worker_id_, header, payload);
     if (result.ok()) {
       response_->set_applied(result->applied);
       response_->set_model_version(result->model_version);
+      response_->set_apply_s(absl::ToDoubleSeconds(absl::Now() - received));
     }
     absl::MutexLock lock(&mu_);
     FinishLocked(ToGrpcStatus(result.status()));

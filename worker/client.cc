@@ -248,8 +248,13 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
     open = writer->Write(chunk);
   }
   writer->WritesDone();
-  if (upload != nullptr) *upload = absl::Now() - start;
-  if (grpc::Status s = writer->Finish(); !s.ok()) return FromGrpc(s, *context);
+  const grpc::Status status = writer->Finish();
+  if (upload != nullptr) {
+    const absl::Duration call = absl::Now() - start;
+    const absl::Duration apply = absl::Seconds(std::clamp(response.apply_s(), 0.0, absl::ToDoubleSeconds(call)));
+    *upload = call - apply;
+  }
+  if (!status.ok()) return FromGrpc(status, *context);
   return response;
 }
 

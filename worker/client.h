@@ -45,8 +45,9 @@ class CoordinatorClient {
   absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version, uint64_t max_bytes);
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                          uint64_t bytes);
-  // `upload`, when set, receives how long the payload took to leave (the
-  // rest of the call is the coordinator checking and applying it).
+  // `upload`, when set, receives how long the payload took to reach the
+  // coordinator: the call's time but the apply the reply reports (gRPC
+  // buffers the writes, so the end of writing says little on a slow link).
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
       const tributary::v1::UpdateHeader& header, const std::string& payload,
       absl::Duration* upload = nullptr);
