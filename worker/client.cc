@@ -16,8 +16,11 @@ using tributary::v1::Chunk;
 
 constexpr absl::Duration kUnaryTimeout = absl::Seconds(5);
 constexpr absl::Duration kJoinTimeout = absl::Seconds(3);
-// Slowest link a transfer deadline allows for: 256 KiB/s.
-constexpr double kMinBytesPerSecond = 256 * 1024;
+// Slowest link a transfer deadline allows for: 64 KiB/s (0.5 Mbit/s), as
+// slow as the coordinator's default limits.min_transfer_bytes_per_s. At
+// 256 KiB/s a volunteer on a 2 Mbit/s link could never fetch the flagship
+// model (13 MB): every download ran past its deadline and started over.
+constexpr double kMinBytesPerSecond = 64 * 1024;
 // A coordinator's retry hint is followed up to this long.
 constexpr absl::Duration kMaxRetryHint = absl::Minutes(5);
 // Hints up to this long are waited out inside a call (HonouringShortHints).
