@@ -97,7 +97,8 @@ class Worker {
   // An overlapped update on its way (JobSpec.overlap).
   struct Round {
     tributary::v1::Task task;
-    uint64_t base_version = 0;  // The anchor's: the update is measured from it.
+    uint64_t base_version;  // The anchor's: the update is measured from it. (No initializer: clang
+                            // cannot default-construct a nested struct with one inside optional<>.)
     LossStats stats;
     absl::Duration compute;
     tributary::v1::TimeBudget budget;  // Sent with it.
