@@ -45,6 +45,9 @@ absl::Status FromGrpc(const grpc::Status& status, const grpc::ClientContext& con
 
 grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
+  // Each channel its own connection (gRPC would otherwise share one
+  // between channels to the same address).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   // Reconnect promptly when the coordinator comes back; our own backoff paces retries.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
@@ -95,11 +98,12 @@ absl::Duration TransferTimeout(uint64_t bytes) {
 
 CoordinatorClient::CoordinatorClient(const std::string& address,
                                      std::shared_ptr<grpc::ChannelCredentials> credentials)
-    : channel_(grpc::CreateCustomChannel(address, std::move(credentials), ChannelArgs())),
-      stub_(tributary::v1::Coordinator::NewStub(channel_)) {}
+    : control_channel_(grpc::CreateCustomChannel(address, credentials, ChannelArgs())),
+      control_(tributary::v1::Coordinator::NewStub(control_channel_)),
+      bulk_(tributary::v1::Coordinator::NewStub(grpc::CreateCustomChannel(address, credentials, ChannelArgs()))) {}
 
 bool CoordinatorClient::WaitForConnection(absl::Duration timeout) {
-  return channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout));
+  return control_channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout));
 }
 
 std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout, Connection connection) {
@@ -126,7 +130,7 @@ absl::StatusOr<tributary::v1::JoinResponse> CoordinatorClient::Join(
   }
   tributary::v1::JoinResponse response;
   auto context = NewContext(kJoinTimeout, Connection::kWait);
-  if (grpc::Status s = stub_->Join(context.get(), request, &response); !s.ok()) {
+  if (grpc::Status s = control_->Join(context.get(), request, &response); !s.ok()) {
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::UnavailableError(absl::StrCat("no connection within ", absl::FormatDuration(kJoinTimeout)));
     }
@@ -144,7 +148,7 @@ absl::StatusOr<tributary::v1::HeartbeatResponse> CoordinatorClient::Heartbeat(ui
   request.mutable_held_task_ids()->Add(held.begin(), held.end());
   tributary::v1::HeartbeatResponse response;
   auto context = NewContext(kUnaryTimeout);
-  if (grpc::Status s = stub_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
+  if (grpc::Status s = control_->Heartbeat(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
   return response;
 }
 
@@ -154,7 +158,7 @@ absl::StatusOr<tributary::v1::GetTaskResponse> CoordinatorClient::GetTask(absl::
   return HonouringShortHints([&]() -> absl::StatusOr<tributary::v1::GetTaskResponse> {
     tributary::v1::GetTaskResponse response;
     auto context = NewContext(kUnaryTimeout);
-    if (grpc::Status s = stub_->GetTask(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
+    if (grpc::Status s = control_->GetTask(context.get(), request, &response); !s.ok()) return FromGrpc(s, *context);
     return response;
   });
 }
@@ -210,7 +214,7 @@ absl::StatusOr<std::string> CoordinatorClient::FetchModel(uint64_t version, cons
                                                           uint64_t bytes) {
   tributary::v1::FetchModelRequest request;
   request.set_version(version);
-  return Download([&](grpc::ClientContext* c) { return stub_->FetchModel(c, request); }, sha256, bytes,
+  return Download([&](grpc::ClientContext* c) { return bulk_->FetchModel(c, request); }, sha256, bytes,
                   sha256.empty() ? Announced::kByStream : Announced::kByTask);
 }
 
@@ -219,7 +223,7 @@ absl::StatusOr<std::string> CoordinatorClient::FetchModelDelta(uint64_t version,
   tributary::v1::FetchModelDeltaRequest request;
   request.set_version(version);
   request.set_from_version(from_version);
-  return Download([&](grpc::ClientContext* c) { return stub_->FetchModelDelta(c, request); }, "", max_bytes,
+  return Download([&](grpc::ClientContext* c) { return bulk_->FetchModelDelta(c, request); }, "", max_bytes,
                   Announced::kByStream);
 }
 
@@ -227,7 +231,7 @@ absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, con
                                                           uint64_t bytes) {
   tributary::v1::FetchShardRequest request;
   request.set_shard_id(shard_id);
-  return Download([&](grpc::ClientContext* c) { return stub_->FetchShard(c, request); }, sha256, bytes,
+  return Download([&](grpc::ClientContext* c) { return control_->FetchShard(c, request); }, sha256, bytes,
                   Announced::kByTask);
 }
 
@@ -242,7 +246,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
   tributary::v1::SubmitUpdateResponse response;
   const absl::Time start = absl::Now();
   auto context = NewContext(TransferTimeout(payload.size()));
-  auto writer = stub_->SubmitUpdate(context.get(), &response);
+  auto writer = bulk_->SubmitUpdate(context.get(), &response);
   tributary::v1::SubmitUpdateChunk chunk;
   *chunk.mutable_header() = header;
   bool open = writer->Write(chunk);
@@ -264,7 +268,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
 absl::Status CoordinatorClient::Leave() {
   tributary::v1::LeaveResponse response;
   auto context = NewContext(absl::Seconds(2));
-  return FromGrpc(stub_->Leave(context.get(), {}, &response));
+  return FromGrpc(control_->Leave(context.get(), {}, &response));
 }
 
 }  // namespace tributary::worker
