@@ -99,11 +99,13 @@ absl::Duration TransferTimeout(uint64_t bytes) {
 CoordinatorClient::CoordinatorClient(const std::string& address,
                                      std::shared_ptr<grpc::ChannelCredentials> credentials)
     : control_channel_(grpc::CreateCustomChannel(address, credentials, ChannelArgs())),
+      bulk_channel_(grpc::CreateCustomChannel(address, credentials, ChannelArgs())),
       control_(tributary::v1::Coordinator::NewStub(control_channel_)),
-      bulk_(tributary::v1::Coordinator::NewStub(grpc::CreateCustomChannel(address, credentials, ChannelArgs()))) {}
+      bulk_(tributary::v1::Coordinator::NewStub(bulk_channel_)) {}
 
 bool CoordinatorClient::WaitForConnection(absl::Duration timeout) {
-  return control_channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout));
+  const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
+  return control_channel_->WaitForConnected(deadline) && bulk_channel_->WaitForConnected(deadline);
 }
 
 std::unique_ptr<grpc::ClientContext> CoordinatorClient::NewContext(absl::Duration timeout, Connection connection) {

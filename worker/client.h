@@ -53,8 +53,10 @@ class CoordinatorClient {
       absl::Duration* upload = nullptr);
   absl::Status Leave();
 
-  // Waits up to `timeout` for a connection to the coordinator (starting one
-  // if the channel is idle); returns whether there is one.
+  // Waits up to `timeout` for both connections to the coordinator (starting
+  // them if idle); returns whether there are. (Waiting for one only, a
+  // worker whose bulk connection was reset went on leasing tasks it could
+  // not fetch a model for, dozens a second.)
   bool WaitForConnection(absl::Duration timeout);
 
  private:
@@ -85,6 +87,7 @@ class CoordinatorClient {
   // heartbeat timeout (measured: at 2 Mbit/s every worker was declared
   // lost mid-download, again and again).
   std::shared_ptr<grpc::Channel> control_channel_;
+  std::shared_ptr<grpc::Channel> bulk_channel_;
   std::unique_ptr<tributary::v1::Coordinator::Stub> control_;
   std::unique_ptr<tributary::v1::Coordinator::Stub> bulk_;
   absl::Mutex mu_;
