@@ -32,7 +32,8 @@ constexpr PhaseField kFields[] = {
 };
 
 const PhaseField& FieldOf(Phase phase) {
-  return *std::find_if(std::begin(kFields), std::end(kFields), [phase](const PhaseField& f) { return f.phase == phase; });
+  return *std::find_if(std::begin(kFields), std::end(kFields),
+                        [phase](const PhaseField& f) { return f.phase == phase; });
 }
 
 }  // namespace

@@ -353,7 +353,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t v
   if (model_deltas_ && delta_base_.bytes != nullptr && delta_base_.version != version &&
       delta_base_.bytes->size() == bytes) {
     const absl::Span<const float> base = delta_base_.params();
-    absl::StatusOr<std::string> delta = client_.FetchModelDelta(version, delta_base_.version, ModelDeltaBytes(base.size()));
+    absl::StatusOr<std::string> delta =
+        client_.FetchModelDelta(version, delta_base_.version, ModelDeltaBytes(base.size()));
     if (delta.ok()) {
       auto model = std::make_shared<std::string>(bytes, '\0');
       const absl::Status applied =
