@@ -2,7 +2,8 @@
 // TimeBudget (proto/tributary/v1/coordinator.proto): seconds per phase since
 // its previous update, the phases adding up to the wall time. Here: checking
 // a report, summing reports, and a worker's recent utilization (compute
-// time over wall time).
+// time over wall time). The fields, wall time, utilization and sums are
+// common/time_budget.h's.
 //
 // Pure functions and a value type; not thread-safe (the run serialises).
 #ifndef TRIBUTARY_COORDINATOR_TIME_BUDGET_H_
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/time_budget.h"
 #include "tributary/v1/coordinator.pb.h"
 
 namespace tributary::coordinator {
@@ -33,16 +35,6 @@ absl::Status CheckTimeBudget(const tributary::v1::TimeBudget& budget);
 // finite and >= 0: what sums of checked reports are, checked again when a
 // checkpoint is read back.
 absl::Status CheckTimeTotals(const tributary::v1::TimeBudget& total, absl::string_view where);
-
-// The wall time a budget covers: its phases added up. The *_transfer_s
-// fields overlap the phases and are not part of it.
-double WallSeconds(const tributary::v1::TimeBudget& budget);
-
-// compute_s / wall time, in [0, 1]; nullopt when the wall time is 0.
-std::optional<double> Utilization(const tributary::v1::TimeBudget& budget);
-
-// Adds `budget` to `total`, field by field.
-void AddTimeBudget(const tributary::v1::TimeBudget& budget, tributary::v1::TimeBudget& total);
 
 // The compute and wall time of a worker's last kUtilizationWindow reports.
 class UtilizationWindow {

@@ -10,31 +10,13 @@
 namespace tributary::worker {
 namespace {
 
-// Each phase's field of the budget, with its name in log lines.
-struct PhaseField {
-  Phase phase;
-  const char* name;
-  double (tributary::v1::TimeBudget::*get)() const;
-  void (tributary::v1::TimeBudget::*set)(double);
-};
+// Each phase's field: the phases come first in TimeBudgetFields(), in the
+// order of the Phase enum.
+const TimeBudgetField& FieldOf(Phase phase) { return TimeBudgetFields()[static_cast<size_t>(phase)]; }
 
-constexpr PhaseField kFields[] = {
-    {Phase::kCompute, "compute", &tributary::v1::TimeBudget::compute_s, &tributary::v1::TimeBudget::set_compute_s},
-    {Phase::kEncode, "encode", &tributary::v1::TimeBudget::encode_s, &tributary::v1::TimeBudget::set_encode_s},
-    {Phase::kDownload, "download", &tributary::v1::TimeBudget::download_s,
-     &tributary::v1::TimeBudget::set_download_s},
-    {Phase::kUpload, "upload", &tributary::v1::TimeBudget::upload_s, &tributary::v1::TimeBudget::set_upload_s},
-    {Phase::kWaitTask, "wait for task", &tributary::v1::TimeBudget::wait_task_s,
-     &tributary::v1::TimeBudget::set_wait_task_s},
-    {Phase::kWaitApply, "wait for apply", &tributary::v1::TimeBudget::wait_apply_s,
-     &tributary::v1::TimeBudget::set_wait_apply_s},
-    {Phase::kOther, "other", &tributary::v1::TimeBudget::other_s, &tributary::v1::TimeBudget::set_other_s},
-};
-
-const PhaseField& FieldOf(Phase phase) {
-  return *std::find_if(std::begin(kFields), std::end(kFields),
-                        [phase](const PhaseField& f) { return f.phase == phase; });
-}
+// What log lines call each phase, in the same order.
+constexpr const char* kLabels[] = {"compute", "encode", "download", "upload", "wait for task", "wait for apply",
+                                   "other"};
 
 }  // namespace
 
@@ -42,7 +24,7 @@ PhaseClock::PhaseClock(absl::Time now, Phase phase) : phase_(phase), since_(now)
 
 void PhaseClock::ChargeLocked(absl::Time now) {
   const double seconds = std::max(0.0, absl::ToDoubleSeconds(now - since_));
-  const PhaseField& field = FieldOf(phase_);
+  const TimeBudgetField& field = FieldOf(phase_);
   (budget_.*field.set)((budget_.*field.get)() + seconds);
   since_ = std::max(since_, now);
 }
@@ -69,21 +51,17 @@ tributary::v1::TimeBudget PhaseClock::Take(absl::Time now) {
   return std::exchange(budget_, {});
 }
 
-double WallSeconds(const tributary::v1::TimeBudget& budget) {
-  double sum = 0;
-  for (const PhaseField& field : kFields) sum += (budget.*field.get)();
-  return sum;
-}
-
 std::string FormatBudget(const tributary::v1::TimeBudget& budget) {
   std::vector<std::string> parts;
-  for (const PhaseField& field : kFields) {
-    const double seconds = (budget.*field.get)();
-    if (seconds >= 0.0005) parts.push_back(absl::StrFormat("%s %.0f ms", field.name, seconds * 1e3));
+  for (const Phase phase : {Phase::kCompute, Phase::kEncode, Phase::kDownload, Phase::kUpload, Phase::kWaitTask,
+                            Phase::kWaitApply, Phase::kOther}) {
+    const double seconds = (budget.*FieldOf(phase).get)();
+    if (seconds >= 0.0005) {
+      parts.push_back(absl::StrFormat("%s %.0f ms", kLabels[static_cast<size_t>(phase)], seconds * 1e3));
+    }
   }
-  const double wall = WallSeconds(budget);
   return absl::StrFormat("%s (utilization %.0f %%)", absl::StrJoin(parts, ", "),
-                         wall > 0 ? 100 * budget.compute_s() / wall : 0.0);
+                         100 * Utilization(budget).value_or(0));
 }
 
 }  // namespace tributary::worker

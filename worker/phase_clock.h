@@ -17,10 +17,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time_budget.h"
 #include "tributary/v1/coordinator.pb.h"
 
 namespace tributary::worker {
 
+// In the order of TimeBudget's phase fields (common/time_budget.h).
 enum class Phase { kCompute, kEncode, kDownload, kUpload, kWaitTask, kWaitApply, kOther };
 
 class PhaseClock {
@@ -61,9 +63,6 @@ class ScopedPhase {
   PhaseClock& clock_;
   Phase previous_;
 };
-
-// The wall time a budget covers: the sum of its phases.
-double WallSeconds(const tributary::v1::TimeBudget& budget);
 
 // "compute 240 ms, download 12 ms, wait for apply 30 ms (utilization 85 %)":
 // the phases that took time, for the worker's log.
