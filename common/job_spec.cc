@@ -222,6 +222,18 @@ void Validate(const JobSpec& job, Validator& v) {
             "applies to robust rules (the mean counts every update)" + Got(agg.quorum()));
   v.Require(agg.rule() == tributary::v1::AggregationSpec::MEAN || agg.buffer_size() >= 3, {"aggregation", "rule"},
             absl::StrCat("a robust rule needs aggregation.buffer_size of at least 3, got ", agg.buffer_size()));
+  const bool sync = agg.mode() == tributary::v1::AggregationSpec::SYNC;
+  v.Require(agg.sync_quorum() >= 0 && agg.sync_quorum() <= agg.buffer_size(), {"aggregation", "sync_quorum"},
+            absl::StrCat("must be in [0, aggregation.buffer_size (", agg.buffer_size(), ")]; 0: wait for all") +
+                Got(agg.sync_quorum()));
+  v.Require(sync || !agg.has_sync_quorum(), {"aggregation", "sync_quorum"}, "applies to aggregation.mode SYNC");
+  v.Require(std::isfinite(agg.straggler_grace_s()) && agg.straggler_grace_s() >= 0 &&
+                agg.straggler_grace_s() <= kMaxBudgetSeconds,
+            {"aggregation", "straggler_grace_s"},
+            absl::StrCat("must be in [0, ", static_cast<int64_t>(kMaxBudgetSeconds), "]") +
+                Got(agg.straggler_grace_s()));
+  v.Require(!sync || !job.overlap(), {"overlap"},
+            "needs aggregation.mode ASYNC: a SYNC round's tasks all start from the round's version");
   if (std::optional<CodecSpecError> codec = CheckCodecSpec(job.codec())) {
     v.Require(false, {"codec", codec->field}, codec->why);
   }

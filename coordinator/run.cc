@@ -17,6 +17,11 @@ namespace {
 
 // How often an idle worker asks again while the last shards are leased.
 constexpr absl::Duration kRetryWhenDrained = absl::Milliseconds(500);
+// ... and while a SYNC round it has no part in is being computed: the next
+// round opens the moment the last update is in, and a worker that asks
+// late idles the round's slowest slot. Polling at this rate costs a
+// waiting worker 40 small calls a second (limits.requests_per_s is 200).
+constexpr absl::Duration kRetryWhenRoundFull = absl::Milliseconds(25);
 // Smoothing of the reported training loss (weight of the newest update).
 constexpr double kTrainLossSmoothing = 0.05;
 // A history point of the training loss every this many applied updates.
@@ -36,10 +41,13 @@ LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset
   return options;
 }
 
+// Updates that make one model version: a buffer, or a SYNC round.
+int UpdatesPerVersion(const tributary::v1::JobSpec& job) { return std::max(1, job.aggregation().buffer_size()); }
+
 // The optimizer schedule's length under the epoch budget: one step per
 // buffer of updates.
 int64_t EpochScheduleSteps(const tributary::v1::JobSpec& job, const ShardLedger& ledger) {
-  return ledger.counts().total / std::max(1, job.aggregation().buffer_size());
+  return ledger.counts().total / UpdatesPerVersion(job);
 }
 
 // One digest of the dataset's shards, in order.
@@ -79,7 +87,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
 
 uint64_t TrainingRun::InnerScheduleSteps() {
   absl::MutexLock lock(&mu_);
-  return ledger_.counts().total * static_cast<uint64_t>(job_.local_steps());
+  return EpochScheduleSteps(job_, ledger_) * static_cast<uint64_t>(job_.local_steps());
 }
 
 double TrainingRun::SecondsSinceStart(absl::Time now) const {
@@ -103,6 +111,29 @@ void TrainingRun::TickLocked(absl::Time now) {
   }
   bans_.Expire(now);
   AdvanceBudget(now);
+  CloseRoundOnQuorum(now);
+}
+
+bool TrainingRun::sync() const { return job_.aggregation().mode() == tributary::v1::AggregationSpec::SYNC; }
+
+void TrainingRun::CloseRoundOnQuorum(absl::Time now) {
+  const tributary::v1::AggregationSpec& agg = job_.aggregation();
+  if (!sync() || agg.sync_quorum() == 0 || TrainingEnded()) return;
+  const uint64_t version = aggregator_.version();
+  const int updates = aggregator_.buffered();
+  if (updates < agg.sync_quorum()) {
+    round_quorum_since_.reset();
+    return;
+  }
+  if (!round_quorum_since_ || round_quorum_since_->first != version) round_quorum_since_.emplace(version, now);
+  if (now - round_quorum_since_->second < absl::Seconds(agg.straggler_grace_s())) return;
+  // Every lease out belongs to this round (each earlier round ended so).
+  const size_t stragglers = ledger_.ExpireLeases(absl::InfiniteFuture()).size();
+  aggregator_.Flush();
+  round_quorum_since_.reset();
+  TLOG(INFO) << "round at version " << version << " applied with " << updates << " of "
+             << agg.buffer_size() << " updates after a grace of " << agg.straggler_grace_s() << " s; "
+             << stragglers << " straggler(s) revoked, their shards back in the queue";
 }
 
 void TrainingRun::AdvanceBudget(absl::Time now) {
@@ -241,6 +272,17 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
     decision.job_done = true;
     return decision;
   }
+  if (sync()) {
+    // A round has buffer_size tasks, at most one per worker at a time: a
+    // worker leasing ahead would otherwise take a slot and compute two of
+    // them while another waits.
+    const bool holds = std::any_of(keep.begin(), keep.end(),
+                                   [&](uint64_t task) { return ledger_.HoldsLease(task, worker_id); });
+    if (holds || aggregator_.buffered() + ledger_.counts().leased >= UpdatesPerVersion(job_)) {
+      decision.retry_after = kRetryWhenRoundFull;
+      return decision;
+    }
+  }
   std::optional<Lease> lease = ledger_.LeaseNext(worker_id, aggregator_.version(), now);
   if (!lease) {
     decision.retry_after = kRetryWhenDrained;
@@ -258,7 +300,8 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
   task.set_base_version(model->version);
   task.set_model_bytes(model->bytes.size());
   // A task's local steps continue the run's inner schedule where the model
-  // it starts from stands: H steps per version.
+  // it starts from stands: H steps per version, as the outer schedule
+  // takes one step per version (InnerScheduleSteps).
   const int local_steps = job_.local_steps();
   task.set_local_steps(local_steps);
   task.set_batch_examples((shard.examples + local_steps - 1) / local_steps);
@@ -495,6 +538,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   // Every version a reply names can be fetched while it is within the
   // staleness bound: a pipelining worker asks for it next.
   CurrentSnapshot();
+  CloseRoundOnQuorum(now);
   return SubmitResult{true, accepted->version};
 }
 

@@ -126,8 +126,12 @@ class TrainingRun {
 
   const tributary::v1::JobSpec& job() const { return job_; }
   // The length of the workers' inner learning-rate schedule (jobs with
-  // local steps): every task of the budget, times its local steps. Under a
-  // time budget each task carries the current estimate instead
+  // local steps): the outer schedule's (one step per version: per update,
+  // per buffer_size updates, per SYNC round) times the local steps, so that
+  // a task starting from version v continues it at v x local steps and the
+  // last version's tasks end it, in every mode (as in DiLoCo, where each
+  // worker's inner schedule runs over rounds x H steps). Under a time
+  // budget each task carries the current estimate instead
   // (Task.schedule_total_steps).
   uint64_t InnerScheduleSteps();
 
@@ -260,6 +264,11 @@ class TrainingRun {
   void AdvanceBudget(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   BudgetStatus BudgetStatusAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
+  // aggregation.mode SYNC.
+  bool sync() const;
+  // SYNC with a sync_quorum: applies the round once the quorum of its
+  // updates has been in for straggler_grace_s, revoking the leases still out.
+  void CloseRoundOnQuorum(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountRejected(WorkerRecord& worker, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a reported time budget to the worker's and the run's (see Submit).
@@ -295,6 +304,8 @@ class TrainingRun {
   std::optional<LossStats> last_eval_ ABSL_GUARDED_BY(mu_);
   uint64_t next_eval_version_ ABSL_GUARDED_BY(mu_);
   bool eval_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // SYNC: the version whose round reached its sync_quorum, and when.
+  std::optional<std::pair<uint64_t, absl::Time>> round_quorum_since_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   int64_t bytes_received_wire_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;

@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, cache_dir, "",
 ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");
+ABSL_FLAG(double, test_slowdown, 1,
+          "Testing only: run F times slower than this machine (after computing a task, wait F - 1 times as long "
+          "as it took), for experiments with workers of different speeds; 1 = full speed");
 ABSL_FLAG(std::string, test_attack, "",
           "Testing only: corrupt every update like a Byzantine worker (sign_flip, scale100, alie or alie:Z)");
 
@@ -69,6 +72,11 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   options.max_tasks = absl::GetFlag(FLAGS_max_tasks);
   if (options.max_tasks < 0) return absl::InvalidArgumentError("--max_tasks: must not be negative");
   options.task_delay = absl::GetFlag(FLAGS_test_task_delay);
+  options.slowdown = absl::GetFlag(FLAGS_test_slowdown);
+  if (!(options.slowdown >= 1 && options.slowdown <= 1000)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--test_slowdown: must be in [1, 1000] (times slower), got ", options.slowdown));
+  }
   absl::StatusOr<Attack> attack = ParseAttack(absl::GetFlag(FLAGS_test_attack));
   if (!attack.ok()) return absl::InvalidArgumentError(absl::StrCat("--test_attack: ", attack.status().message()));
   options.attack = *attack;

@@ -80,6 +80,14 @@ bool Worker::SleepUnlessStopped(absl::Duration d) {
   return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
 }
 
+absl::Duration Worker::Throttle(absl::Duration compute) {
+  const absl::Duration wait = options_.task_delay + (options_.slowdown - 1) * compute;
+  if (wait <= absl::ZeroDuration()) return absl::ZeroDuration();
+  const absl::Time start = absl::Now();
+  SleepUnlessStopped(wait);
+  return absl::Now() - start;
+}
+
 absl::Span<const float> Worker::Global::params() const {
   if (bytes == nullptr) return {};
   return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes->data()), bytes->size() / sizeof(float));
@@ -443,7 +451,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string&
   absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, model->params(), shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   attacker_.Corrupt(absl::MakeSpan(update_));
-  if (options_.task_delay > absl::ZeroDuration()) SleepUnlessStopped(options_.task_delay);
+  Throttle(absl::Now() - start);
   const absl::Duration compute = absl::Now() - start;
   if (stopped()) return absl::OkStatus();
   if (Revoked(task.task_id())) {
@@ -504,11 +512,8 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     stats += trainer_->Step(task, i, shard);
     compute += absl::Now() - step_start;
   }
-  if (options_.task_delay > absl::ZeroDuration()) {
-    phases_.Enter(Phase::kCompute, absl::Now());
-    SleepUnlessStopped(options_.task_delay);
-    compute += options_.task_delay;
-  }
+  phases_.Enter(Phase::kCompute, absl::Now());
+  compute += Throttle(compute);
   // This task's update is measured from the model the round brings.
   if (absl::Status s = FinishRound(); !s.ok()) {
     Release(task.task_id());

@@ -162,6 +162,25 @@ TEST(JobSpecTest, OverlapNeedsMultiStepTasks) {
   EXPECT_TRUE(ParseJobSpec("overlap: false\n", "j").ok());
 }
 
+TEST(JobSpecTest, SyncRoundsAndTheirQuorum) {
+  const auto sync = ParseJobSpec("aggregation { mode: SYNC buffer_size: 8 sync_quorum: 6 straggler_grace_s: 2 }", "j");
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  EXPECT_EQ(sync->aggregation().mode(), tributary::v1::AggregationSpec::SYNC);
+  const auto big = ParseJobSpec("aggregation { mode: SYNC buffer_size: 8 sync_quorum: 9 }", "j");
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(std::string(big.status().message()),
+              HasSubstr("aggregation.sync_quorum: must be in [0, aggregation.buffer_size (8)]"));
+  const auto async = ParseJobSpec("aggregation { sync_quorum: 1 }", "j");
+  ASSERT_FALSE(async.ok());
+  EXPECT_THAT(std::string(async.status().message()), HasSubstr("sync_quorum: applies to aggregation.mode SYNC"));
+  const auto grace = ParseJobSpec("aggregation { mode: SYNC straggler_grace_s: -1 }", "j");
+  ASSERT_FALSE(grace.ok());
+  EXPECT_THAT(std::string(grace.status().message()), HasSubstr("aggregation.straggler_grace_s: must be in [0,"));
+  const auto overlap = ParseJobSpec("local_steps: 4\noverlap: true\naggregation { mode: SYNC }\n", "j");
+  ASSERT_FALSE(overlap.ok());
+  EXPECT_THAT(std::string(overlap.status().message()), HasSubstr("j:2: overlap: needs aggregation.mode ASYNC"));
+}
+
 TEST(JobSpecTest, GptDefaultsToTheFortunesCorpus) {
   const auto job = ParseJobSpec("model { gpt { layers: 2 } }", "j");
   ASSERT_TRUE(job.ok()) << job.status();

@@ -87,6 +87,140 @@ TEST(RunLocalStepsTest, TasksCarryTheInnerSchedulePosition) {
   EXPECT_EQ(checkpoint.params(), (*model)->bytes);
 }
 
+// The inner schedule runs over versions x H, as the outer one over
+// versions; a task's position is where the version it starts from stands
+// in it. In every mode the last version's tasks end the schedule (it was
+// once tasks x H long, and with buffers or rounds of K the inner cosine got
+// 1/K of the way). Asynchronous workers lease at the version of the
+// moment, so the last of W concurrent ones start W - 1 versions early.
+struct ScheduleMode {
+  const char* name;
+  tributary::v1::AggregationSpec::Mode mode;
+  int updates_per_version;
+};
+
+class RunScheduleTest : public ::testing::TestWithParam<ScheduleMode> {};
+
+TEST_P(RunScheduleTest, TheInnerSchedulePositionReachesItsEndWithTheBudget) {
+  FakeClock clock;
+  auto dataset = TinyDataset(48, 4);  // 12 shards.
+  tributary::v1::JobSpec job = TinyJob();
+  job.set_local_steps(2);
+  job.mutable_budget()->set_epochs(2);
+  job.mutable_aggregation()->set_mode(GetParam().mode);
+  job.mutable_aggregation()->set_buffer_size(GetParam().updates_per_version);
+  job.mutable_aggregation()->set_max_staleness(8);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const int k = GetParam().updates_per_version;
+  const uint64_t total = run.InnerScheduleSteps();
+  EXPECT_EQ(total, 2u * 24 / k);
+  std::vector<std::string> workers;
+  for (const char* name : {"a", "b", "c"}) {
+    workers.push_back(run.Join({name, "cpu", 1, "ip:test"}, std::string("s") + name).value());
+  }
+  uint64_t last_end = 0;
+  int tasks = 0;
+  for (int round = 0; round < 100; ++round) {
+    // Each worker leases what it may, then all submit.
+    std::vector<std::pair<std::string, tributary::v1::Task>> leased;
+    for (const std::string& w : workers) {
+      if (std::optional<tributary::v1::Task> task = run.GetTask(w).task) leased.emplace_back(w, *task);
+    }
+    for (const auto& [w, task] : leased) {
+      EXPECT_LE(task.schedule_step() + task.local_steps(), total) << "task " << task.task_id();
+      last_end = std::max<uint64_t>(last_end, task.schedule_step() + task.local_steps());
+      ASSERT_TRUE(SubmitConstant(run, w, task, 0.01f).ok());
+      ++tasks;
+    }
+    if (run.Status().shards.done == run.Status().shards.total) break;
+  }
+  EXPECT_EQ(tasks, 24);
+  EXPECT_EQ(run.version(), 24u / k);
+  const uint64_t concurrency_lag = k == 1 ? 2 * (workers.size() - 1) : 0;
+  EXPECT_EQ(last_end + concurrency_lag, total);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modes, RunScheduleTest,
+    ::testing::Values(ScheduleMode{"async", tributary::v1::AggregationSpec::ASYNC, 1},
+                      ScheduleMode{"buffered", tributary::v1::AggregationSpec::ASYNC, 4},
+                      ScheduleMode{"sync", tributary::v1::AggregationSpec::SYNC, 3}),
+    [](const ::testing::TestParamInfo<ScheduleMode>& info) { return info.param.name; });
+
+// SYNC rounds of 2: every task of a round starts from its version, no
+// worker holds two at once, a third worker waits for the next round, and
+// the round is applied when its last update is in. Nothing is ever stale.
+TEST(RunSyncTest, RoundsStartFromOneVersionAndApplyWhenComplete) {
+  FakeClock clock;
+  auto dataset = TinyDataset(48, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_aggregation()->set_mode(tributary::v1::AggregationSpec::SYNC);
+  job.mutable_aggregation()->set_buffer_size(2);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const std::string c = run.Join({"c", "cpu", 1, "ip:test"}, "sc").value();
+
+  const tributary::v1::Task ta = LeaseTask(run, a);
+  const uint64_t keep_a[] = {ta.task_id()};
+  TaskDecision ahead = run.GetTask(a, keep_a);
+  EXPECT_FALSE(ahead.task.has_value()) << "a worker holds one task of a round at a time";
+  EXPECT_GT(ahead.retry_after, absl::ZeroDuration());
+  const tributary::v1::Task tb = LeaseTask(run, b);
+  EXPECT_EQ(ta.base_version(), 0u);
+  EXPECT_EQ(tb.base_version(), 0u);
+  EXPECT_FALSE(run.GetTask(c).task.has_value()) << "the round is full";
+
+  auto first = SubmitConstant(run, a, ta);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->model_version, 0u) << "the round waits for its second update";
+  EXPECT_FALSE(run.GetTask(a).task.has_value()) << "1 update in + 1 lease out fill the round";
+  auto second = SubmitConstant(run, b, tb);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->model_version, 1u);
+
+  const tributary::v1::Task tc = LeaseTask(run, c);
+  EXPECT_EQ(tc.base_version(), 1u);
+  EXPECT_EQ(run.Status().staleness_histogram[0], 2);
+}
+
+// SYNC with a quorum of 2 of 3 and a grace of 5 s: a round with two updates
+// in waits 5 s for the third, then is applied; the straggler's lease is
+// revoked (its heartbeat says so), its late update refused, and its shard
+// goes back to the queue.
+TEST(RunSyncTest, AQuorumClosesTheRoundAfterTheGraceAndRevokesStragglers) {
+  FakeClock clock;
+  auto dataset = TinyDataset(48, 4);
+  tributary::v1::JobSpec job = TinyJob();
+  job.mutable_aggregation()->set_mode(tributary::v1::AggregationSpec::SYNC);
+  job.mutable_aggregation()->set_buffer_size(3);
+  job.mutable_aggregation()->set_sync_quorum(2);
+  job.mutable_aggregation()->set_straggler_grace_s(5);
+  job.mutable_lease()->set_heartbeat_timeout_s(100);
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  std::vector<std::string> w;
+  std::vector<tributary::v1::Task> t;
+  for (const char* name : {"a", "b", "c"}) {
+    w.push_back(run.Join({name, "cpu", 1, "ip:test"}, std::string("s") + name).value());
+    t.push_back(LeaseTask(run, w.back()));
+  }
+  ASSERT_TRUE(SubmitConstant(run, w[0], t[0]).ok());
+  ASSERT_TRUE(SubmitConstant(run, w[1], t[1]).ok());
+  clock.Advance(absl::Seconds(4));
+  run.Tick();
+  EXPECT_EQ(run.version(), 0u) << "still within the grace";
+  clock.Advance(absl::Seconds(2));
+  run.Tick();
+  EXPECT_EQ(run.version(), 1u);
+  EXPECT_EQ(run.Heartbeat(w[2], t[2].task_id()), std::vector<uint64_t>{t[2].task_id()});
+  EXPECT_FALSE(SubmitConstant(run, w[2], t[2]).ok()) << "a straggler's late update is refused";
+  EXPECT_EQ(run.Status().shards.leased, 0);
+  EXPECT_EQ(run.Status().shards.done, 2);
+  const tributary::v1::Task again = LeaseTask(run, w[2]);
+  EXPECT_EQ(again.shard_id(), t[2].shard_id()) << "the straggler's shard is the next one out";
+  EXPECT_EQ(again.base_version(), 1u);
+}
+
 // Buffers of 2 over a budget of 3 tasks: one full buffer, and the last
 // update is applied when the budget is spent rather than left waiting.
 TEST(RunBufferedTest, TheLastPartialBufferIsApplied) {
