@@ -1,16 +1,28 @@
-// Convergence harness: does asynchronous (issue 5) or compressed (issue 6)
-// training learn as well as one worker sending fp32 gradients, for the same
-// samples? Runs real clusters on 127.0.0.1 (a coordinator and N worker
-// processes) on one job, its budget each (--epochs gives the runs after the
-// baseline more, to see how many samples they need to catch up), reads eval
-// loss against samples from /api/history and the bytes received from
-// /api/status, and writes a CSV, an SVG plot and a Markdown table. Takes
-// minutes; not part of ctest.
+// Convergence harness: does asynchronous or compressed training learn as
+// well as what it replaces (synchronous rounds, one worker, fp32
+// gradients), for the same samples, and how soon in wall time? Runs real
+// clusters on 127.0.0.1 (a coordinator and N worker processes) on one job,
+// its budget each (--epochs gives the runs after the baseline more, to see
+// how many samples they need to catch up), reads eval loss against samples
+// and time from /api/history and the bytes each way from /api/status, and
+// writes a CSV, an SVG plot and a Markdown table. Takes minutes; not part
+// of ctest.
 //
 //   build/bin/convergence [--job=bench/convergence.textproto] [--out=docs/convergence]
 //                         [--runs=single,async4,async8,fedbuff8,diloco8,diloco8-dn] [--epochs=2]
 //   build/bin/convergence --out=docs/compression
 //       --runs=single,int8,powersgd4,topk1-int8,diloco1,diloco1-topk5-int8,diloco1-powersgd4
+//   build/bin/convergence --baseline_epochs=2 --epochs=2 --out=docs/sync
+//       --runs=sync8,fedbuff8-sync,single128,sync8-diloco,diloco8-dn-h8
+//   build/bin/convergence --baseline_epochs=2 --epochs=2 --out=docs/heterogeneous
+//       --runs=sync8-diloco-het,diloco8-dn-het
+//
+// Heterogeneous runs (names ending in -het) slow their workers down with
+// the worker's --test_slowdown: relative speeds 1x to 4x, every worker at
+// least 2x slower than the machine so that the eight of them fit on two
+// cores (each computes 1/F of the time and waits the rest), and --churn
+// makes workers leave (SIGTERM: a clean leave) and come back as new
+// processes. Their wall time is measured, not simulated.
 //
 // Each run's files (job, logs) are kept under --work_dir.
 #include <algorithm>
@@ -28,10 +40,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/job_spec.h"
-#include "common/models/model.h"
 #include "google/protobuf/text_format.h"
 #include "tests/e2e/harness.h"
 
@@ -41,6 +53,12 @@ ABSL_FLAG(std::string, runs, "single,async4,async8,fedbuff8,diloco8,diloco8-dn",
           "Runs, in order; the first is the baseline");
 ABSL_FLAG(std::string, work_dir, "/tmp/tributary-convergence", "Job files and logs of each run");
 ABSL_FLAG(int, timeout_min, 20, "Gives up on a run after this many minutes");
+ABSL_FLAG(std::string, churn, "3:60:120",
+          "Heterogeneous runs: WORKER:LEAVE_S:REJOIN_S[,...], worker WORKER leaves LEAVE_S seconds into the run "
+          "and a new process of the same name joins at REJOIN_S; empty = nobody leaves");
+ABSL_FLAG(std::string, bytes_reference, "",
+          "The run whose bytes per sample the table divides by (default: the first run)");
+ABSL_FLAG(int, baseline_epochs, 0, "Epochs of the first run; 0 = the job's budget");
 ABSL_FLAG(int, epochs, 0,
           "Epochs of every run after the first (the baseline keeps the job's budget), to see how many samples a "
           "run needs to catch up; 0 = the job's budget");
@@ -59,7 +77,32 @@ struct RunConfig {
   int workers = 1;
   int threads_per_worker = 1;
   std::string job_changes;  // Text-format JobSpec merged into the base job.
+  // Worker i runs slowdowns[i] times slower (--test_slowdown); empty: all
+  // at full speed. Heterogeneous runs also follow --churn.
+  std::vector<double> slowdowns = {};
 };
+
+// Eight workers of relative speeds 1x to 4x, evenly spread, each at least
+// 2x slower than the machine: the sum of their duty cycles (1/F) is 1.95,
+// under the two cores all processes share.
+const std::vector<double> kHeterogeneous = {2, 2 + 6.0 / 7, 2 + 12.0 / 7, 2 + 18.0 / 7,
+                                            2 + 24.0 / 7, 2 + 30.0 / 7, 2 + 36.0 / 7, 8};
+
+// Synchronous rounds of 8 tasks (one per worker), each from the round's
+// version, applied when all 8 are in.
+constexpr char kSync8[] = "aggregation { mode: SYNC buffer_size: 8 }";
+// Data-parallel at 8 x 16 sequences a step: AdamW at lr 6e-3, warmup 13.
+constexpr char kBatch128[] = "optimizer { lr: 0.006 warmup_steps: 13 }";
+// DiLoCo with H = 8: tasks of 8 inner AdamW steps of 16 sequences (a shard
+// of 128), outer SGD-Nesterov at the paper's lr 0.7 / momentum 0.9.
+constexpr char kDilocoH8[] = R"(
+  data { shard_examples: 128 }
+  local_steps: 8
+  inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 100 clip_norm: 1 weight_decay: 0.1 }
+  optimizer { kind: SGD lr: 0.7 momentum: 0.9 nesterov: true schedule: CONSTANT warmup_steps: 0 clip_norm: 0 weight_decay: 0 })";
+// Liu et al. 2024's delayed Nesterov for one update per version: the
+// momentum moves every 8 updates.
+constexpr char kDelayedNesterov[] = " optimizer { momentum_period: 8 } aggregation { max_staleness: 64 }";
 
 // DiLoCo: 20 inner AdamW steps of 16 sequences per task (a shard of 320),
 // outer SGD-Nesterov at the paper's lr 0.7 / momentum 0.9.
@@ -95,18 +138,57 @@ const std::vector<RunConfig>& AllConfigs() {
        absl::StrCat(kDiloco, " codec { name: 'topk' topk_fraction: 0.05 values: INT8 }")},
       {"diloco1-powersgd4", "1 worker, DiLoCo H=20, PowerSGD rank 4, fp16 factors", 1, 2,
        absl::StrCat(kDiloco, " codec { name: 'powersgd' rank: 4 values: FP16 }")},
+      // Synchronous against asynchronous (run with --baseline_epochs=2 --epochs=2).
+      {"sync8", "8 workers, synchronous rounds of 8 gradients (data-parallel), lr 6e-3", 8, 1,
+       absl::StrCat(kSync8, kBatch128, " eval { interval_versions: 25 }")},
+      {"fedbuff8-sync", "8 async workers, buffer of 8 (FedBuff), lr 6e-3", 8, 1,
+       absl::StrCat("aggregation { buffer_size: 8 } ", kBatch128, " eval { interval_versions: 25 }")},
+      {"single128", "1 worker (2 threads), gradients of 128 sequences, lr 6e-3", 1, 2,
+       absl::StrCat("data { shard_examples: 128 } ", kBatch128, " eval { interval_versions: 25 }")},
+      {"sync8-diloco", "8 workers, synchronous DiLoCo H=8, outer Nesterov", 8, 1,
+       absl::StrCat(kDilocoH8, kSync8, " eval { interval_versions: 4 }")},
+      {"diloco8-dn-h8", "8 async workers, DiLoCo H=8, delayed Nesterov (period 8)", 8, 1,
+       absl::StrCat(kDilocoH8, kDelayedNesterov, " eval { interval_versions: 25 }")},
+      {"sync8-diloco-het", "8 workers 1x-4x slow, one leaving, synchronous DiLoCo H=8", 8, 1,
+       absl::StrCat(kDilocoH8, kSync8, " eval { interval_versions: 4 }"), kHeterogeneous},
+      {"diloco8-dn-het", "8 async workers 1x-4x slow, one leaving, DiLoCo H=8, delayed Nesterov", 8, 1,
+       absl::StrCat(kDilocoH8, kDelayedNesterov, " eval { interval_versions: 25 }"), kHeterogeneous},
   };
   return *configs;
 }
 
 struct Curve {
   std::vector<int64_t> samples;
+  std::vector<double> time_s;  // Since the run started (the coordinator's clock).
   std::vector<double> eval_loss;
   double seconds = 0;
   // From the final /api/status.
   int64_t samples_processed = 0;
   int64_t bytes_received_wire = 0;
+  int64_t bytes_sent_wire = 0;
 };
+
+// A worker leaving at leave_s and a new process of its name joining at rejoin_s.
+struct ChurnEvent {
+  int worker = 0;
+  double leave_s = 0;
+  double rejoin_s = 0;
+};
+
+absl::StatusOr<std::vector<ChurnEvent>> ParseChurn(absl::string_view text) {
+  std::vector<ChurnEvent> events;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    const std::vector<std::string> parts = absl::StrSplit(item, ':');
+    ChurnEvent e;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &e.worker) || !absl::SimpleAtod(parts[1], &e.leave_s) ||
+        !absl::SimpleAtod(parts[2], &e.rejoin_s) || e.worker < 0 || e.leave_s < 0 || e.rejoin_s <= e.leave_s) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", item, "\" is not WORKER:LEAVE_S:REJOIN_S with ",
+                                                     "0 <= LEAVE_S < REJOIN_S"));
+    }
+    events.push_back(e);
+  }
+  return events;
+}
 
 std::optional<RunConfig> FindConfig(const std::string& name) {
   for (const RunConfig& c : AllConfigs()) {
@@ -116,7 +198,8 @@ std::optional<RunConfig> FindConfig(const std::string& name) {
 }
 
 // Starts the cluster, waits for the final evaluation, returns the curve.
-absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSpec& base, int epochs) {
+absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSpec& base, int epochs,
+                             const std::vector<ChurnEvent>& churn) {
   tributary::v1::JobSpec job = base;
   if (!google::protobuf::TextFormat::MergeFromString(config.job_changes, &job)) {
     return absl::InternalError("bad job changes for " + config.name);
@@ -143,18 +226,55 @@ absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSp
                         absl::Minutes(2))) {
     return absl::DeadlineExceededError("the coordinator did not start; see " + dir + "/coordinator.log");
   }
-  std::vector<std::unique_ptr<Process>> workers;
-  for (int i = 0; i < config.workers; ++i) {
-    auto worker = Process::Start({Binary("tributary-worker"), absl::StrCat("--coordinator=127.0.0.1:", ports->grpc),
-                                  absl::StrCat("--name=w", i), absl::StrCat("--threads=", config.threads_per_worker)},
-                                 absl::StrCat(dir, "/worker-", i, ".log"));
+  std::vector<std::unique_ptr<Process>> workers(config.workers);
+  int started = 0;
+  auto start_worker = [&](int i) -> absl::Status {
+    std::vector<std::string> argv = {Binary("tributary-worker"),
+                                     absl::StrCat("--coordinator=127.0.0.1:", ports->grpc), absl::StrCat("--name=w", i),
+                                     absl::StrCat("--threads=", config.threads_per_worker)};
+    if (!config.slowdowns.empty()) argv.push_back(absl::StrCat("--test_slowdown=", config.slowdowns[i]));
+    auto worker = Process::Start(argv, absl::StrCat(dir, "/worker-", i, ".", started++, ".log"));
     if (!worker.ok()) return worker.status();
-    workers.push_back(*std::move(worker));
+    workers[i] = *std::move(worker);
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < config.workers; ++i) {
+    if (absl::Status s = start_worker(i); !s.ok()) return s;
   }
   const absl::Time start = absl::Now();
+  // Churn (heterogeneous runs only): pending leaves, then rejoins.
+  std::vector<ChurnEvent> leaves, rejoins;
+  if (!config.slowdowns.empty()) {
+    for (const ChurnEvent& e : churn) {
+      if (e.worker < config.workers) leaves.push_back(e);
+    }
+  }
+  absl::Status churn_error;
   int64_t last_report = -1;
   const bool done = testing::WaitFor(
       [&] {
+        const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+        for (auto it = leaves.begin(); it != leaves.end();) {
+          if (elapsed < it->leave_s) {
+            ++it;
+            continue;
+          }
+          std::fprintf(stderr, "  %s: w%d leaves at %.0f s\n", config.name.c_str(), it->worker, elapsed);
+          workers[it->worker]->Signal(SIGTERM);
+          workers[it->worker]->Wait(absl::Seconds(30));
+          rejoins.push_back(*it);
+          it = leaves.erase(it);
+        }
+        for (auto it = rejoins.begin(); it != rejoins.end();) {
+          if (elapsed < it->rejoin_s) {
+            ++it;
+            continue;
+          }
+          std::fprintf(stderr, "  %s: w%d rejoins at %.0f s\n", config.name.c_str(), it->worker, elapsed);
+          if (absl::Status s = start_worker(it->worker); !s.ok()) churn_error = s;
+          it = rejoins.erase(it);
+        }
+        if (!churn_error.ok()) return true;
         absl::StatusOr<json> s = testing::GetJson(ports->http, "/api/status");
         if (!s.ok()) return false;
         const int64_t shards = (*s)["shards"]["done"].get<int64_t>();
@@ -172,32 +292,42 @@ absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSp
   absl::StatusOr<json> status = testing::GetJson(ports->http, "/api/status");
   (*coordinator)->Signal(SIGTERM);
   (*coordinator)->Wait(absl::Seconds(30));
+  if (!churn_error.ok()) return churn_error;
   if (!done) return absl::DeadlineExceededError(config.name + " did not finish; see " + dir);
   if (!history.ok()) return history.status();
   if (!status.ok()) return status.status();
   curve.samples_processed = (*status)["samples_processed"].get<int64_t>();
   curve.bytes_received_wire = (*status)["bytes"]["received_wire"].get<int64_t>();
+  curve.bytes_sent_wire = (*status)["bytes"]["sent_wire"].get<int64_t>();
   const json& h = *history;
   for (size_t i = 0; i < h["eval_loss"].size(); ++i) {
     if (!h["eval_loss"][i].is_number()) continue;
     curve.samples.push_back(h["samples_processed"][i].get<int64_t>());
+    curve.time_s.push_back(h["time_s"][i].get<double>());
     curve.eval_loss.push_back(h["eval_loss"][i].get<double>());
   }
   if (curve.samples.empty()) return absl::InternalError(config.name + ": no evaluation in the history");
   return curve;
 }
 
-// The samples at which `curve` first reaches `target` (linear between
-// evaluations), or nullopt.
-std::optional<double> SamplesToReach(const Curve& curve, double target) {
-  for (size_t i = 0; i < curve.samples.size(); ++i) {
+// Where along `x` (samples or seconds, one per evaluation) `curve` first
+// reaches `target` (linear between evaluations), or nullopt.
+template <typename X>
+std::optional<double> ToReach(const Curve& curve, const std::vector<X>& x, double target) {
+  for (size_t i = 0; i < curve.eval_loss.size(); ++i) {
     if (curve.eval_loss[i] > target) continue;
-    if (i == 0) return curve.samples[0];
+    if (i == 0) return x[0];
     const double a = curve.eval_loss[i - 1], b = curve.eval_loss[i];
     const double t = (a - target) / (a - b);
-    return curve.samples[i - 1] + t * (curve.samples[i] - curve.samples[i - 1]);
+    return x[i - 1] + t * (x[i] - x[i - 1]);
   }
   return std::nullopt;
+}
+
+// "V (R x)" for a value reached, or "not within LAST (> R x)".
+std::string Reached(std::optional<double> value, double last, double baseline, const char* unit) {
+  if (value) return absl::StrFormat("%.0f%s (%.2fx)", *value, unit, *value / baseline);
+  return absl::StrFormat("not within %.0f%s (> %.2fx)", last, unit, last / baseline);
 }
 
 std::string Svg(const std::vector<std::pair<RunConfig, Curve>>& results) {
@@ -278,14 +408,30 @@ int Main() {
     std::fprintf(stderr, "--out: %s is not a directory\n", out_dir.c_str());
     return 1;
   }
-  if (absl::GetFlag(FLAGS_epochs) < 0) {
-    std::fprintf(stderr, "--epochs: must be 0 (the job's budget) or more\n");
+  for (const auto* flag : {&FLAGS_baseline_epochs, &FLAGS_epochs}) {
+    if (absl::GetFlag(*flag) < 0) {
+      std::fprintf(stderr, "--%s: must be 0 (the job's budget) or more\n",
+                   flag == &FLAGS_epochs ? "epochs" : "baseline_epochs");
+      return 1;
+    }
+  }
+  absl::StatusOr<std::vector<ChurnEvent>> churn = ParseChurn(absl::GetFlag(FLAGS_churn));
+  if (!churn.ok()) {
+    std::fprintf(stderr, "--churn: %s\n", std::string(churn.status().message()).c_str());
+    return 1;
+  }
+  const std::string bytes_reference = absl::GetFlag(FLAGS_bytes_reference);
+  if (!bytes_reference.empty() && std::none_of(configs.begin(), configs.end(), [&](const RunConfig& c) {
+        return c.name == bytes_reference;
+      })) {
+    std::fprintf(stderr, "--bytes_reference: \"%s\" is not among --runs\n", bytes_reference.c_str());
     return 1;
   }
   std::vector<std::pair<RunConfig, Curve>> results;
   for (const RunConfig& config : configs) {
     std::fprintf(stderr, "%s: %s\n", config.name.c_str(), config.description.c_str());
-    absl::StatusOr<Curve> curve = RunOne(config, *base, results.empty() ? 0 : absl::GetFlag(FLAGS_epochs));
+    absl::StatusOr<Curve> curve =
+        RunOne(config, *base, absl::GetFlag(results.empty() ? FLAGS_baseline_epochs : FLAGS_epochs), *churn);
     if (!curve.ok()) {
       std::fprintf(stderr, "%s: %s\n", config.name.c_str(), std::string(curve.status().message()).c_str());
       return 1;
@@ -293,40 +439,48 @@ int Main() {
     results.emplace_back(config, *std::move(curve));
   }
 
-  std::string csv = "run,samples,eval_loss\n";
+  std::string csv = "run,samples,time_s,eval_loss\n";
   for (const auto& [config, curve] : results) {
     for (size_t i = 0; i < curve.samples.size(); ++i) {
-      absl::StrAppendFormat(&csv, "%s,%d,%.5f\n", config.name, curve.samples[i], curve.eval_loss[i]);
+      absl::StrAppendFormat(&csv, "%s,%d,%.1f,%.5f\n", config.name, curve.samples[i], curve.time_s[i],
+                            curve.eval_loss[i]);
     }
   }
   testing::WriteFile(out + ".csv", csv);
   testing::WriteFile(out + ".svg", Svg(results));
 
-  // What fp32 gradients cost: the whole model per shard of the base job.
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(base->model());
-  if (!model.ok()) return 1;
-  const double fp32_gradient_bytes_per_sample =
-      4.0 * (*model)->layout().size() / base->data().shard_examples();
+  // Bytes per sample, each way, against the reference run's.
+  const Curve* reference = &results.front().second;
+  std::string reference_name = results.front().first.name;
+  for (const auto& [config, curve] : results) {
+    if (config.name != bytes_reference) continue;
+    reference = &curve;
+    reference_name = config.name;
+  }
+  auto per_sample = [](const Curve& c, int64_t bytes) {
+    return static_cast<double>(bytes) / std::max<int64_t>(1, c.samples_processed);
+  };
+  const double reference_up = per_sample(*reference, reference->bytes_received_wire);
+  const double reference_both = per_sample(*reference, reference->bytes_received_wire + reference->bytes_sent_wire);
 
-  const Curve& baseline = results.front().second;
+  const auto& [baseline_config, baseline] = results.front();
   const double target = baseline.eval_loss.back();
   std::string table = absl::StrFormat(
-      "| run | what | final eval loss | gap to %s | samples to reach %s's final %.4f | "
-      "wire bytes / sample | fp32 gradients / wire | wall time |\n"
-      "|---|---|---|---|---|---|---|---|\n",
-      results.front().first.name, results.front().first.name, target);
+      "| run | what | final eval loss | gap to %s | samples to reach %s's final %.4f | seconds to reach it | "
+      "upload bytes / sample | %s's upload / this | up + down bytes / sample | %s's up + down / this | "
+      "wall time |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n",
+      baseline_config.name, baseline_config.name, target, reference_name, reference_name);
   for (const auto& [config, curve] : results) {
     const double final_loss = curve.eval_loss.back();
-    const std::optional<double> reach = SamplesToReach(curve, target);
-    const std::string reached =
-        reach ? absl::StrFormat("%.0f (%.2fx)", *reach, *reach / baseline.samples.back())
-              : absl::StrFormat("not within %lld (> %.2fx)", static_cast<long long>(curve.samples.back()),
-                                static_cast<double>(curve.samples.back()) / baseline.samples.back());
-    const double wire_per_sample =
-        static_cast<double>(curve.bytes_received_wire) / std::max<int64_t>(1, curve.samples_processed);
-    absl::StrAppendFormat(&table, "| %s | %s | %.4f | %+.1f %% | %s | %.0f | %.1fx | %.0f s |\n", config.name,
-                          config.description, final_loss, 100 * (final_loss / target - 1), reached, wire_per_sample,
-                          fp32_gradient_bytes_per_sample / wire_per_sample, curve.seconds);
+    const double up = per_sample(curve, curve.bytes_received_wire);
+    const double both = per_sample(curve, curve.bytes_received_wire + curve.bytes_sent_wire);
+    absl::StrAppendFormat(
+        &table, "| %s | %s | %.4f | %+.1f %% | %s | %s | %.0f | %.1fx | %.0f | %.1fx | %.0f s |\n", config.name,
+        config.description, final_loss, 100 * (final_loss / target - 1),
+        Reached(ToReach(curve, curve.samples, target), curve.samples.back(), baseline.samples.back(), ""),
+        Reached(ToReach(curve, curve.time_s, target), curve.time_s.back(), baseline.time_s.back(), " s"), up,
+        reference_up / up, both, reference_both / both, curve.seconds);
   }
   testing::WriteFile(out + ".md", table);
   std::printf("%s\nwrote %s.csv, %s.svg, %s.md\n", table.c_str(), out.c_str(), out.c_str(), out.c_str());
