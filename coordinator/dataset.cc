@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
+#include <random>
 #include <set>
 
 #include "absl/status/status.h"
@@ -125,6 +127,21 @@ absl::StatusOr<std::string> ImageRecords(const IdxArray& images, const IdxArray&
   return records;
 }
 
+void ShuffleRecords(std::string& records, int64_t example_bytes, uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(records.size()) / example_bytes;
+  std::mt19937_64 rng(seed);
+  std::string scratch(example_bytes, '\0');
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+    if (j == i) continue;
+    char* a = &records[i * example_bytes];
+    char* b = &records[j * example_bytes];
+    std::memcpy(scratch.data(), a, example_bytes);
+    std::memcpy(a, b, example_bytes);
+    std::memcpy(b, scratch.data(), example_bytes);
+  }
+}
+
 std::vector<Shard> CutShards(absl::string_view records, int64_t example_bytes, int shard_examples) {
   std::vector<Shard> shards;
   const int64_t n = static_cast<int64_t>(records.size()) / example_bytes;
@@ -143,6 +160,7 @@ absl::StatusOr<std::unique_ptr<Dataset>> LoadDataset(const tributary::v1::JobSpe
   absl::StatusOr<std::unique_ptr<Dataset>> dataset =
       job.data().has_text() ? LoadText(job) : LoadFashionMnist(job);
   if (!dataset.ok()) return dataset.status();
+  if (job.data().shuffle_examples()) ShuffleRecords((*dataset)->train, (*dataset)->example_bytes, job.seed());
   (*dataset)->shards = CutShards((*dataset)->train, (*dataset)->example_bytes, job.data().shard_examples());
   if ((*dataset)->shards.empty()) return absl::InvalidArgumentError("data: no training examples");
   return dataset;

@@ -55,6 +55,11 @@ std::string SequenceRecords(absl::string_view bytes, int context);
 // a pattern matches nothing.
 absl::StatusOr<std::vector<std::string>> ExpandFiles(const tributary::v1::TextData& text);
 
+// Permutes the records of `example_bytes` each in place, the same way for
+// the same seed (its own Fisher-Yates over a 64-bit Mersenne Twister, so no
+// standard library's choice of algorithm changes a dataset).
+void ShuffleRecords(std::string& records, int64_t example_bytes, uint64_t seed);
+
 // Cuts records into shards of `shard_examples` (the last may be shorter)
 // and hashes each.
 std::vector<Shard> CutShards(absl::string_view records, int64_t example_bytes, int shard_examples);

@@ -645,6 +645,8 @@ RunStatus TrainingRun::Status() {
   s.rejected_by_reason = rejected_by_reason_;
   s.staleness_histogram = staleness_histogram_;
   s.buffered_updates = aggregator_.buffered();
+  s.sync = sync();
+  s.updates_per_version = UpdatesPerVersion(job_);
   s.samples_processed = samples_processed_;
   s.tokens_processed = tokens_processed_;
   s.train_loss = train_loss_;

@@ -96,7 +96,9 @@ struct RunStatus {
   int64_t updates_rejected = 0;
   std::map<std::string, int64_t> rejected_by_reason;
   std::vector<int64_t> staleness_histogram;  // Accepted updates by staleness.
-  int buffered_updates = 0;                  // Waiting for the buffer to fill.
+  int buffered_updates = 0;                  // Waiting for the buffer (or SYNC round) to fill.
+  bool sync = false;                         // aggregation.mode SYNC.
+  int updates_per_version = 1;               // aggregation.buffer_size: of a buffer, or a round.
   int64_t samples_processed = 0;
   int64_t tokens_processed = 0;
   std::optional<double> train_loss;

@@ -97,6 +97,7 @@ json StatusJson(const RunStatus& s) {
       {"rejected_by_reason", s.rejected_by_reason},
       {"staleness_histogram", s.staleness_histogram},
       {"buffered_updates", s.buffered_updates},
+      {"aggregation", {{"mode", s.sync ? "sync" : "async"}, {"updates_per_version", s.updates_per_version}}},
       {"samples_processed", s.samples_processed},
       {"tokens_processed", s.tokens_processed},
       {"train_loss", OrNull(s.train_loss)},

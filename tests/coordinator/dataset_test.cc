@@ -2,8 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
@@ -38,6 +43,22 @@ TEST(DatasetTest, CutShardsCoversEveryRecordOnce) {
     EXPECT_EQ(s.sha256, Sha256(absl::string_view(records).substr(s.offset, s.bytes)));
   }
   EXPECT_EQ(covered, 40);
+}
+
+TEST(DatasetTest, ShuffleRecordsPermutesWholeRecordsBySeed) {
+  std::string records;
+  for (int i = 0; i < 100; ++i) records += absl::StrFormat("%03d", i);
+  std::string a = records, b = records, c = records;
+  ShuffleRecords(a, 3, 1);
+  ShuffleRecords(b, 3, 1);
+  ShuffleRecords(c, 3, 2);
+  EXPECT_EQ(a, b) << "the same seed, the same order";
+  EXPECT_NE(a, c);
+  EXPECT_NE(a, records);
+  std::vector<std::string> sorted;
+  for (size_t i = 0; i < a.size(); i += 3) sorted.push_back(a.substr(i, 3));
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(absl::StrJoin(sorted, ""), records) << "every record once, whole";
 }
 
 TEST(DatasetTest, MissingFilesAreNamed) {

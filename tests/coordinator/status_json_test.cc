@@ -55,6 +55,14 @@ TEST(StatusJsonTest, TheSpecFieldsAreAllThere) {
   }
 }
 
+TEST(StatusJsonTest, TheAggregationModeIsShown) {
+  RunStatus s = StatusWithOneWorker();
+  EXPECT_EQ(StatusJson(s)["aggregation"], json({{"mode", "async"}, {"updates_per_version", 1}}));
+  s.sync = true;
+  s.updates_per_version = 8;
+  EXPECT_EQ(StatusJson(s)["aggregation"], json({{"mode", "sync"}, {"updates_per_version", 8}}));
+}
+
 TEST(StatusJsonTest, UtilizationIsNullUntilAReport) {
   const json j = StatusJson(StatusWithOneWorker());
   EXPECT_TRUE(j["utilization"].is_null());

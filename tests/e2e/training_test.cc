@@ -292,6 +292,7 @@ TEST(TrainingTest, ByteGptWithSynchronousDiloco) {
   EXPECT_EQ(s["updates_applied"], total) << s.dump();
   EXPECT_EQ(s["model_version"], (total + 1) / 2) << s.dump();
   EXPECT_EQ(s["staleness_histogram"][0], total) << s.dump();
+  EXPECT_EQ(s["aggregation"]["mode"], "sync");
 }
 
 // Synchronous rounds of 3 with a quorum of 2: a worker 1 s slower than the
