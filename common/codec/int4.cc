@@ -37,7 +37,7 @@ absl::Status ReadInt4Blocks(PayloadReader& in, int block_size, absl::Span<float>
   }
   auto level = [packed](size_t i) {
     const int nibble = (static_cast<uint8_t>(packed[i / 2]) >> Shift(i)) & 0xf;
-    return nibble < 8 ? nibble : nibble - 16;
+    return (nibble ^ 8) - 8;  // Sign-extends without a branch random signs would mispredict.
   };
   return DequantizeBlocks(scales, block_size, kMaxLevel, "int4", level, values);
 }
