@@ -45,6 +45,7 @@ const char* const kCodecs[] = {
     "name: 'none'",
     "name: 'fp16'",
     "name: 'int8' block_size: 256",
+    "name: 'int4' block_size: 256",
     "name: 'topk' topk_fraction: 0.01",
     "name: 'topk' topk_fraction: 0.01 values: INT8",
     "name: 'powersgd' rank: 4",

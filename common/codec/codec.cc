@@ -19,10 +19,20 @@ using tributary::v1::CodecSpec;
 constexpr int kMaxBlockSize = 1 << 20;
 constexpr int kMaxRank = 1024;
 
-bool UsesInt8(const CodecSpec& spec) {
+// The format of a dense codec's values, or nullopt when `name` is no dense codec.
+std::optional<ValueFormat> DenseFormat(absl::string_view name) {
+  if (name == "none") return CodecSpec::FP32;
+  if (name == "fp16") return CodecSpec::FP16;
+  if (name == "int8") return CodecSpec::INT8;
+  if (name == "int4") return CodecSpec::INT4;
+  return std::nullopt;
+}
+
+bool UsesBlockwise(const CodecSpec& spec) {
   const bool topk = spec.name() == TopKCodec::kName, powersgd = spec.name() == PowerSgdCodec::kName;
-  return spec.name() == "int8" || ((topk || powersgd) && spec.values() == CodecSpec::INT8) ||
-         (powersgd && spec.vectors() == CodecSpec::INT8);
+  const std::optional<ValueFormat> dense = DenseFormat(spec.name());
+  return (dense && IsBlockwise(*dense)) || ((topk || powersgd) && IsBlockwise(spec.values())) ||
+         (powersgd && IsBlockwise(spec.vectors()));
 }
 
 }  // namespace
@@ -30,14 +40,16 @@ bool UsesInt8(const CodecSpec& spec) {
 std::optional<CodecSpecError> CheckCodecSpec(const CodecSpec& spec) {
   const std::string& name = spec.name();
   const bool topk = name == TopKCodec::kName, powersgd = name == PowerSgdCodec::kName;
-  if (name != "none" && name != "fp16" && name != "int8" && !topk && !powersgd) {
+  if (!DenseFormat(name) && !topk && !powersgd) {
     return CodecSpecError{"name", absl::StrCat("unknown codec \"", name,
-                                               "\" (known: none, fp16, int8, topk, powersgd)")};
+                                               "\" (known: none, fp16, int8, int4, topk, powersgd)")};
   }
   auto only_for = [&](const char* field, absl::string_view who) {
     return CodecSpecError{field, absl::StrCat("only ", who, " uses it; this job's codec is ", name)};
   };
-  if (spec.has_block_size() && !UsesInt8(spec)) return only_for("block_size", "int8 values");
+  if (spec.has_block_size() && !UsesBlockwise(spec)) {
+    return only_for("block_size", "a blockwise format (int8, int4)");
+  }
   if ((spec.has_topk_fraction() || spec.has_topk_count()) && !topk) {
     return only_for(spec.has_topk_count() ? "topk_count" : "topk_fraction", "topk");
   }
@@ -67,10 +79,8 @@ absl::StatusOr<std::unique_ptr<Codec>> CreateCodec(const CodecSpec& spec, const 
   }
   const size_t n = layout.size();
   const ValueCoding values{spec.values(), spec.block_size()};
-  if (spec.name() == "none") return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::FP32}, n);
-  if (spec.name() == "fp16") return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::FP16}, n);
-  if (spec.name() == "int8") {
-    return std::make_unique<DenseCodec>(ValueCoding{CodecSpec::INT8, spec.block_size()}, n);
+  if (std::optional<ValueFormat> dense = DenseFormat(spec.name())) {
+    return std::make_unique<DenseCodec>(ValueCoding{*dense, spec.block_size()}, n);
   }
   if (spec.name() == TopKCodec::kName) {
     if (n > std::numeric_limits<uint32_t>::max()) {

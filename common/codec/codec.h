@@ -7,8 +7,8 @@
 // warm-started factors, the error-feedback residual); losing it (a worker
 // restart) costs a little accuracy, never correctness.
 //
-// One file per codec: dense.h (none, fp16, int8), topk.h, powersgd.h; the
-// value formats they share are in values.h, error feedback in
+// One file per codec: dense.h (none, fp16, int8, int4), topk.h, powersgd.h;
+// the value formats they share are in values.h, error feedback in
 // error_feedback.h.
 #ifndef TRIBUTARY_COMMON_CODEC_CODEC_H_
 #define TRIBUTARY_COMMON_CODEC_CODEC_H_

@@ -2,6 +2,7 @@
 //   none  fp32, exact (4 bytes a value)
 //   fp16  IEEE half, relative error <= 2^-11 in the half's normal range
 //   int8  blockwise absmax, error <= absmax / 254 per block (about 1 byte)
+//   int4  blockwise absmax, error <= absmax / 14 per block (about half a byte)
 #ifndef TRIBUTARY_COMMON_CODEC_DENSE_H_
 #define TRIBUTARY_COMMON_CODEC_DENSE_H_
 

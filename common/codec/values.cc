@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/codec/codec.h"
 #include "common/codec/fp16.h"
+#include "common/codec/int4.h"
 #include "common/codec/int8.h"
 
 namespace tributary {
@@ -19,9 +20,15 @@ absl::string_view FormatName(ValueFormat format) {
       return "fp16";
     case tributary::v1::CodecSpec::INT8:
       return "int8";
+    case tributary::v1::CodecSpec::INT4:
+      return "int4";
     default:
       return "fp32";
   }
+}
+
+bool IsBlockwise(ValueFormat format) {
+  return format == tributary::v1::CodecSpec::INT8 || format == tributary::v1::CodecSpec::INT4;
 }
 
 size_t ValueCoding::Bytes(size_t n) const {
@@ -30,6 +37,8 @@ size_t ValueCoding::Bytes(size_t n) const {
       return n * sizeof(uint16_t);
     case tributary::v1::CodecSpec::INT8:
       return Int8Bytes(n, block_size);
+    case tributary::v1::CodecSpec::INT4:
+      return Int4Bytes(n, block_size);
     default:
       return n * sizeof(float);
   }
@@ -45,14 +54,18 @@ void ValueCoding::Append(absl::Span<const float> values, std::string* out) const
     case tributary::v1::CodecSpec::INT8:
       AppendInt8Blocks(values, block_size, out);
       return;
+    case tributary::v1::CodecSpec::INT4:
+      AppendInt4Blocks(values, block_size, out);
+      return;
     default:
       out->append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
   }
 }
 
 absl::Status ValueCoding::Read(PayloadReader& in, absl::Span<float> values, absl::string_view what) const {
-  if (format == tributary::v1::CodecSpec::INT8) {
-    absl::Status s = ReadInt8Blocks(in, block_size, values);
+  if (IsBlockwise(format)) {
+    absl::Status s = format == tributary::v1::CodecSpec::INT8 ? ReadInt8Blocks(in, block_size, values)
+                                                              : ReadInt4Blocks(in, block_size, values);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
   } else {
     absl::string_view bytes;
@@ -67,7 +80,7 @@ absl::Status ValueCoding::Read(PayloadReader& in, absl::Span<float> values, absl
       std::memcpy(values.data(), bytes.data(), bytes.size());
     }
   }
-  // Also catches an int8 scale so large that 127 of it overflows.
+  // Also catches a blockwise scale so large that 127 or 7 of it overflows.
   return CheckFinite(values, what);
 }
 

@@ -1,7 +1,7 @@
 // A run of float values in one of the wire formats a job can choose
-// (CodecSpec.Format): fp32 as is, fp16, or blockwise int8. The dense codecs
-// send the whole update this way; topk its kept values; powersgd its factors
-// and the tensors it sends whole.
+// (CodecSpec.Format): fp32 as is, fp16, or blockwise int8 or int4. The
+// dense codecs send the whole update this way; topk its kept values;
+// powersgd its factors and the tensors it sends whole.
 #ifndef TRIBUTARY_COMMON_CODEC_VALUES_H_
 #define TRIBUTARY_COMMON_CODEC_VALUES_H_
 
@@ -19,7 +19,7 @@ using ValueFormat = tributary::v1::CodecSpec::Format;
 
 struct ValueCoding {
   ValueFormat format = tributary::v1::CodecSpec::FP32;
-  int block_size = 256;  // INT8 only.
+  int block_size = 256;  // Blockwise formats only.
 
   // Bytes that `n` values take.
   size_t Bytes(size_t n) const;
@@ -31,8 +31,11 @@ struct ValueCoding {
   absl::Status Read(PayloadReader& in, absl::Span<float> values, absl::string_view what) const;
 };
 
-// "fp32", "fp16" or "int8".
+// "fp32", "fp16", "int8" or "int4".
 absl::string_view FormatName(ValueFormat format);
+
+// Whether `format` sends one scale per block_size values (INT8, INT4).
+bool IsBlockwise(ValueFormat format);
 
 }  // namespace tributary
 

@@ -78,6 +78,15 @@ TEST(JobSpecTest, ReportsEveryProblem) {
   EXPECT_THAT(std::string(job.status().message()), HasSubstr("j:2: codec.name"));
 }
 
+TEST(JobSpecTest, BlockSizeIsForBlockwiseValuesOnly) {
+  EXPECT_TRUE(ParseJobSpec("codec { name: \"int4\" block_size: 32 error_feedback: true }", "j").ok());
+  EXPECT_TRUE(ParseJobSpec("codec { name: \"topk\" values: INT4 block_size: 32 }", "j").ok());
+  const auto job = ParseJobSpec("codec {\n  name: \"fp16\"\n  block_size: 32\n}\n", "j");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()),
+              HasSubstr("j:3: codec.block_size: only a blockwise format (int8, int4) uses it"));
+}
+
 // Found by tests/fuzz/job_spec_fuzzer.cc's contract: this job was accepted,
 // then its codec could not be created (topk indexes below 2^32) and its
 // 8.6 G weights could not be allocated.

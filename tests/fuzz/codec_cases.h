@@ -42,13 +42,15 @@ inline std::vector<CodecCase> CodecFuzzCases() {
   std::vector<CodecCase> cases;
   cases.push_back({"none", spec("none")});
   cases.push_back({"fp16", spec("fp16")});
-  cases.push_back({"int8", spec("int8")});
-  cases.back().spec.set_block_size(7);
-  for (CodecSpec::Format format : {CodecSpec::FP32, CodecSpec::FP16, CodecSpec::INT8}) {
+  for (const char* blockwise : {"int8", "int4"}) {
+    cases.push_back({blockwise, spec(blockwise)});
+    cases.back().spec.set_block_size(7);  // Odd: int4's blocks share bytes.
+  }
+  for (CodecSpec::Format format : {CodecSpec::FP32, CodecSpec::FP16, CodecSpec::INT8, CodecSpec::INT4}) {
     CodecSpec topk = spec("topk");
     topk.set_topk_fraction(0.05f);
     topk.set_values(format);
-    if (format == CodecSpec::INT8) topk.set_block_size(4);
+    if (format == CodecSpec::INT8 || format == CodecSpec::INT4) topk.set_block_size(4);
     cases.push_back({"topk-" + std::string(CodecSpec::Format_Name(format)), topk});
   }
   for (auto [rank, values, vectors] : {std::tuple{1, CodecSpec::FP32, CodecSpec::FP32},

@@ -45,21 +45,29 @@ TEST(DenseCodecTest, NoneIsExactAndFourBytesAValue) {
   EXPECT_EQ(Decode(*codec, payload), update);
 }
 
-TEST(DenseCodecTest, Fp16AndInt8ShrinkAndStayClose) {
-  std::vector<float> update(1000);
+TEST(DenseCodecTest, Fp16Int8AndInt4ShrinkAndStayClose) {
+  std::vector<float> update(1001);
   for (size_t i = 0; i < update.size(); ++i) update[i] = std::sin(0.1f * i) * 1e-3f;
-  for (const auto& [name, bytes] : {std::pair<std::string, size_t>{"fp16", 2000}, {"int8", 1000 + 4 * 4}}) {
-    const std::unique_ptr<Codec> codec = Create(name, update.size());
-    EXPECT_EQ(codec->name(), name);
+  struct Case {
+    std::string name;
+    size_t bytes;
+    float bound;
+  };
+  // int8, int4: 4 blocks of 256 (the last partial), one fp32 scale each.
+  for (const Case& c : {Case{"fp16", 2002, 1e-3f / 2048}, Case{"int8", 1001 + 4 * 4, 1e-3f / 254},
+                        Case{"int4", 501 + 4 * 4, 1e-3f / 14}}) {
+    const std::unique_ptr<Codec> codec = Create(c.name, update.size());
+    EXPECT_EQ(codec->name(), c.name);
     const std::string payload = codec->NewEncoder()->Encode(update);
-    EXPECT_EQ(payload.size(), bytes) << name;  // int8: 4 blocks of 256, one fp32 scale each.
+    EXPECT_EQ(payload.size(), c.bytes) << c.name;
+    EXPECT_EQ(payload.size(), codec->MaxEncodedBytes()) << c.name;
     const std::vector<float> decoded = Decode(*codec, payload);
-    for (size_t i = 0; i < update.size(); ++i) EXPECT_NEAR(decoded[i], update[i], 1e-3f / 254 * 1.001f);
+    for (size_t i = 0; i < update.size(); ++i) EXPECT_NEAR(decoded[i], update[i], c.bound * 1.001f) << c.name;
   }
 }
 
 TEST(DenseCodecTest, RefusesWrongLengthAndNonFiniteValues) {
-  for (const char* name : {"none", "fp16", "int8"}) {
+  for (const char* name : {"none", "fp16", "int8", "int4"}) {
     const std::unique_ptr<Codec> codec = Create(name, 3);
     std::vector<float> decoded(3);
     const std::string good = codec->NewEncoder()->Encode(std::vector<float>{1, 2, 3});
@@ -85,32 +93,66 @@ TEST(CodecFactoryTest, ErrorsNameTheField) {
   };
   EXPECT_EQ(error_field("name: 'zstd'"), "name");
   EXPECT_EQ(error_field("name: 'int8' block_size: 0"), "block_size");
+  EXPECT_EQ(error_field("name: 'int4' block_size: 0"), "block_size");
   EXPECT_EQ(error_field("name: 'topk' topk_fraction: 1.5"), "topk_fraction");
   EXPECT_EQ(error_field("name: 'topk' topk_count: -1"), "topk_count");
   EXPECT_EQ(error_field("name: 'powersgd' rank: 0"), "rank");
   // A field the codec would ignore is a mistake in the job, not a no-op.
   EXPECT_EQ(error_field("name: 'fp16' block_size: 64"), "block_size");
   EXPECT_EQ(error_field("name: 'int8' rank: 2"), "rank");
+  EXPECT_EQ(error_field("name: 'int4' values: INT4"), "values");
   EXPECT_EQ(error_field("name: 'powersgd' topk_fraction: 0.1"), "topk_fraction");
   EXPECT_EQ(error_field("name: 'none' values: FP16"), "values");
   EXPECT_EQ(error_field("name: 'topk' vectors: INT8"), "vectors");
   EXPECT_EQ(error_field("name: 'topk' values: FP16 block_size: 64"), "block_size");
   EXPECT_EQ(error_field("name: 'topk' values: INT8 block_size: 64 topk_count: 5"), "");
   EXPECT_EQ(error_field("name: 'powersgd' vectors: INT8 block_size: 64 rank: 2"), "");
+  EXPECT_EQ(error_field("name: 'int4' block_size: 7"), "");
+  EXPECT_EQ(error_field("name: 'topk' values: INT4 block_size: 64 topk_count: 5"), "");
+  EXPECT_EQ(error_field("name: 'powersgd' values: INT4 vectors: INT4 block_size: 32"), "");
+}
+
+TEST(CodecFactoryTest, UnknownNamesListEveryCodec) {
+  CodecSpec spec;
+  spec.set_name("int2");
+  const std::optional<CodecSpecError> error = CheckCodecSpec(spec);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->why, "unknown codec \"int2\" (known: none, fp16, int8, int4, topk, powersgd)");
 }
 
 TEST(CodecFactoryTest, ErrorFeedbackDefaultsOnForTheSparseCodecsOnly) {
   CodecSpec spec;
   for (const auto& [name, on] : {std::pair<std::string, bool>{"none", false}, {"fp16", false}, {"int8", false},
-                                 {"topk", true}, {"powersgd", true}}) {
+                                 {"int4", false}, {"topk", true}, {"powersgd", true}}) {
     spec.set_name(name);
     EXPECT_EQ(ErrorFeedbackOn(spec), on) << name;
   }
   spec.set_error_feedback(false);
   EXPECT_FALSE(ErrorFeedbackOn(spec));
-  spec.set_name("int8");
+  for (const char* name : {"int8", "int4"}) {
+    spec.set_name(name);
+    spec.set_error_feedback(true);
+    EXPECT_TRUE(ErrorFeedbackOn(spec)) << name;
+    EXPECT_FALSE(CheckCodecSpec(spec).has_value()) << name;
+  }
+}
+
+// Streaming DiLoCo's case: outer gradients in int4 with error feedback,
+// whose worker encoder carries each update's rounding into the next.
+TEST(CodecFactoryTest, Int4WithErrorFeedbackSendsWhatItLostLater) {
+  CodecSpec spec;
+  spec.set_name("int4");
   spec.set_error_feedback(true);
-  EXPECT_TRUE(ErrorFeedbackOn(spec));
+  const std::unique_ptr<Codec> codec = *CreateCodec(spec, VectorLayout(2));
+  const std::unique_ptr<Encoder> encoder = NewWorkerEncoder(*codec, spec);
+  // Absmax 7: levels are whole numbers, so 0.4 rounds to 0 each time alone.
+  const std::vector<float> update = {7.0f, 0.4f};
+  float sent = 0;
+  for (int step = 0; step < 5; ++step) sent += Decode(*codec, encoder->Encode(update))[1];
+  // The gap to the true sum is the residual, at most half a level; without
+  // feedback nothing of the 0.4 would ever arrive.
+  EXPECT_NEAR(sent, 5 * 0.4f, 0.5f);
+  EXPECT_EQ(Decode(*codec, codec->NewEncoder()->Encode(update))[1], 0.0f);
 }
 
 }  // namespace

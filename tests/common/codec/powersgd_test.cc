@@ -105,6 +105,25 @@ TEST(PowerSgdCodecTest, Fp16FactorsAndInt8VectorsCompose) {
   EXPECT_LT((layout.Matrix(absl::MakeConstSpan(decoded), 0) - m).norm(), 2e-3f * m.norm());
 }
 
+TEST(PowerSgdCodecTest, Int4FactorsAndVectorsCompose) {
+  const ParamLayout layout = Layout();
+  const PowerSgdCodec fp32(4, ValueCoding{}, ValueCoding{}, layout);
+  const PowerSgdCodec small(4, ValueCoding{CodecSpec::INT4, 16}, ValueCoding{CodecSpec::INT4, 16}, layout);
+  const std::vector<float> update = UpdateOfRank(layout, 2, 3);
+  const std::string payload = small.NewEncoder()->Encode(update);
+  EXPECT_EQ(payload.size(), small.MaxEncodedBytes());
+  // P (160 values) and Q (120) of the matrix, the small matrix (20) and the
+  // bias (30) whole: half a byte a value, one fp32 scale per 16 of them.
+  EXPECT_EQ(payload.size(), 1 + (80 + 10 * 4) + (60 + 8 * 4) + (10 + 2 * 4) + (15 + 2 * 4));
+  std::vector<float> decoded(update.size()), exact(update.size());
+  ASSERT_TRUE(small.Decode(payload, absl::MakeSpan(decoded)).ok());
+  ASSERT_TRUE(fp32.Decode(fp32.NewEncoder()->Encode(update), absl::MakeSpan(exact)).ok());
+  // Each factor value is within 1/14 of its block's absmax of fp32's; the
+  // product lands about 12 % off here.
+  const ConstMatrixMap m = layout.Matrix(absl::MakeConstSpan(exact), 0);
+  EXPECT_LT((layout.Matrix(absl::MakeConstSpan(decoded), 0) - m).norm(), 0.2f * m.norm());
+}
+
 TEST(PowerSgdCodecTest, RefusesMalformedPayloads) {
   const ParamLayout layout = Layout();
   const PowerSgdCodec codec(4, ValueCoding{}, ValueCoding{}, layout);

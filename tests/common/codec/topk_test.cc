@@ -60,18 +60,21 @@ TEST(TopKCodecTest, PayloadIsVarintGapsThenValues) {
   EXPECT_LE(payload.size(), codec.MaxEncodedBytes());
 }
 
-TEST(TopKCodecTest, Int8ValuesComposeWithinTheirBound) {
+TEST(TopKCodecTest, Int8AndInt4ValuesComposeWithinTheirBounds) {
   const size_t n = 4000, k = 400;
   const std::vector<float> update = Shuffled(n, 7);
   const TopKCodec fp32(k, ValueCoding{}, n);
-  const TopKCodec int8(k, ValueCoding{CodecSpec::INT8, 64}, n);
-  const std::string small = int8.Encode(update);
-  EXPECT_LT(small.size(), fp32.Encode(update).size() / 2);
-  std::vector<float> decoded(n);
-  ASSERT_TRUE(int8.Decode(small, absl::MakeSpan(decoded)).ok());
-  for (size_t i = 0; i < n; ++i) {
-    if (std::abs(update[i]) > n - k) EXPECT_NEAR(decoded[i], update[i], n / 254.0f);
-    else EXPECT_EQ(decoded[i], 0.0f);
+  for (auto [format, max_level] : {std::pair{CodecSpec::INT8, 127}, std::pair{CodecSpec::INT4, 7}}) {
+    const TopKCodec codec(k, ValueCoding{format, 64}, n);
+    const std::string small = codec.Encode(update);
+    EXPECT_LT(small.size(), fp32.Encode(update).size() / 2);
+    EXPECT_LE(small.size(), codec.MaxEncodedBytes());
+    std::vector<float> decoded(n);
+    ASSERT_TRUE(codec.Decode(small, absl::MakeSpan(decoded)).ok());
+    for (size_t i = 0; i < n; ++i) {
+      if (std::abs(update[i]) > n - k) EXPECT_NEAR(decoded[i], update[i], n / (2.0f * max_level));
+      else EXPECT_EQ(decoded[i], 0.0f);
+    }
   }
 }
 
