@@ -53,11 +53,14 @@ ABSL_FLAG(std::string, runs, "single,async4,async8,fedbuff8,diloco8,diloco8-dn",
           "Runs, in order; the first is the baseline");
 ABSL_FLAG(std::string, work_dir, "/tmp/tributary-convergence", "Job files and logs of each run");
 ABSL_FLAG(int, timeout_min, 20, "Gives up on a run after this many minutes");
-ABSL_FLAG(std::string, churn, "3:60:120",
+ABSL_FLAG(std::string, churn, "3:30:60",
           "Heterogeneous runs: WORKER:LEAVE_S:REJOIN_S[,...], worker WORKER leaves LEAVE_S seconds into the run "
           "and a new process of the same name joins at REJOIN_S; empty = nobody leaves");
 ABSL_FLAG(std::string, bytes_reference, "",
           "The run whose bytes per sample the table divides by (default: the first run)");
+ABSL_FLAG(std::string, all_changes, "",
+          "Text-format JobSpec merged into every run's job after its own changes, e.g. "
+          "'data { shuffle_examples: true }'");
 ABSL_FLAG(int, baseline_epochs, 0, "Epochs of the first run; 0 = the job's budget");
 ABSL_FLAG(int, epochs, 0,
           "Epochs of every run after the first (the baseline keeps the job's budget), to see how many samples a "
@@ -96,14 +99,16 @@ constexpr char kBatch128[] = "optimizer { lr: 0.006 warmup_steps: 13 }";
 // DiLoCo with H local steps of 16 sequences (a shard of 16 H): inner
 // AdamW, outer SGD-Nesterov at lr 0.7 with momentum 0.5 (the paper's 0.9
 // suits its H = 500; at H = 4 to 8 it overshoots: tests/e2e/training_test.cc).
-std::string Diloco(int h) {
+// The inner warmup counts every worker's steps (coordinator/run.h): 800 is
+// 100 steps of each of 8 workers, as in a DiLoCo worker's own count.
+std::string Diloco(int h, int warmup = 800) {
   return absl::StrFormat(R"(
   data { shard_examples: %d }
   local_steps: %d
-  inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: 100 clip_norm: 1 weight_decay: 0.1 }
+  inner_optimizer { kind: ADAMW lr: 0.003 warmup_steps: %d clip_norm: 1 weight_decay: 0.1 }
   optimizer { kind: SGD lr: 0.7 momentum: 0.5 nesterov: true schedule: CONSTANT warmup_steps: 0 clip_norm: 0 weight_decay: 0 }
   aggregation { weighting: CONSTANT })",
-                         16 * h, h);
+                         16 * h, h, warmup);
 }
 // Liu et al. 2024's delayed Nesterov for one update per version: the
 // momentum moves every 8 updates, each applied at lr / 8 meanwhile.
@@ -161,20 +166,40 @@ const std::vector<RunConfig>& AllConfigs() {
        absl::StrCat("data { shard_examples: 128 } ", kBatch128, " eval { interval_versions: 25 }")},
       {"sync8-diloco", "8 workers, synchronous DiLoCo H=8", 8, 1,
        absl::StrCat(Diloco(8), kSync8, " eval { interval_versions: 4 }")},
-      {"diloco8-dn-h8", "8 async workers, DiLoCo H=8, delayed Nesterov (period 8)", 8, 1,
+      {"diloco8-dn", "8 async workers, DiLoCo H=8, delayed Nesterov (period 8)", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " eval { interval_versions: 25 }")},
+      {"diloco8-dn-w100", "the same, inner warmup 100 (an eighth)", 8, 1,
+       absl::StrCat(Diloco(8, 100), kDelayedNesterov, " eval { interval_versions: 25 }")},
+      {"diloco8-dn-poly", "8 async workers, DiLoCo H=8, delayed Nesterov, weights (1 + staleness)^-0.5", 8, 1,
+       absl::StrCat(Diloco(8), kDelayedNesterov, " aggregation { weighting: POLYNOMIAL } eval { interval_versions: 25 }")},
+      {"diloco8-sum", "8 async workers, DiLoCo H=8, outer SGD lr 1, no momentum (progress added up)", 8, 1,
+       absl::StrCat(Diloco(8), " optimizer { lr: 1 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
+      {"diloco8-avg", "8 async workers, DiLoCo H=8, outer SGD lr 1/8, no momentum (averaged)", 8, 1,
+       absl::StrCat(Diloco(8), " optimizer { lr: 0.125 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
+      {"diloco8-avg2", "8 async workers, DiLoCo H=8, outer SGD lr 1/4, no momentum", 8, 1,
+       absl::StrCat(Diloco(8), " optimizer { lr: 0.25 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
       {"diloco8-buf8", "8 async workers, DiLoCo H=8, a step per 8 updates", 8, 1,
        absl::StrCat(Diloco(8), " aggregation { buffer_size: 8 } eval { interval_versions: 4 }")},
-      {"diloco8-dn-h8-int8", "8 async workers, DiLoCo H=8, delayed Nesterov, int8 both ways", 8, 1,
+      {"diloco8-dn-int8", "8 async workers, DiLoCo H=8, delayed Nesterov, int8 both ways", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, kDeltas, " codec { name: 'int8' } eval { interval_versions: 25 }")},
       {"diloco8-dn-h16-int4", "8 async workers, DiLoCo H=16, delayed Nesterov, int4 up, int8 down", 8, 1,
        absl::StrCat(Diloco(16), kDelayedNesterov, kDeltas, " codec { name: 'int4' } eval { interval_versions: 12 }")},
       {"diloco8-dn-h32-int4", "8 async workers, DiLoCo H=32, delayed Nesterov, int4 up, int8 down", 8, 1,
        absl::StrCat(Diloco(32), kDelayedNesterov, kDeltas, " codec { name: 'int4' } eval { interval_versions: 6 }")},
+      {"sync8-diloco-h16-int4", "8 workers, synchronous DiLoCo H=16, int4 up, int8 down", 8, 1,
+       absl::StrCat(Diloco(16), kSync8, kDeltas, " codec { name: 'int4' } eval { interval_versions: 2 }")},
+      {"sync8-diloco-h32-int4", "8 workers, synchronous DiLoCo H=32, int4 up, int8 down", 8, 1,
+       absl::StrCat(Diloco(32), kSync8, kDeltas, " codec { name: 'int4' } eval { interval_versions: 1 }")},
       {"sync8-diloco-het", "8 workers 1x-4x slow, one leaving, synchronous DiLoCo H=8", 8, 1,
        absl::StrCat(Diloco(8), kSync8, " eval { interval_versions: 4 }"), kHeterogeneous},
       {"diloco8-dn-het", "8 async workers 1x-4x slow, one leaving, DiLoCo H=8, delayed Nesterov", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " eval { interval_versions: 25 }"), kHeterogeneous},
+      {"diloco8-dn-poly-het", "the same, updates weighted by (1 + staleness)^-0.5", 8, 1,
+       absl::StrCat(Diloco(8), kDelayedNesterov, " aggregation { weighting: POLYNOMIAL } eval { interval_versions: 25 }"),
+       kHeterogeneous},
+      {"diloco8-buf8-het", "8 async workers 1x-4x slow, one leaving, DiLoCo H=8, a step per 8 updates", 8, 1,
+       absl::StrCat(Diloco(8), " aggregation { buffer_size: 8 max_staleness: 16 } eval { interval_versions: 4 }"),
+       kHeterogeneous},
   };
   return *configs;
 }
@@ -225,6 +250,9 @@ absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSp
   tributary::v1::JobSpec job = base;
   if (!google::protobuf::TextFormat::MergeFromString(config.job_changes, &job)) {
     return absl::InternalError("bad job changes for " + config.name);
+  }
+  if (!google::protobuf::TextFormat::MergeFromString(absl::GetFlag(FLAGS_all_changes), &job)) {
+    return absl::InvalidArgumentError("--all_changes: not a text-format JobSpec");
   }
   if (epochs > 0) job.mutable_budget()->set_epochs(epochs);
   std::string text;

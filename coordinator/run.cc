@@ -87,7 +87,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
 
 uint64_t TrainingRun::InnerScheduleSteps() {
   absl::MutexLock lock(&mu_);
-  return EpochScheduleSteps(job_, ledger_) * static_cast<uint64_t>(job_.local_steps());
+  return EpochScheduleSteps(job_, ledger_) * static_cast<uint64_t>(UpdatesPerVersion(job_)) * job_.local_steps();
 }
 
 double TrainingRun::SecondsSinceStart(absl::Time now) const {
@@ -300,13 +300,14 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
   task.set_base_version(model->version);
   task.set_model_bytes(model->bytes.size());
   // A task's local steps continue the run's inner schedule where the model
-  // it starts from stands: H steps per version, as the outer schedule
-  // takes one step per version (InnerScheduleSteps).
+  // it starts from stands: a version stands for the UpdatesPerVersion
+  // tasks that made it, H steps each (InnerScheduleSteps).
   const int local_steps = job_.local_steps();
+  const uint64_t steps_per_version = static_cast<uint64_t>(UpdatesPerVersion(job_)) * local_steps;
   task.set_local_steps(local_steps);
   task.set_batch_examples((shard.examples + local_steps - 1) / local_steps);
-  task.set_schedule_step(model->version * local_steps);
-  if (budget_.enabled()) task.set_schedule_total_steps(budget_.schedule_steps() * local_steps);
+  task.set_schedule_step(model->version * steps_per_version);
+  if (budget_.enabled()) task.set_schedule_total_steps(budget_.schedule_steps() * steps_per_version);
   task.set_lease_deadline_unix_s(absl::ToDoubleSeconds(lease->deadline - absl::UnixEpoch()));
   return decision;
 }

@@ -128,13 +128,15 @@ class TrainingRun {
 
   const tributary::v1::JobSpec& job() const { return job_; }
   // The length of the workers' inner learning-rate schedule (jobs with
-  // local steps): the outer schedule's (one step per version: per update,
-  // per buffer_size updates, per SYNC round) times the local steps, so that
-  // a task starting from version v continues it at v x local steps and the
-  // last version's tasks end it, in every mode (as in DiLoCo, where each
-  // worker's inner schedule runs over rounds x H steps). Under a time
-  // budget each task carries the current estimate instead
-  // (Task.schedule_total_steps).
+  // local steps): every worker's local steps, tasks x H, so that the
+  // schedule is a function of the samples seen, the same in every mode
+  // and for any number of workers (warmup_steps are batches of the run,
+  // not of one worker). A task from version v starts at v x K x H, K the
+  // updates per version (buffer_size, or a SYNC round), so the version
+  // that ends the budget stands at the schedule's end in every mode (it
+  // once stood at v x H, and with K > 1 the inner cosine got 1/K of the
+  // way). Under a time budget each task carries the current estimate
+  // instead (Task.schedule_total_steps).
   uint64_t InnerScheduleSteps();
 
   // Registers a worker under `session_token` (made by the caller from a

@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -80,8 +82,22 @@ bool Worker::SleepUnlessStopped(absl::Duration d) {
   return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
 }
 
-absl::Duration Worker::Throttle(absl::Duration compute) {
-  const absl::Duration wait = options_.task_delay + (options_.slowdown - 1) * compute;
+namespace {
+
+absl::Duration ProcessCpuTime() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return absl::DurationFromTimespec(t);
+}
+
+}  // namespace
+
+absl::Duration Worker::Throttle(absl::Duration compute, absl::Duration cpu) {
+  // F times the CPU time, not the wall time: on a machine shared with other
+  // workers (benchmarks run eight on two cores) computing at the same
+  // moment stretches everyone's wall time, and F times that would slow
+  // them down twice.
+  const absl::Duration wait = options_.task_delay + options_.slowdown * cpu - compute;
   if (wait <= absl::ZeroDuration()) return absl::ZeroDuration();
   const absl::Time start = absl::Now();
   SleepUnlessStopped(wait);
@@ -447,11 +463,12 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string&
   };
   phases_.Enter(Phase::kCompute, absl::Now());
   const absl::Time start = absl::Now();
+  const absl::Duration cpu_start = ProcessCpuTime();
   update_.resize(trainer_->model().layout().size());
   absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, model->params(), shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   attacker_.Corrupt(absl::MakeSpan(update_));
-  Throttle(absl::Now() - start);
+  Throttle(absl::Now() - start, ProcessCpuTime() - cpu_start);
   const absl::Duration compute = absl::Now() - start;
   if (stopped()) return absl::OkStatus();
   if (Revoked(task.task_id())) {
@@ -488,7 +505,7 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
   }
   current_task_ = task.task_id();
   absl::Cleanup idle = [this] { current_task_ = 0; };
-  absl::Duration compute = absl::ZeroDuration();
+  absl::Duration compute = absl::ZeroDuration(), cpu = absl::ZeroDuration();
   LossStats stats;
   const int64_t steps = trainer_->Steps(task, shard);
   for (int64_t i = 0; i < steps; ++i) {
@@ -509,11 +526,13 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     }
     phases_.Enter(Phase::kCompute, absl::Now());
     const absl::Time step_start = absl::Now();
+    const absl::Duration cpu_start = ProcessCpuTime();
     stats += trainer_->Step(task, i, shard);
     compute += absl::Now() - step_start;
+    cpu += ProcessCpuTime() - cpu_start;
   }
   phases_.Enter(Phase::kCompute, absl::Now());
-  compute += Throttle(compute);
+  compute += Throttle(compute, cpu);
   // This task's update is measured from the model the round brings.
   if (absl::Status s = FinishRound(); !s.ok()) {
     Release(task.task_id());
