@@ -13,14 +13,17 @@
 //   build/bin/convergence --out=docs/compression
 //       --runs=single,int8,powersgd4,topk1-int8,diloco1,diloco1-topk5-int8,diloco1-powersgd4
 //   build/bin/convergence --baseline_epochs=2 --epochs=2 --out=docs/sync
-//       --runs=sync8,fedbuff8-sync,single128,sync8-diloco,diloco8-dn-h8
-//   build/bin/convergence --baseline_epochs=2 --epochs=2 --out=docs/heterogeneous
-//       --runs=sync8-diloco-het,diloco8-dn-het
+//       --all_changes='data { shuffle_examples: true }'
+//       --runs=sync8,fedbuff8-sync,async8,single128,sync8-diloco,diloco8-dn-h8,diloco8-avg,...
+//   build/bin/convergence --baseline_epochs=2 --epochs=4 --out=docs/heterogeneous
+//       --all_changes='data { shuffle_examples: true }' --runs=sync8-diloco-het,diloco8-avg-het,diloco8-dn-het
 //
 // Heterogeneous runs (names ending in -het) slow their workers down with
 // the worker's --test_slowdown: relative speeds 1x to 4x, every worker at
 // least 2x slower than the machine so that the eight of them fit on two
-// cores (each computes 1/F of the time and waits the rest), and --churn
+// cores (each computes 1/F of the time and waits the rest: until F times
+// the task's CPU time has passed, so that workers computing at the same
+// moment on the shared cores are not slowed twice), and --churn
 // makes workers leave (SIGTERM: a clean leave) and come back as new
 // processes. Their wall time is measured, not simulated.
 //
@@ -115,6 +118,11 @@ std::string Diloco(int h, int warmup = 800) {
 constexpr char kDelayedNesterov[] = " optimizer { momentum_period: 8 } aggregation { max_staleness: 64 }";
 // Downloads as int8 differences from the version a worker holds.
 constexpr char kDeltas[] = " codec { model_deltas: true }";
+// An outer SGD without momentum: lr 1 adds every pseudo-gradient up (one
+// worker: the inner optimizer alone), lr 1/N averages N workers' progress.
+std::string PlainOuterSgd(double lr) {
+  return absl::StrFormat(" optimizer { lr: %g momentum: 0 nesterov: false }", lr);
+}
 
 // DiLoCo: 20 inner AdamW steps of 16 sequences per task (a shard of 320),
 // outer SGD-Nesterov at the paper's lr 0.7 / momentum 0.9.
@@ -146,9 +154,9 @@ const std::vector<RunConfig>& AllConfigs() {
       {"diloco1", "1 worker, DiLoCo H=20, fp32", 1, 2, kDiloco},
       // Why DiLoCo with one worker costs what it does (--runs=single,diloco1,...).
       {"diloco1-identity", "1 worker, DiLoCo H=20, outer SGD lr 1, no momentum (= AdamW alone)", 1, 2,
-       absl::StrCat(kDiloco, " optimizer { lr: 1 momentum: 0 nesterov: false }")},
+       absl::StrCat(kDiloco, PlainOuterSgd(1))},
       {"diloco1-lookahead", "1 worker, DiLoCo H=20, outer SGD lr 0.5, no momentum (Lookahead)", 1, 2,
-       absl::StrCat(kDiloco, " optimizer { lr: 0.5 momentum: 0 nesterov: false }")},
+       absl::StrCat(kDiloco, PlainOuterSgd(0.5))},
       {"diloco1-m05", "1 worker, DiLoCo H=20, outer Nesterov lr 0.7, momentum 0.5", 1, 2,
        absl::StrCat(kDiloco, " optimizer { momentum: 0.5 }")},
       {"diloco1-int8", "1 worker, DiLoCo H=20, int8 (blocks of 256)", 1, 2,
@@ -166,24 +174,28 @@ const std::vector<RunConfig>& AllConfigs() {
        absl::StrCat("data { shard_examples: 128 } ", kBatch128, " eval { interval_versions: 25 }")},
       {"sync8-diloco", "8 workers, synchronous DiLoCo H=8", 8, 1,
        absl::StrCat(Diloco(8), kSync8, " eval { interval_versions: 4 }")},
-      {"diloco8-dn", "8 async workers, DiLoCo H=8, delayed Nesterov (period 8)", 8, 1,
+      {"diloco8-dn-h8", "8 async workers, DiLoCo H=8, delayed Nesterov (period 8)", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " eval { interval_versions: 25 }")},
       {"diloco8-dn-w100", "the same, inner warmup 100 (an eighth)", 8, 1,
        absl::StrCat(Diloco(8, 100), kDelayedNesterov, " eval { interval_versions: 25 }")},
       {"diloco8-dn-poly", "8 async workers, DiLoCo H=8, delayed Nesterov, weights (1 + staleness)^-0.5", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " aggregation { weighting: POLYNOMIAL } eval { interval_versions: 25 }")},
       {"diloco8-sum", "8 async workers, DiLoCo H=8, outer SGD lr 1, no momentum (progress added up)", 8, 1,
-       absl::StrCat(Diloco(8), " optimizer { lr: 1 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
+       absl::StrCat(Diloco(8), PlainOuterSgd(1), " eval { interval_versions: 25 }")},
       {"diloco8-avg", "8 async workers, DiLoCo H=8, outer SGD lr 1/8, no momentum (averaged)", 8, 1,
-       absl::StrCat(Diloco(8), " optimizer { lr: 0.125 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
+       absl::StrCat(Diloco(8), PlainOuterSgd(0.125), " eval { interval_versions: 25 }")},
+      {"diloco8-avg16", "8 async workers, DiLoCo H=8, outer SGD lr 1/16, no momentum", 8, 1,
+       absl::StrCat(Diloco(8), PlainOuterSgd(0.0625), " eval { interval_versions: 25 }")},
       {"diloco8-avg2", "8 async workers, DiLoCo H=8, outer SGD lr 1/4, no momentum", 8, 1,
-       absl::StrCat(Diloco(8), " optimizer { lr: 0.25 momentum: 0 nesterov: false } eval { interval_versions: 25 }")},
+       absl::StrCat(Diloco(8), PlainOuterSgd(0.25), " eval { interval_versions: 25 }")},
       {"diloco8-buf8", "8 async workers, DiLoCo H=8, a step per 8 updates", 8, 1,
        absl::StrCat(Diloco(8), " aggregation { buffer_size: 8 } eval { interval_versions: 4 }")},
       {"diloco8-dn-int8", "8 async workers, DiLoCo H=8, delayed Nesterov, int8 both ways", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, kDeltas, " codec { name: 'int8' } eval { interval_versions: 25 }")},
       {"diloco8-dn-h16-int4", "8 async workers, DiLoCo H=16, delayed Nesterov, int4 up, int8 down", 8, 1,
        absl::StrCat(Diloco(16), kDelayedNesterov, kDeltas, " codec { name: 'int4' } eval { interval_versions: 12 }")},
+      {"diloco8-avg-h16-int4", "8 async workers, DiLoCo H=16, outer SGD lr 1/8, int4 up, int8 down", 8, 1,
+       absl::StrCat(Diloco(16), kDeltas, PlainOuterSgd(0.125), " codec { name: 'int4' } eval { interval_versions: 12 }")},
       {"diloco8-dn-h32-int4", "8 async workers, DiLoCo H=32, delayed Nesterov, int4 up, int8 down", 8, 1,
        absl::StrCat(Diloco(32), kDelayedNesterov, kDeltas, " codec { name: 'int4' } eval { interval_versions: 6 }")},
       {"sync8-diloco-h16-int4", "8 workers, synchronous DiLoCo H=16, int4 up, int8 down", 8, 1,
@@ -194,6 +206,9 @@ const std::vector<RunConfig>& AllConfigs() {
        absl::StrCat(Diloco(8), kSync8, " eval { interval_versions: 4 }"), kHeterogeneous},
       {"diloco8-dn-het", "8 async workers 1x-4x slow, one leaving, DiLoCo H=8, delayed Nesterov", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " eval { interval_versions: 25 }"), kHeterogeneous},
+      {"diloco8-avg-het", "8 async workers 1x-4x slow, one leaving, DiLoCo H=8, outer SGD lr 1/8", 8, 1,
+       absl::StrCat(Diloco(8), PlainOuterSgd(0.125), " eval { interval_versions: 25 }"),
+       kHeterogeneous},
       {"diloco8-dn-poly-het", "the same, updates weighted by (1 + staleness)^-0.5", 8, 1,
        absl::StrCat(Diloco(8), kDelayedNesterov, " aggregation { weighting: POLYNOMIAL } eval { interval_versions: 25 }"),
        kHeterogeneous},
@@ -238,10 +253,16 @@ absl::StatusOr<std::vector<ChurnEvent>> ParseChurn(absl::string_view text) {
 }
 
 std::optional<RunConfig> FindConfig(const std::string& name) {
+  std::optional<RunConfig> found;
   for (const RunConfig& c : AllConfigs()) {
-    if (c.name == name) return c;
+    if (c.name != name) continue;
+    if (found) {
+      std::fprintf(stderr, "two runs are named \"%s\"\n", name.c_str());
+      std::abort();
+    }
+    found = c;
   }
-  return std::nullopt;
+  return found;
 }
 
 // Starts the cluster, waits for the final evaluation, returns the curve.

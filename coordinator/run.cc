@@ -87,7 +87,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
 
 uint64_t TrainingRun::InnerScheduleSteps() {
   absl::MutexLock lock(&mu_);
-  return EpochScheduleSteps(job_, ledger_) * static_cast<uint64_t>(UpdatesPerVersion(job_)) * job_.local_steps();
+  return ledger_.counts().total * static_cast<uint64_t>(job_.local_steps());
 }
 
 double TrainingRun::SecondsSinceStart(absl::Time now) const {
