@@ -38,9 +38,9 @@ ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");
 ABSL_FLAG(double, test_slowdown, 1,
-          "Testing only: run F times slower than this machine (after computing a task, wait until F times its "
-          "CPU time has passed: F - 1 times its compute on an idle machine), for experiments with workers of "
-          "different speeds; 1 = full speed");
+          "Testing only: run F times slower than this machine (after computing a task, wait F - 1 times as long "
+          "as it took, its CPU time when that is less), for experiments with workers of different speeds; "
+          "1 = full speed");
 ABSL_FLAG(std::string, test_attack, "",
           "Testing only: corrupt every update like a Byzantine worker (sign_flip, scale100, alie or alie:Z)");
 

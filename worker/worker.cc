@@ -1,7 +1,5 @@
 #include "worker/worker.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -82,22 +80,8 @@ bool Worker::SleepUnlessStopped(absl::Duration d) {
   return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
 }
 
-namespace {
-
-absl::Duration ProcessCpuTime() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return absl::DurationFromTimespec(t);
-}
-
-}  // namespace
-
 absl::Duration Worker::Throttle(absl::Duration compute, absl::Duration cpu) {
-  // F times the CPU time, not the wall time: on a machine shared with other
-  // workers (benchmarks run eight on two cores) computing at the same
-  // moment stretches everyone's wall time, and F times that would slow
-  // them down twice.
-  const absl::Duration wait = options_.task_delay + options_.slowdown * cpu - compute;
+  const absl::Duration wait = options_.task_delay + SlowdownWait(options_.slowdown, compute, cpu);
   if (wait <= absl::ZeroDuration()) return absl::ZeroDuration();
   const absl::Time start = absl::Now();
   SleepUnlessStopped(wait);

@@ -42,6 +42,7 @@
 #include "worker/payload_cache.h"
 #include "worker/phase_clock.h"
 #include "worker/progress.h"
+#include "worker/slowdown.h"
 #include "worker/trainer.h"
 
 namespace tributary::worker {
@@ -55,7 +56,7 @@ struct WorkerOptions {
   std::string cache_dir;
   int64_t max_tasks = 0;  // 0: until the job ends.
   absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
-  double slowdown = 1;  // Testing: F times slower (a task takes F times its CPU time).
+  double slowdown = 1;  // Testing: F times slower (slowdown.h).
   Attack attack;  // Testing: a Byzantine worker.
   bool terminal = false;  // stderr is a terminal: summarise progress.
   uint64_t seed = 0;  // Jitter of the backoff.
@@ -154,8 +155,8 @@ class Worker {
   // Sleeps for `d` unless stopped first; returns whether stopped.
   bool SleepUnlessStopped(absl::Duration d);
   // Testing: waits out the task delay and the slowdown of a task that
-  // computed for `compute` using `cpu` of CPU time (until slowdown x cpu
-  // has passed); returns the time waited (counted as compute).
+  // computed for `compute` using `cpu` of CPU time (slowdown.h); returns
+  // the time waited (counted as compute).
   absl::Duration Throttle(absl::Duration compute, absl::Duration cpu);
   bool stopped();
   // Leases this worker holds, for heartbeats; revoked ones are remembered.
