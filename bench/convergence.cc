@@ -21,9 +21,10 @@
 // Heterogeneous runs (names ending in -het) slow their workers down with
 // the worker's --test_slowdown: relative speeds 1x to 4x, every worker at
 // least 2x slower than the machine so that the eight of them fit on two
-// cores (each computes 1/F of the time and waits the rest: until F times
-// the task's CPU time has passed, so that workers computing at the same
-// moment on the shared cores are not slowed twice), and --churn
+// cores (each computes 1/F of the time and waits the rest, the task's
+// idle-machine time taken from its CPU time so that workers computing at
+// the same moment on the shared cores are not slowed twice:
+// worker/slowdown.h), and --churn
 // makes workers leave (SIGTERM: a clean leave) and come back as new
 // processes. Their wall time is measured, not simulated.
 //
