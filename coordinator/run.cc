@@ -276,8 +276,8 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
     // A round has buffer_size tasks, at most one per worker at a time: a
     // worker leasing ahead would otherwise take a slot and compute two of
     // them while another waits.
-    const bool holds = std::any_of(keep.begin(), keep.end(),
-                                   [&](uint64_t task) { return ledger_.HoldsLease(task, worker_id); });
+    bool holds = false;  // A loop, not a lambda: the analysis sees mu_ held here.
+    for (uint64_t task : keep) holds = holds || ledger_.HoldsLease(task, worker_id);
     if (holds || aggregator_.buffered() + ledger_.counts().leased >= UpdatesPerVersion(job_)) {
       decision.retry_after = kRetryWhenRoundFull;
       return decision;
