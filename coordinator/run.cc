@@ -139,9 +139,12 @@ void TrainingRun::CloseRoundOnQuorum(absl::Time now) {
 void TrainingRun::AdvanceBudget(absl::Time now) {
   if (!budget_.enabled() || ledger_.finished()) return;
   const int64_t leased = ledger_.counts().leased;
+  const bool was_leasing = budget_.leasing();
   const BudgetEvent event = budget_.Advance(SecondsSinceStart(now), aggregator_.version(), leased);
   aggregator_.set_total_steps(budget_.schedule_steps());
-  if (event == BudgetEvent::kDeadline) {
+  // With no lease out at the deadline, it ends the training at once
+  // (kEnded, no kDeadline): say that the time is up either way.
+  if (was_leasing && !budget_.leasing()) {
     TLOG(INFO) << "time budget of " << budget_.seconds() << " s spent at version " << aggregator_.version()
                << ": no new tasks; " << leased << " task(s) in flight may still submit for "
                << job_.lease().lease_timeout_s() << " s";
