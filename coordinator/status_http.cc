@@ -15,6 +15,7 @@
 #include "common/file.h"
 #include "common/sha256.h"
 #include "coordinator/dashboard.h"
+#include "coordinator/metrics.h"
 #include "coordinator/status_json.h"
 
 namespace tributary::coordinator {
@@ -48,6 +49,7 @@ std::vector<Route> Routes(TrainingRun& run) {
       {"/api/status", true, [&run] { return Json(StatusJson(run.Status())); }},
       {"/api/history", true, [&run] { return Json(HistoryJson(run.History())); }},
       {"/api/ledger", true, [&run] { return Json(LedgerJson(run.LedgerItems())); }},
+      {"/metrics", true, [&run] { return Content(PrometheusText(run.Status()), kPrometheusContentType); }},
   };
 }
 

@@ -167,6 +167,10 @@ TEST_F(StatusHttpTest, ServesTheRoutesOneRequestPerConnection) {
   EXPECT_THAT(health.text, HasSubstr("\r\n\r\nok\n"));
   EXPECT_THAT(Exchange(port(), Get("/api/status")).text, HasSubstr("\"job\":\"tiny\""));
   EXPECT_EQ(Exchange(port(), Get("/")).status, 200);
+  const Reply metrics = Exchange(port(), Get("/metrics"));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.text, HasSubstr("Content-Type: text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics.text, HasSubstr("\r\n\r\n# HELP tributary_model_version "));
   EXPECT_EQ(Exchange(port(), Get("/nowhere")).status, 404);
   EXPECT_EQ(server_->url(), absl::StrCat("http://127.0.0.1:", port(), "/"));
 }
@@ -376,6 +380,7 @@ TEST_F(StatusHttpTest, TokenGuardsEverythingButTheStaticPageAndHealthz) {
   EXPECT_EQ(Exchange(port(), Get("/metrics")).status, 401);
   EXPECT_EQ(Exchange(port(), Get("/api/history", "Authorization: Bearer s3cret\r\n")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/api/ledger", "Authorization: Bearer s3cret\r\n")).status, 200);
+  EXPECT_EQ(Exchange(port(), Get("/metrics", "Authorization: Bearer s3cret\r\n")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/")).status, 200);
 }

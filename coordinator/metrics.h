@@ -1,0 +1,24 @@
+// GET /metrics: the run's counters and gauges in the Prometheus text
+// exposition format (version 0.0.4), every name prefixed tributary_, each
+// with HELP and TYPE. Labels stay bounded: reasons and states are the
+// code's own fixed sets, and there is no per-worker label (a run may have
+// thousands of workers); per-worker detail is on /api/status.
+//
+// A pure function of one RunStatus snapshot: values that are not known yet
+// (no evaluation so far, no time report) are left out, not written as NaN.
+#ifndef TRIBUTARY_COORDINATOR_METRICS_H_
+#define TRIBUTARY_COORDINATOR_METRICS_H_
+
+#include <string>
+
+#include "coordinator/run.h"
+
+namespace tributary::coordinator {
+
+inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string PrometheusText(const RunStatus& status);
+
+}  // namespace tributary::coordinator
+
+#endif  // TRIBUTARY_COORDINATOR_METRICS_H_
