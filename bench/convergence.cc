@@ -314,37 +314,37 @@ absl::StatusOr<Curve> RunOne(const RunConfig& config, const tributary::v1::JobSp
     if (absl::Status s = start_worker(i); !s.ok()) return s;
   }
   const absl::Time start = absl::Now();
-  // Churn (heterogeneous runs only): pending leaves, then rejoins.
-  std::vector<ChurnEvent> leaves, rejoins;
+  // Churn (heterogeneous runs only): each event a leave and a rejoin, in time order.
+  struct ChurnStep {
+    double at_s;
+    int worker;
+    bool leave;
+  };
+  std::vector<ChurnStep> steps;
   if (!config.slowdowns.empty()) {
     for (const ChurnEvent& e : churn) {
-      if (e.worker < config.workers) leaves.push_back(e);
+      if (e.worker >= config.workers) continue;
+      steps.push_back({e.leave_s, e.worker, true});
+      steps.push_back({e.rejoin_s, e.worker, false});
     }
   }
+  std::stable_sort(steps.begin(), steps.end(), [](const ChurnStep& a, const ChurnStep& b) { return a.at_s < b.at_s; });
+  size_t next_step = 0;
   absl::Status churn_error;
   int64_t last_report = -1;
   const bool done = testing::WaitFor(
       [&] {
         const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-        for (auto it = leaves.begin(); it != leaves.end();) {
-          if (elapsed < it->leave_s) {
-            ++it;
-            continue;
+        for (; next_step < steps.size() && steps[next_step].at_s <= elapsed; ++next_step) {
+          const ChurnStep& step = steps[next_step];
+          std::fprintf(stderr, "  %s: w%d %s at %.0f s\n", config.name.c_str(), step.worker,
+                       step.leave ? "leaves" : "rejoins", elapsed);
+          if (step.leave) {
+            workers[step.worker]->Signal(SIGTERM);
+            workers[step.worker]->Wait(absl::Seconds(30));
+          } else if (absl::Status s = start_worker(step.worker); !s.ok()) {
+            churn_error = s;
           }
-          std::fprintf(stderr, "  %s: w%d leaves at %.0f s\n", config.name.c_str(), it->worker, elapsed);
-          workers[it->worker]->Signal(SIGTERM);
-          workers[it->worker]->Wait(absl::Seconds(30));
-          rejoins.push_back(*it);
-          it = leaves.erase(it);
-        }
-        for (auto it = rejoins.begin(); it != rejoins.end();) {
-          if (elapsed < it->rejoin_s) {
-            ++it;
-            continue;
-          }
-          std::fprintf(stderr, "  %s: w%d rejoins at %.0f s\n", config.name.c_str(), it->worker, elapsed);
-          if (absl::Status s = start_worker(it->worker); !s.ok()) churn_error = s;
-          it = rejoins.erase(it);
         }
         if (!churn_error.ok()) return true;
         absl::StatusOr<json> s = testing::GetJson(ports->http, "/api/status");

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstring>
 #include <random>
 #include <set>
 
@@ -130,15 +129,11 @@ absl::StatusOr<std::string> ImageRecords(const IdxArray& images, const IdxArray&
 void ShuffleRecords(std::string& records, int64_t example_bytes, uint64_t seed) {
   const int64_t n = static_cast<int64_t>(records.size()) / example_bytes;
   std::mt19937_64 rng(seed);
-  std::string scratch(example_bytes, '\0');
   for (int64_t i = n - 1; i > 0; --i) {
     const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
     if (j == i) continue;
     char* a = &records[i * example_bytes];
-    char* b = &records[j * example_bytes];
-    std::memcpy(scratch.data(), a, example_bytes);
-    std::memcpy(a, b, example_bytes);
-    std::memcpy(b, scratch.data(), example_bytes);
+    std::swap_ranges(a, a + example_bytes, &records[j * example_bytes]);
   }
 }
 
