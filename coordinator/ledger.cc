@@ -65,6 +65,9 @@ std::optional<Lease> ShardLedger::LeaseNext(absl::string_view worker, uint64_t b
   item.worker = std::string(worker);
   item.base_version = base_version;
   item.deadline = now + lease_timeout_;
+  item.leased_at = now;
+  ++lease_counts_.leased;
+  if (item.leases > 0) ++lease_counts_.reissued;
   ++item.leases;
   task_to_item_[item.task_id] = index;
   return Lease{item.task_id, item.epoch, item.shard, item.deadline};
@@ -95,18 +98,28 @@ std::vector<uint64_t> ShardLedger::RequeueLeasedIf(const std::function<bool(cons
 }
 
 std::vector<uint64_t> ShardLedger::ExpireLeases(absl::Time now) {
-  return RequeueLeasedIf([now](const WorkItem& item) { return item.deadline <= now; });
+  std::vector<uint64_t> ids = RequeueLeasedIf([now](const WorkItem& item) { return item.deadline <= now; });
+  lease_counts_.expired += static_cast<int64_t>(ids.size());
+  return ids;
+}
+
+std::vector<uint64_t> ShardLedger::RevokeAll() {
+  std::vector<uint64_t> ids = RequeueLeasedIf([](const WorkItem&) { return true; });
+  lease_counts_.revoked += static_cast<int64_t>(ids.size());
+  return ids;
 }
 
 std::vector<uint64_t> ShardLedger::ReleaseWorker(absl::string_view worker) {
-  return RequeueLeasedIf([worker](const WorkItem& item) { return item.worker == worker; });
+  return ReleaseWorkerExcept(worker, {});
 }
 
 std::vector<uint64_t> ShardLedger::ReleaseWorkerExcept(absl::string_view worker,
                                                        absl::Span<const uint64_t> keep) {
-  return RequeueLeasedIf([worker, keep](const WorkItem& item) {
+  std::vector<uint64_t> ids = RequeueLeasedIf([worker, keep](const WorkItem& item) {
     return item.worker == worker && std::find(keep.begin(), keep.end(), item.task_id) == keep.end();
   });
+  lease_counts_.released += static_cast<int64_t>(ids.size());
+  return ids;
 }
 
 const WorkItem* ShardLedger::Find(uint64_t task_id) const {
@@ -168,6 +181,9 @@ tributary::v1::LedgerState ShardLedger::SaveState() const {
   for (int index : pending_) state.add_pending(index);
   state.set_next_task_id(next_task_id_);
   state.set_incarnation(incarnation_);
+  state.set_expired(lease_counts_.expired);
+  state.set_released(lease_counts_.released);
+  state.set_revoked(lease_counts_.revoked);
   return state;
 }
 
@@ -213,12 +229,20 @@ absl::StatusOr<ShardLedger> ShardLedger::Restore(const LedgerOptions& options,
     item.base_version = saved.base_version();
     item.leases = saved.leases();
     item.completions = saved.completions();
+    ledger.lease_counts_.leased += item.leases;
+    ledger.lease_counts_.reissued += std::max(0, item.leases - 1);
     if (item.task_id != 0) ledger.task_to_item_[item.task_id] = index;
     if (saved.state() == tributary::v1::LedgerItemState::LEASED) was_leased.push_back(index);
     ++(done ? ledger.counts_.done : ledger.counts_.pending);
     ledger.items_.push_back(std::move(item));
   }
   ledger.counts_.total = total;
+  if (state.expired() < 0 || state.released() < 0 || state.revoked() < 0) {
+    return absl::InvalidArgumentError("ledger: negative lease counts");
+  }
+  ledger.lease_counts_.expired = state.expired();
+  ledger.lease_counts_.released = state.released();
+  ledger.lease_counts_.revoked = state.revoked();
   ledger.incarnation_ = state.incarnation() + 1;
   ledger.next_task_id_ = std::max(ledger.next_task_id_, kTaskIdsPerIncarnation * ledger.incarnation_ + 1);
 

@@ -40,6 +40,7 @@ struct WorkItem {
   std::string worker;        // Holder of the current lease, or who completed it.
   uint64_t base_version = 0; // Model version the current lease started from.
   absl::Time deadline;       // Of the current lease.
+  absl::Time leased_at;      // When the current lease was handed out.
   int leases = 0;            // Times this item was handed out.
   int completions = 0;       // Times it was applied; the ledger keeps it <= 1.
 };
@@ -56,6 +57,17 @@ struct LedgerCounts {
   int64_t done = 0;
   int64_t leased = 0;
   int64_t pending = 0;
+};
+
+// Leases over the run: handed out, of them handed out again (an item
+// leased before: its earlier lease expired, was released or revoked, or
+// its update was rejected), and given back to the queue by cause.
+struct LeaseCounts {
+  int64_t leased = 0;
+  int64_t reissued = 0;
+  int64_t expired = 0;   // Past the deadline: the worker stopped renewing.
+  int64_t released = 0;  // Its worker left, was lost or banned, or dropped it.
+  int64_t revoked = 0;   // By the run: a round closed without it, or the time ran out.
 };
 
 struct LedgerOptions {
@@ -89,6 +101,10 @@ class ShardLedger {
   // Returns every lease past its deadline to the queue; returns their task ids.
   std::vector<uint64_t> ExpireLeases(absl::Time now);
 
+  // Returns every lease out to the queue (the run revokes them); returns
+  // their task ids.
+  std::vector<uint64_t> RevokeAll();
+
   // Returns every lease `worker` holds to the queue (it left or was lost).
   std::vector<uint64_t> ReleaseWorker(absl::string_view worker);
 
@@ -118,6 +134,7 @@ class ShardLedger {
 
   bool finished() const { return counts_.done == counts_.total; }
   LedgerCounts counts() const { return counts_; }
+  const LeaseCounts& lease_counts() const { return lease_counts_; }
   const std::vector<WorkItem>& items() const { return items_; }
 
  private:
@@ -135,6 +152,7 @@ class ShardLedger {
   uint64_t next_task_id_ = 1;
   uint32_t incarnation_ = 0;
   LedgerCounts counts_;
+  LeaseCounts lease_counts_;
 };
 
 }  // namespace tributary::coordinator

@@ -2,7 +2,9 @@
 // exposition format (version 0.0.4), every name prefixed tributary_, each
 // with HELP and TYPE. Labels stay bounded: reasons and states are the
 // code's own fixed sets, and there is no per-worker label (a run may have
-// thousands of workers); per-worker detail is on /api/status.
+// thousands of workers; per-worker detail is on /api/status) unless the
+// job asks for it (monitoring.per_worker_metrics): then one series per
+// worker record in memory, which the registry bounds.
 //
 // A pure function of one RunStatus snapshot: values that are not known yet
 // (no evaluation so far, no time report) are left out, not written as NaN.

@@ -58,12 +58,14 @@ Sha256Digest DatasetDigest(const Dataset& dataset) {
 }
 
 // Whether a checkpoint of `saved` may go on as `job`: the same in all but
-// how often checkpoints are written.
+// how often checkpoints are written, the limits and what is monitored.
 bool SameJob(tributary::v1::JobSpec saved, tributary::v1::JobSpec job) {
   saved.clear_checkpoint();
   job.clear_checkpoint();
   saved.clear_limits();
   job.clear_limits();
+  saved.clear_monitoring();
+  job.clear_monitoring();
   return google::protobuf::util::MessageDifferencer::Equivalent(saved, job);
 }
 
@@ -128,7 +130,7 @@ void TrainingRun::CloseRoundOnQuorum(absl::Time now) {
   if (!round_quorum_since_ || round_quorum_since_->first != version) round_quorum_since_.emplace(version, now);
   if (now - round_quorum_since_->second < absl::Seconds(agg.straggler_grace_s())) return;
   // Every lease out belongs to this round (each earlier round ended so).
-  const size_t stragglers = ledger_.ExpireLeases(absl::InfiniteFuture()).size();
+  const size_t stragglers = ledger_.RevokeAll().size();
   aggregator_.Flush();
   round_quorum_since_.reset();
   TLOG(INFO) << "round at version " << version << " applied with " << updates << " of "
@@ -150,7 +152,7 @@ void TrainingRun::AdvanceBudget(absl::Time now) {
                << job_.lease().lease_timeout_s() << " s";
   }
   if (event != BudgetEvent::kEnded) return;
-  const size_t released = ledger_.ExpireLeases(absl::InfiniteFuture()).size();
+  const size_t released = ledger_.RevokeAll().size();
   aggregator_.Flush();
   const EpochProgress epochs = CountEpochProgress(ledger_.items(), static_cast<int64_t>(dataset_.shards.size()));
   TLOG(INFO) << "training ended by its time budget at version " << aggregator_.version() << ": "
@@ -177,6 +179,7 @@ absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std:
                                                      " sessions (limits.max_sessions_per_identity)"));
   }
   const WorkerRecord& worker = registry_.Add(info, session_token, now);
+  ++joins_;
   TLOG(INFO) << "worker " << worker.id << " joined: name=" << worker.name << " device=" << worker.device
              << " threads=" << worker.threads
              << " identity=" << SafeText(worker.identity, 80);
@@ -200,8 +203,14 @@ bool TrainingRun::LiftBan(absl::string_view identity) {
 }
 
 void TrainingRun::CountRefused(absl::string_view reason) {
-  absl::MutexLock lock(&refused_mu_);
+  absl::MutexLock lock(&requests_mu_);
   ++refused_by_reason_[std::string(reason)];
+}
+
+void TrainingRun::RecordSubmitLatency(absl::Duration total, absl::Duration apply) {
+  absl::MutexLock lock(&requests_mu_);
+  submit_seconds_.Observe(absl::ToDoubleSeconds(total));
+  submit_apply_seconds_.Observe(absl::ToDoubleSeconds(apply));
 }
 
 absl::StatusOr<std::string> TrainingRun::Authenticate(const std::string& session_token) {
@@ -340,7 +349,7 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
     registry_.SaveState(state);
     bans_.SaveState(state);
     SaveCounters(*state.mutable_counters());
-    for (const HistoryPoint& point : history_) {
+    for (const HistoryPoint& point : history_.points()) {
       tributary::v1::HistoryEntry& entry = *state.add_history();
       entry.set_version(point.version);
       entry.set_time_s(point.time_s);
@@ -378,8 +387,11 @@ void TrainingRun::SaveCounters(tributary::v1::RunCounters& counters) const {
   counters.set_bytes_received_wire(bytes_received_wire_);
   counters.set_bytes_received_raw(bytes_received_raw_);
   counters.set_bytes_sent_wire(bytes_sent_wire_);
+  counters.set_bytes_sent_raw(bytes_sent_raw_);
   *counters.mutable_time() = time_;
-  absl::MutexLock lock(&refused_mu_);
+  counters.set_joins(joins_);
+  counters.set_bans(bans_total_);
+  absl::MutexLock lock(&requests_mu_);
   counters.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
 }
 
@@ -402,8 +414,11 @@ void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
   bytes_received_wire_ = counters.bytes_received_wire();
   bytes_received_raw_ = counters.bytes_received_raw();
   bytes_sent_wire_ = counters.bytes_sent_wire();
+  bytes_sent_raw_ = counters.bytes_sent_raw();
   time_ = counters.time();
-  absl::MutexLock lock(&refused_mu_);
+  joins_ = counters.joins();
+  bans_total_ = counters.bans();
+  absl::MutexLock lock(&requests_mu_);
   refused_by_reason_ = std::map<std::string, int64_t>(counters.refused_by_reason().begin(),
                                                       counters.refused_by_reason().end());
 }
@@ -443,15 +458,17 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   registry_ = std::move(registry);
   bans_ = std::move(bans);
   RestoreCounters(state.counters());
-  history_.clear();
+  std::vector<HistoryPoint> history;
   for (const tributary::v1::HistoryEntry& entry : state.history()) {
-    HistoryPoint& point = history_.emplace_back();
+    HistoryPoint& point = history.emplace_back();
     point.version = entry.version();
     point.time_s = entry.time_s();
     point.samples_processed = entry.samples_processed();
     if (entry.has_train_loss()) point.train_loss = entry.train_loss();
     if (entry.has_eval_loss()) point.eval_loss = entry.eval_loss();
   }
+  history_.Assign(std::move(history));
+  throughput_ = Throughput();
   snapshots_.clear();
   eval_in_flight_ = false;
   start_ = clock_.Now() - absl::Seconds(state.elapsed_s());
@@ -500,6 +517,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   }
   if (!*live) return SubmitResult{false, aggregator_.version()};
   const WorkItem& item = *ledger_.Find(task_id);
+  const absl::Time leased_at = item.leased_at;
   // A pipelining worker computes on the newest model it has, which may be
   // newer than the lease's; never on one older, nor on one not made yet.
   if (header.base_version() < item.base_version || header.base_version() > aggregator_.version() ||
@@ -532,12 +550,14 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   ++worker->tasks_done;
   samples_processed_ += header.examples();
   tokens_processed_ += header.examples() * tokens_per_example_;
+  throughput_.Record(now, samples_processed_, tokens_processed_);
+  task_seconds_.Observe(absl::ToDoubleSeconds(now - leased_at));
   if (header.loss() <= max_plausible_loss_) {
     train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
                               : header.loss();
   }
   if (updates_applied_ % kHistoryEveryUpdates == 0) {
-    history_.push_back({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
+    history_.Append({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
   }
   // Every version a reply names can be fetched while it is within the
   // staleness bound: a pipelining worker asks for it next.
@@ -581,6 +601,7 @@ absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl
   const absl::Time until = clock_.Now() + absl::Seconds(job_.limits().ban_duration_s());
   bans_.Add(identity, reason, until);
   ++ban_changes_;
+  ++bans_total_;
   const std::vector<std::string> ended = registry_.EndIf(
       [&identity](const WorkerRecord& w) { return w.identity == identity; }, WorkerState::kBanned);
   ReleaseAll(ended);
@@ -599,10 +620,11 @@ void TrainingRun::Leave(const std::string& worker_id) {
   TLOG(INFO) << "worker " << worker_id << " left; " << released.size() << " lease(s) released";
 }
 
-void TrainingRun::CountSent(const std::string& worker_id, int64_t bytes) {
+void TrainingRun::CountSent(const std::string& worker_id, int64_t wire_bytes, int64_t raw_bytes) {
   absl::MutexLock lock(&mu_);
-  bytes_sent_wire_ += bytes;
-  if (WorkerRecord* worker = registry_.Find(worker_id)) worker->bytes_sent_wire += bytes;
+  bytes_sent_wire_ += wire_bytes;
+  bytes_sent_raw_ += raw_bytes;
+  if (WorkerRecord* worker = registry_.Find(worker_id)) worker->bytes_sent_wire += wire_bytes;
 }
 
 bool TrainingRun::EvalDue() const {
@@ -624,8 +646,8 @@ void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats)
   eval_in_flight_ = false;
   last_eval_ = stats;
   next_eval_version_ = request.model->version + job_.eval().interval_versions();
-  history_.push_back({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
-                      train_loss_, stats.mean_loss()});
+  history_.Append({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
+                   train_loss_, stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
              << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
              << (request.final ? " (final)" : "");
@@ -653,6 +675,8 @@ RunStatus TrainingRun::Status() {
   s.updates_per_version = UpdatesPerVersion(job_);
   s.samples_processed = samples_processed_;
   s.tokens_processed = tokens_processed_;
+  s.rates = throughput_.At(now);
+  s.rates_window_s = absl::ToDoubleSeconds(throughput_.window());
   s.train_loss = train_loss_;
   if (last_eval_) {
     s.eval_loss = last_eval_->mean_loss();
@@ -662,17 +686,25 @@ RunStatus TrainingRun::Status() {
   s.epochs = job_.budget().epochs();
   s.budget = BudgetStatusAt(now);
   s.shards = ledger_.counts();
+  s.tasks = ledger_.lease_counts();
+  s.joins = joins_;
+  s.bans_total = bans_total_;
+  s.task_seconds = task_seconds_;
+  s.per_worker_metrics = job_.monitoring().per_worker_metrics();
   s.bytes_received_wire = bytes_received_wire_;
   s.bytes_received_raw = bytes_received_raw_;
   s.bytes_sent_wire = bytes_sent_wire_;
+  s.bytes_sent_raw = bytes_sent_raw_;
   s.now = now;
   for (const WorkerRecord* worker : registry_.All()) s.workers.push_back(*worker);
   s.forgotten_workers = registry_.forgotten();
   s.bans = bans_.Active(now);
   s.time = time_;
   {
-    absl::MutexLock refused_lock(&refused_mu_);
+    absl::MutexLock requests_lock(&requests_mu_);
     s.refused_by_reason = refused_by_reason_;
+    s.submit_seconds = submit_seconds_;
+    s.submit_apply_seconds = submit_apply_seconds_;
   }
   return s;
 }
@@ -689,7 +721,7 @@ BudgetStatus TrainingRun::BudgetStatusAt(absl::Time now) const {
 
 std::vector<HistoryPoint> TrainingRun::History() {
   absl::MutexLock lock(&mu_);
-  return history_;
+  return history_.points();
 }
 
 std::vector<WorkItem> TrainingRun::LedgerItems() {

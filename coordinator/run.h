@@ -28,9 +28,12 @@
 #include "coordinator/aggregator.h"
 #include "coordinator/ban_list.h"
 #include "coordinator/dataset.h"
+#include "coordinator/histogram.h"
+#include "coordinator/history.h"
 #include "coordinator/ledger.h"
 #include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
+#include "coordinator/throughput.h"
 #include "coordinator/wall_clock_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
@@ -53,14 +56,6 @@ struct EvalRequest {
   std::shared_ptr<const ModelSnapshot> model;
   bool final = false;  // The evaluation after the budget is spent.
   int64_t samples_processed = 0;  // When the snapshot was taken.
-};
-
-struct HistoryPoint {
-  uint64_t version = 0;
-  double time_s = 0;  // Since the run started.
-  int64_t samples_processed = 0;
-  std::optional<double> train_loss;
-  std::optional<double> eval_loss;
 };
 
 // How far a run has come: a checkpoint is worth writing only when it moved.
@@ -101,6 +96,8 @@ struct RunStatus {
   int updates_per_version = 1;               // aggregation.buffer_size: of a buffer, or a round.
   int64_t samples_processed = 0;
   int64_t tokens_processed = 0;
+  Rates rates;                 // Over the last rates_window_s, computed here.
+  double rates_window_s = 0;
   std::optional<double> train_loss;
   std::optional<double> eval_loss;
   std::optional<double> eval_accuracy;
@@ -108,9 +105,19 @@ struct RunStatus {
   int epochs = 0;
   BudgetStatus budget;
   LedgerCounts shards;
+  LeaseCounts tasks;
+  int64_t joins = 0;       // Sessions joined over the run.
+  int64_t bans_total = 0;  // Bans imposed over the run (`bans` holds those in force).
+  // Since this process started: a task's lease to its accepted update,
+  // and submits from the upload's start, and from its last byte, to the reply.
+  Histogram task_seconds;
+  Histogram submit_seconds;
+  Histogram submit_apply_seconds;
+  bool per_worker_metrics = false;  // monitoring.per_worker_metrics.
   int64_t bytes_received_wire = 0;
   int64_t bytes_received_raw = 0;
   int64_t bytes_sent_wire = 0;
+  int64_t bytes_sent_raw = 0;
   absl::Time now;
   std::vector<WorkerRecord> workers;
   std::map<std::string, int64_t> forgotten_workers;  // Records aged out of memory, by state.
@@ -162,6 +169,11 @@ class TrainingRun {
   // of one the run ignored ("time_budget"). Does not take the run's lock,
   // so a flood of refusals never stalls the run.
   void CountRefused(absl::string_view reason);
+
+  // Records how long a submit took, from its upload's start (`total`) and
+  // from its last byte (`apply`: decoding and applying), to the reply.
+  // Does not take the run's lock either.
+  void RecordSubmitLatency(absl::Duration total, absl::Duration apply);
 
   // The id of the active worker holding this session. UNAUTHENTICATED for
   // an unknown or ended session (lost, left, banned).
@@ -230,8 +242,9 @@ class TrainingRun {
   // The worker leaves cleanly: its leases return to the queue at once.
   void Leave(const std::string& worker_id);
 
-  // Counts payload bytes streamed to a worker (shards and models).
-  void CountSent(const std::string& worker_id, int64_t bytes);
+  // Counts payload bytes streamed to a worker (shards and models): as sent,
+  // and as what they stand for uncompressed (a model delta, a whole model).
+  void CountSent(const std::string& worker_id, int64_t wire_bytes, int64_t raw_bytes);
 
   // Waits up to `timeout` for an evaluation to be due, and returns it. The
   // caller evaluates outside the lock and reports back with RecordEval.
@@ -314,12 +327,20 @@ class TrainingRun {
   int64_t bytes_received_wire_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_sent_wire_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_sent_raw_ ABSL_GUARDED_BY(mu_) = 0;
   tributary::v1::TimeBudget time_ ABSL_GUARDED_BY(mu_);  // Every worker's reports, summed.
-  std::vector<HistoryPoint> history_ ABSL_GUARDED_BY(mu_);
+  LossHistory history_ ABSL_GUARDED_BY(mu_);
+  Throughput throughput_ ABSL_GUARDED_BY(mu_);
+  int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bans_total_ ABSL_GUARDED_BY(mu_) = 0;
+  Histogram task_seconds_ ABSL_GUARDED_BY(mu_);
 
-  // Refusals have a lock of their own (CountRefused).
-  mutable absl::Mutex refused_mu_;
-  std::map<std::string, int64_t> refused_by_reason_ ABSL_GUARDED_BY(refused_mu_);
+  // What the service counts before or after the run's work has a lock of
+  // its own (CountRefused, RecordSubmitLatency).
+  mutable absl::Mutex requests_mu_;
+  std::map<std::string, int64_t> refused_by_reason_ ABSL_GUARDED_BY(requests_mu_);
+  Histogram submit_seconds_ ABSL_GUARDED_BY(requests_mu_);
+  Histogram submit_apply_seconds_ ABSL_GUARDED_BY(requests_mu_);
 };
 
 }  // namespace tributary::coordinator

@@ -135,6 +135,7 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
         response_(response),
         upload_(max_bytes),
         deadline_(deadline),
+        started_(absl::Now()),
         on_done_(std::move(on_done)) {
     absl::MutexLock lock(&mu_);
     StartRead(&chunk_);
@@ -167,6 +168,8 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
       response_->set_model_version(result->model_version);
       response_->set_apply_s(absl::ToDoubleSeconds(absl::Now() - received));
     }
+    const absl::Time replied = absl::Now();
+    run_.RecordSubmitLatency(replied - started_, replied - received);
     absl::MutexLock lock(&mu_);
     FinishLocked(ToGrpcStatus(result.status()));
   }
@@ -222,6 +225,7 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool applying_ ABSL_GUARDED_BY(mu_) = false;
   const absl::Duration deadline_;
+  const absl::Time started_;
   std::function<void()> on_done_;
 };
 
@@ -445,13 +449,16 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::StartDownload(grpc::Callbac
                                                                    const std::string& worker,
                                                                    std::shared_ptr<const void> owner,
                                                                    absl::string_view payload,
-                                                                   const Sha256Digest& sha256) {
+                                                                   const Sha256Digest& sha256,
+                                                                   int64_t raw_bytes) {
   absl::StatusOr<uint64_t> stream = OpenStream(worker, StreamKind::kDownload, payload.size());
   if (!stream.ok()) return new PayloadWriter(Refuse(context, "streams", stream.status()));
+  // A stream cut short counts the same share of its raw size.
+  const double raw_per_byte = payload.empty() ? 0 : static_cast<double>(raw_bytes) / payload.size();
   auto* writer = new PayloadWriter(context, std::move(owner), payload, sha256,
-                                   [this, worker, id = *stream](int64_t sent) {
+                                   [this, worker, raw_per_byte, id = *stream](int64_t sent) {
                                      UnregisterStream(id);
-                                     run_.CountSent(worker, sent);
+                                     run_.CountSent(worker, sent, static_cast<int64_t>(sent * raw_per_byte));
                                    });
   RegisterStream(*stream, writer);
   return writer;
@@ -464,7 +471,8 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(request->version());
   if (!model.ok()) return new PayloadWriter(ToGrpcStatus(model.status()));
   const ModelSnapshot& snapshot = **model;
-  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256());
+  return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256(),
+                       static_cast<int64_t>(snapshot.bytes.size()));
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
@@ -482,7 +490,8 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
   std::shared_ptr<const EncodedDelta> delta = deltas_.Get(
       request->from_version(), request->version(),
       [&] { return EncodeModelDelta((*to)->params(), (*from)->params()); });
-  return StartDownload(context, *worker, delta, delta->bytes, delta->sha256);
+  return StartDownload(context, *worker, delta, delta->bytes, delta->sha256,
+                       static_cast<int64_t>((*to)->bytes.size()));
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(
@@ -494,7 +503,8 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(
         *worker, absl::InvalidArgumentError(absl::StrCat("shard ", request->shard_id(), " does not exist")))));
   }
   const Shard& shard = dataset_.shards[request->shard_id()];
-  return StartDownload(context, *worker, nullptr, dataset_.ShardBytes(shard), shard.sha256);
+  const absl::string_view bytes = dataset_.ShardBytes(shard);
+  return StartDownload(context, *worker, nullptr, bytes, shard.sha256, static_cast<int64_t>(bytes.size()));
 }
 
 grpc::ServerReadReactor<SubmitUpdateChunk>* CoordinatorService::SubmitUpdate(

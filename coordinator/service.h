@@ -114,11 +114,13 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   // Opens a stream of `worker` of `bytes` (a bound for uploads) in the table.
   absl::StatusOr<uint64_t> OpenStream(const std::string& worker, StreamKind kind, uint64_t bytes);
   // The reactor for a download of `payload` to `worker`, or one that
-  // refuses with the stream limit's status.
+  // refuses with the stream limit's status. `raw_bytes`: what the payload
+  // stands for as fp32 (a model delta stands for a whole model).
   grpc::ServerWriteReactor<tributary::v1::Chunk>* StartDownload(grpc::CallbackServerContext* context,
                                                                 const std::string& worker,
                                                                 std::shared_ptr<const void> owner,
-                                                                absl::string_view payload, const Sha256Digest& sha256);
+                                                                absl::string_view payload, const Sha256Digest& sha256,
+                                                                int64_t raw_bytes);
 
   TrainingRun& run_;
   const Dataset& dataset_;

@@ -200,6 +200,39 @@ TEST(LedgerTest, RestoreKeepsDoneItemsAndQueueOrderAndRequeuesLeases) {
   EXPECT_EQ(resumed, original);
 }
 
+void ExpectLeaseCounts(const LeaseCounts& c, int64_t leased, int64_t reissued, int64_t expired, int64_t released,
+                       int64_t revoked) {
+  EXPECT_EQ(c.leased, leased);
+  EXPECT_EQ(c.reissued, reissued);
+  EXPECT_EQ(c.expired, expired);
+  EXPECT_EQ(c.released, released);
+  EXPECT_EQ(c.revoked, revoked);
+}
+
+// Each way a lease goes back to the queue is counted by its cause, and
+// handing out a shard leased before is a reissue; the counts survive a
+// save and restore (leases and reissues from the items themselves).
+TEST(LedgerTest, CountsLeasesReissuesAndRequeuesByCause) {
+  ShardLedger ledger(Options(4, 1));
+  ledger.LeaseNext("w1", 0, kT0);
+  ledger.LeaseNext("w2", 0, kT0 + absl::Seconds(5));
+  ledger.LeaseNext("w2", 0, kT0 + absl::Seconds(5));
+  ExpectLeaseCounts(ledger.lease_counts(), 3, 0, 0, 0, 0);
+  EXPECT_EQ(ledger.ExpireLeases(kT0 + absl::Seconds(10)).size(), 1u);  // w1's.
+  EXPECT_EQ(ledger.ReleaseWorkerExcept("w2", {}).size(), 2u);
+  ExpectLeaseCounts(ledger.lease_counts(), 3, 0, 1, 2, 0);
+  for (int i = 0; i < 3; ++i) ledger.LeaseNext("w3", 0, kT0 + absl::Seconds(11));  // The three requeued.
+  ledger.LeaseNext("w3", 0, kT0 + absl::Seconds(11));  // The fourth shard, new.
+  ExpectLeaseCounts(ledger.lease_counts(), 7, 3, 1, 2, 0);
+  EXPECT_EQ(ledger.RevokeAll().size(), 4u);
+  ExpectCounts(ledger, 0, 0, 4);
+  ExpectLeaseCounts(ledger.lease_counts(), 7, 3, 1, 2, 4);
+
+  absl::StatusOr<ShardLedger> restored = ShardLedger::Restore(Options(4, 1), ledger.SaveState());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ExpectLeaseCounts(restored->lease_counts(), 7, 3, 1, 2, 4);
+}
+
 TEST(LedgerTest, RestoreRejectsAStateOfAnotherBudgetOrInconsistentOne) {
   ShardLedger ledger(Options(3, 1));
   const std::optional<Lease> lease = ledger.LeaseNext("w1", 0, kT0);

@@ -30,10 +30,21 @@ RunStatus SomeStatus() {
   s.bytes_received_wire = 1000;
   s.bytes_received_raw = 4000;
   s.bytes_sent_wire = 9000;
+  s.bytes_sent_raw = 36000;
+  s.tasks = LeaseCounts{60, 8, 3, 4, 1};
+  s.joins = 12;
+  s.bans_total = 2;
+  s.task_seconds.Observe(0.3);
+  s.task_seconds.Observe(0.4);
+  s.task_seconds.Observe(7);
+
   s.eval_loss = 1.5;
   s.shards = LedgerCounts{100, 50, 2, 48};
   s.workers.resize(3);
   s.workers[2].state = WorkerState::kLost;
+  s.workers[0].id = "w-1";
+  s.workers[0].name = "gpu box";
+  s.workers[0].tasks_done = 17;
   s.forgotten_workers = {{"left", 5}};
   return s;
 }
@@ -73,7 +84,16 @@ TEST(MetricsTest, CountersGaugesAndLabelsCarryTheRunsNumbers) {
   EXPECT_THAT(text, HasSubstr("tributary_updates_rejected_total{reason=\"stale\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("tributary_requests_refused_total{reason=\"rate\"} 7\n"));
   EXPECT_THAT(text, HasSubstr("tributary_received_bytes_total{kind=\"raw\"} 4000\n"));
-  EXPECT_THAT(text, HasSubstr("tributary_sent_bytes_total 9000\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_sent_bytes_total{kind=\"wire\"} 9000\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_sent_bytes_total{kind=\"raw\"} 36000\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_tasks_leased_total 60\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_tasks_reissued_total 8\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_tasks_requeued_total{reason=\"expired\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_tasks_requeued_total{reason=\"released\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_tasks_requeued_total{reason=\"revoked\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_joins_total 12\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_bans_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_workers{state=\"banned\"} 0\n")) << "every state, even at 0";
   EXPECT_THAT(text, HasSubstr("tributary_shards{state=\"pending\"} 48\n"));
   EXPECT_THAT(text, HasSubstr("tributary_workers{state=\"active\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("tributary_workers{state=\"lost\"} 1\n"));
@@ -95,6 +115,35 @@ TEST(MetricsTest, StalenessIsACumulativeHistogram) {
   EXPECT_THAT(text, HasSubstr("tributary_staleness_bucket{le=\"+Inf\"} 50\n"));
   EXPECT_THAT(text, HasSubstr("tributary_staleness_sum 60\n"));
   EXPECT_THAT(text, HasSubstr("tributary_staleness_count 50\n"));
+}
+
+// Task times {0.3, 0.4, 7} s in the shared seconds buckets.
+TEST(MetricsTest, TaskTimeIsAHistogramInSeconds) {
+  const std::string text = PrometheusText(SomeStatus());
+  EXPECT_THAT(text, HasSubstr("# TYPE tributary_task_seconds histogram\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_bucket{le=\"0.25\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_bucket{le=\"0.5\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_bucket{le=\"5\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_bucket{le=\"10\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_bucket{le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_sum 7.7000000000000002\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_task_seconds_count 3\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_submit_seconds_count 0\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_submit_apply_seconds_bucket{le=\"+Inf\"} 0\n"));
+}
+
+// No series names a worker unless the job asks; then one per worker record.
+TEST(MetricsTest, PerWorkerSeriesOnlyWhenTheJobOptsIn) {
+  RunStatus s = SomeStatus();
+  EXPECT_THAT(PrometheusText(s), Not(HasSubstr("worker=")));
+  s.per_worker_metrics = true;
+  const std::string text = PrometheusText(s);
+  EXPECT_THAT(text, HasSubstr("tributary_worker_tasks_total{worker=\"w-1\",name=\"gpu box\",state=\"active\"} 17\n"));
+  size_t series = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    series += absl::StartsWith(line, "tributary_worker_tasks_total{");
+  }
+  EXPECT_EQ(series, s.workers.size());
 }
 
 TEST(MetricsTest, LabelValuesAreEscaped) {

@@ -389,6 +389,42 @@ TEST_F(RunTest, SilentWorkerIsLostAndItsShardRedoneByAnother) {
   EXPECT_EQ(run_.Status().rejected_by_reason.at("lease"), 1);
 }
 
+// What /metrics and the dashboard read besides the updates: joins, leases
+// by fate, bans, task times, and the rates computed on the coordinator.
+TEST_F(RunTest, StatusCountsJoinsLeasesBansTaskTimesAndRates) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:a"}, "sa").value();
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:b"}, "sb").value();
+  const tributary::v1::Task first = Lease(a);
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(Submit(a, first).ok());
+  const tributary::v1::Task second = Lease(b);
+  clock_.Advance(absl::Seconds(1));
+  run_.Leave(b);                      // Its lease goes back: released.
+  const tributary::v1::Task redo = Lease(a);  // The same shard again: a reissue.
+  EXPECT_EQ(redo.shard_id(), second.shard_id());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Submit(a, redo).ok());
+  RunStatus s = run_.Status();
+  EXPECT_EQ(s.joins, 2);
+  EXPECT_EQ(s.tasks.leased, 3);
+  EXPECT_EQ(s.tasks.reissued, 1);
+  EXPECT_EQ(s.tasks.released, 1);
+  EXPECT_EQ(s.tasks.expired, 0);
+  EXPECT_EQ(s.task_seconds.count(), 2);
+  EXPECT_DOUBLE_EQ(s.task_seconds.sum(), 2 + 1);
+  // 4 samples (a shard) from the first submit to the second, 2 s later.
+  EXPECT_DOUBLE_EQ(s.rates.samples_per_s, 4 / 2.0);
+  EXPECT_EQ(s.bans_total, 0);
+  run_.RecordInvalid(a, absl::InvalidArgumentError("bad"));
+  run_.RecordInvalid(a, absl::InvalidArgumentError("bad"));
+  s = run_.Status();
+  EXPECT_EQ(s.bans_total, 1);
+  // Joins and bans are the run's: a checkpoint carries them.
+  const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
+  EXPECT_EQ(checkpoint.run().counters().joins(), 2);
+  EXPECT_EQ(checkpoint.run().counters().bans(), 1);
+}
+
 TEST_F(RunTest, StaleUpdateIsRejectedAndItsShardRequeued) {
   const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
