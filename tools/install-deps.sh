@@ -4,7 +4,9 @@
 #
 # --hardening adds clang and its sanitizer and libFuzzer runtimes, which only
 # the test path needs (tools/check-hardening.sh, tools/fuzz.sh): running a
-# coordinator or a worker never pulls in a second compiler.
+# coordinator or a worker never pulls in a second compiler. --test adds the
+# real systems the end-to-end tests drive (tools/test.sh): Chromium for the
+# dashboard, Prometheus and promtool for /metrics.
 set -euo pipefail
 
 packages=(
@@ -15,9 +17,13 @@ packages=(
   dataset-fashion-mnist fortunes
   iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
 )
-if [ "${1:-}" = "--hardening" ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --hardening) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --test) packages+=(chromium fonts-dejavu-core prometheus) ;;
+    *) echo "usage: tools/install-deps.sh [--hardening] [--test]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,4 +35,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian starts the packaged Prometheus as a service; the tests start
+  # their own on 127.0.0.1, so a machine that only runs them keeps none.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi

@@ -3,7 +3,7 @@
 # sanitizer, thread-safety and fuzzing stages (tools/check-hardening.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+tools/install-deps.sh --test
 tools/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" --timeout 900)
 tools/check-hardening.sh

@@ -63,6 +63,25 @@ TEST(StatusJsonTest, TheAggregationModeIsShown) {
   EXPECT_EQ(StatusJson(s)["aggregation"], json({{"mode", "sync"}, {"updates_per_version", 8}}));
 }
 
+// What the dashboard reads besides the spec's fields: rates measured on the
+// coordinator, leases by fate, joins and bans, bytes sent as raw.
+TEST(StatusJsonTest, RatesTasksJoinsAndBansAreShown) {
+  RunStatus s = StatusWithOneWorker();
+  s.rates = Rates{120.5, 30848};
+  s.rates_window_s = 30;
+  s.tasks = LeaseCounts{40, 3, 1, 2, 0};
+  s.joins = 4;
+  s.bans_total = 1;
+  s.bytes_sent_raw = 777;
+  const json j = StatusJson(s);
+  EXPECT_EQ(j["throughput"], json({{"samples_per_s", 120.5}, {"tokens_per_s", 30848.0}, {"window_s", 30.0}}));
+  EXPECT_EQ(j["tasks"],
+            json({{"leased", 40}, {"reissued", 3}, {"expired", 1}, {"released", 2}, {"revoked", 0}}));
+  EXPECT_EQ(j["joins"], 4);
+  EXPECT_EQ(j["bans_total"], 1);
+  EXPECT_EQ(j["bytes"]["sent_raw"], 777);
+}
+
 TEST(StatusJsonTest, UtilizationIsNullUntilAReport) {
   const json j = StatusJson(StatusWithOneWorker());
   EXPECT_TRUE(j["utilization"].is_null());

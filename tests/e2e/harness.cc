@@ -98,11 +98,13 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-absl::StatusOr<std::string> GetText(int port, const std::string& path) {
+absl::StatusOr<std::string> GetText(int port, const std::string& path, const std::string& bearer) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
-  auto response = client.Get(path.c_str());
+  httplib::Headers headers;
+  if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
+  auto response = client.Get(path.c_str(), headers);
   if (!response) return absl::UnavailableError(absl::StrCat("GET ", path, " failed"));
   if (response->status != 200) {
     return absl::InternalError(absl::StrCat("GET ", path, ": HTTP ", response->status));
@@ -170,11 +172,13 @@ Process& Cluster::StartWorker(const std::string& name, const std::vector<std::st
   return *workers_.back().second;
 }
 
-std::string Cluster::Text(const std::string& path) const { return GetText(http_port_, path).value_or(""); }
+std::string Cluster::Text(const std::string& path) const {
+  return GetText(http_port_, path, http_token_).value_or("");
+}
 
 nlohmann::json Cluster::Get(const std::string& path) const {
-  absl::StatusOr<nlohmann::json> body = GetJson(http_port_, path);
-  return body.ok() ? *body : nlohmann::json();
+  nlohmann::json body = nlohmann::json::parse(Text(path), nullptr, /*allow_exceptions=*/false);
+  return body.is_discarded() ? nlohmann::json() : body;
 }
 
 bool Cluster::WaitUntilDone(absl::Duration timeout) const {

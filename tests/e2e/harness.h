@@ -54,8 +54,9 @@ std::optional<ListeningPorts> ParseListeningPorts(const std::string& log);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
-// GET http://127.0.0.1:port/path: the body of a 200 response.
-absl::StatusOr<std::string> GetText(int port, const std::string& path);
+// GET http://127.0.0.1:port/path: the body of a 200 response; with
+// `bearer`, sent as "Authorization: Bearer ...".
+absl::StatusOr<std::string> GetText(int port, const std::string& path, const std::string& bearer = "");
 
 // GET http://127.0.0.1:port/path, parsed as JSON.
 absl::StatusOr<nlohmann::json> GetJson(int port, const std::string& path);
@@ -91,6 +92,10 @@ class Cluster {
   void set_worker_port(int port) { worker_port_ = port; }
   Process& StartWorker(const std::string& name, const std::vector<std::string>& extra = {});
 
+  int http_port() const { return http_port_; }
+  // The token GETs of the status endpoint carry (--http_token_file's).
+  void set_http_token(const std::string& token) { http_token_ = token; }
+
   nlohmann::json Status() const { return Get("/api/status"); }
   std::string Text(const std::string& path) const;
   nlohmann::json Get(const std::string& path) const;
@@ -106,6 +111,7 @@ class Cluster {
   std::string dir_;
   int grpc_port_ = 0;
   int http_port_ = 0;
+  std::string http_token_;
   int worker_port_ = 0;
   std::unique_ptr<Process> coordinator_;
   std::vector<std::pair<std::string, std::unique_ptr<Process>>> workers_;  // By name; restarts append.
