@@ -6,7 +6,8 @@
 # the test path needs (tools/check-hardening.sh, tools/fuzz.sh): running a
 # coordinator or a worker never pulls in a second compiler. --test adds the
 # real systems the end-to-end tests drive (tools/test.sh): Chromium for the
-# dashboard, Prometheus and promtool for /metrics.
+# dashboard, Prometheus and promtool for /metrics, PyTorch for the reference
+# forward pass that checks tributary-export --format=hf.
 set -euo pipefail
 
 packages=(
@@ -20,7 +21,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --hardening) packages+=(clang-14 libclang-rt-14-dev) ;;
-    --test) packages+=(chromium fonts-dejavu-core prometheus) ;;
+    --test) packages+=(chromium fonts-dejavu-core prometheus python3-torch) ;;
     *) echo "usage: tools/install-deps.sh [--hardening] [--test]" >&2; exit 2 ;;
   esac
 done
