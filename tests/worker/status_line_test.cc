@@ -42,7 +42,8 @@ TEST(StatusLineTest, UnreachableComesFirstAndCountsDown) {
   WorkerStatus s = Training();
   s.retry_at = kNow + absl::Seconds(6.2);
   EXPECT_THAT(FormatStatusLine(s, kNow, 200), StartsWith("coordinator unreachable, retrying in 7 s | task 41"));
-  EXPECT_THAT(FormatStatusLine(s, kNow + absl::Seconds(5), 200), StartsWith("coordinator unreachable, retrying in 2 s"));
+  EXPECT_THAT(FormatStatusLine(s, kNow + absl::Seconds(5), 200),
+              StartsWith("coordinator unreachable, retrying in 2 s"));
   EXPECT_THAT(FormatStatusLine(s, kNow + absl::Seconds(7), 200), StartsWith("coordinator unreachable, retrying now"));
 }
 
