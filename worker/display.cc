@@ -66,7 +66,10 @@ void Display::Joined(const tributary::v1::ModelSpec& model) {
   status_.retry_at.reset();
   status_.rate_unit = model.has_gpt() ? "tok/s" : "ex/s";
   units_per_example_ = model.has_gpt() ? model.gpt().context() : 1;
-  // A heartbeat of the last session renewed none of the new session's leases.
+  // A new session (perhaps a coordinator restarted from an older
+  // checkpoint): its versions start where it stands, and a heartbeat of the
+  // last session renewed none of its leases.
+  status_.model_version = 0;
   renewed_at_.reset();
 }
 

@@ -60,7 +60,7 @@ class Display {
   // What the worker does between tasks ("joining HOST", "waiting for a task").
   void SetActivity(std::string activity);
   // Joined a job training `model`: its throughput counts tokens (a GPT) or
-  // examples.
+  // examples; model versions are the new session's.
   void Joined(const tributary::v1::ModelSpec& model);
   // Computing starts on `task`, leased at `leased_at` (its lease is as long
   // as its deadline was from then).

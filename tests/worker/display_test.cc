@@ -119,13 +119,17 @@ TEST(DisplayTest, TheLeaseRunsFromItsGrantOrItsLastRenewal) {
   EXPECT_EQ(display.Status().lease_deadline, kT0 + absl::Seconds(40));
 }
 
-// A new session (a restarted coordinator) renewed nothing yet.
-TEST(DisplayTest, JoiningForgetsRenewalsAndSetsTheRateUnit) {
+// A new session (a coordinator restarted from a checkpoint) renewed nothing
+// yet, and its model versions may be behind the last session's.
+TEST(DisplayTest, JoiningForgetsRenewalsAndVersionsAndSetsTheRateUnit) {
   Display display({DisplayMode::kLines, false});
+  display.TaskDone(99);
   display.LeasesRenewed(kT0 + absl::Seconds(10));
   tributary::v1::ModelSpec gpt;
   gpt.mutable_gpt()->set_context(64);
   display.Joined(gpt);
+  display.TaskDone(80);
+  EXPECT_EQ(display.Status().model_version, 80u);
   display.TaskStarted(Task(7, kT0 + absl::Seconds(30)), kT0);
   EXPECT_EQ(display.Status().lease_deadline, kT0 + absl::Seconds(30));
   EXPECT_EQ(display.Status().rate_unit, "tok/s");
