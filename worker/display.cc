@@ -127,8 +127,18 @@ void Display::LeasesRenewed(absl::Time sent_at) {
 
 bool Display::Unreachable(absl::Time retry_at) {
   absl::MutexLock lock(&mu_);
-  const bool first = !status_.retry_at.has_value();
+  return RetryingLocked(retry_at, /*busy=*/false);
+}
+
+bool Display::Busy(absl::Time retry_at) {
+  absl::MutexLock lock(&mu_);
+  return RetryingLocked(retry_at, /*busy=*/true);
+}
+
+bool Display::RetryingLocked(absl::Time retry_at, bool busy) {
+  const bool first = !status_.retry_at.has_value() || status_.busy != busy;
   status_.retry_at = retry_at;
+  status_.busy = busy;
   return options_.mode != DisplayMode::kStatusLine || options_.verbose || first;
 }
 

@@ -84,6 +84,8 @@ class Display {
   // --verbose, on a status line only the first of an outage (the line
   // counts down the others).
   bool Unreachable(absl::Time retry_at);
+  // The same for a coordinator that answered but refused for now (over a limit).
+  bool Busy(absl::Time retry_at);
   // The coordinator answered.
   void Reachable();
 
@@ -98,6 +100,7 @@ class Display {
   void RedrawLoop();
   void Draw(absl::Time now, WorkerStatus status, int64_t units);
   WorkerStatus StatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RetryingLocked(absl::Time retry_at, bool busy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DisplayOptions options_;
   // Used by the redraw thread, then by Finish once that has stopped.

@@ -24,10 +24,11 @@ std::string Progress(int64_t sent, int64_t total) {
   return absl::StrFormat("%.0f/%.0f KiB", sent / 1024.0, total / 1024.0);
 }
 
-std::string Unreachable(absl::Time retry_at, absl::Time now) {
-  const double left = std::ceil(absl::ToDoubleSeconds(retry_at - now));
-  if (left <= 0) return "coordinator unreachable, retrying now";
-  return absl::StrFormat("coordinator unreachable, retrying in %.0f s", left);
+std::string Retrying(const WorkerStatus& s, absl::Time now) {
+  const char* what = s.busy ? "coordinator busy" : "coordinator unreachable";
+  const double left = std::ceil(absl::ToDoubleSeconds(*s.retry_at - now));
+  if (left <= 0) return absl::StrCat(what, ", retrying now");
+  return absl::StrFormat("%s, retrying in %.0f s", what, left);
 }
 
 std::string Task(const WorkerStatus& s) {
@@ -45,7 +46,7 @@ std::string Lease(absl::Time deadline, absl::Time now) {
 // The parts of the line, most important first.
 std::vector<std::string> Parts(const WorkerStatus& s, absl::Time now) {
   std::vector<std::string> parts;
-  if (s.retry_at) parts.push_back(Unreachable(*s.retry_at, now));
+  if (s.retry_at) parts.push_back(Retrying(s, now));
   if (s.task_id != 0) {
     parts.push_back(Task(s));
   } else if (!s.retry_at && !s.activity.empty()) {

@@ -4,6 +4,7 @@
 //
 //   task 41 (shard 7) step 3/8 | 5.2k tok/s | loss 2.3412 | upload 0.4/1.6 MiB | lease 27 s | 12 tasks, model v118
 //   coordinator unreachable, retrying in 7 s | task 41 (shard 7) step 8/8 | ... | lease 12 s | 12 tasks, model v118
+//   coordinator busy, retrying in 1 s | ...
 #ifndef TRIBUTARY_WORKER_STATUS_LINE_H_
 #define TRIBUTARY_WORKER_STATUS_LINE_H_
 
@@ -38,8 +39,10 @@ struct WorkerStatus {
   int64_t upload_total = 0;
   int64_t tasks_done = 0;
   uint64_t model_version = 0;
-  // Set while the coordinator cannot be reached: when the worker tries again.
+  // Set while the coordinator cannot be reached, or is busy (it answered
+  // but refused for now, over a limit): when the worker tries again.
   std::optional<absl::Time> retry_at;
+  bool busy = false;
 };
 
 // The status line at `now`, at most `columns` characters wide (ASCII only,

@@ -143,9 +143,9 @@ absl::Status Worker::JoinWithRetries() {
                             absl::StrCat("the coordinator refused to let us join: ", joined.status().message()));
       }
       const absl::Duration delay = RetryDelay(joined.status());
-      if (display_.Unreachable(absl::Now() + delay)) {
-        TLOG(WARNING) << "coordinator " << options_.coordinator
-                      << (absl::IsResourceExhausted(joined.status()) ? " busy (" : " unreachable (")
+      const bool busy = absl::IsResourceExhausted(joined.status());
+      if (busy ? display_.Busy(absl::Now() + delay) : display_.Unreachable(absl::Now() + delay)) {
+        TLOG(WARNING) << "coordinator " << options_.coordinator << (busy ? " busy (" : " unreachable (")
                       << joined.status().message() << "); retrying in " << InSeconds(delay);
       }
       SleepUnlessStopped(delay);
@@ -215,6 +215,15 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
     TLOG(WARNING) << during << ": the coordinator asks us to slow down (" << error.message() << "); waiting "
                   << InSeconds(*hint);
     SleepUnlessStopped(*hint);
+  } else if (absl::IsResourceExhausted(error)) {
+    // Over a limit without a hint (too many streams open): the coordinator
+    // answered, so waiting for a connection would return at once and the
+    // loop would retry at once (seen: 20 retries in 4 ms). Back off instead.
+    const absl::Duration delay = backoff_.Next();
+    if (display_.Busy(absl::Now() + delay)) {
+      TLOG(WARNING) << during << ": coordinator busy (" << error.message() << "); retrying in " << InSeconds(delay);
+    }
+    SleepUnlessStopped(delay);
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
     if (display_.Unreachable(absl::Now() + delay)) {

@@ -53,6 +53,16 @@ TEST(DisplayTest, AStatusLineLogsOnlyTheFirstRetryOfAnOutage) {
   EXPECT_TRUE(display.Unreachable(kT0 + absl::Seconds(10)));  // The next outage.
 }
 
+TEST(DisplayTest, BusyAfterUnreachableIsNews) {
+  Display display({DisplayMode::kStatusLine, false});
+  EXPECT_TRUE(display.Unreachable(kT0 + absl::Seconds(1)));
+  EXPECT_TRUE(display.Busy(kT0 + absl::Seconds(2)));
+  EXPECT_TRUE(display.Status().busy);
+  EXPECT_FALSE(display.Busy(kT0 + absl::Seconds(4)));
+  display.Reachable();
+  EXPECT_FALSE(display.Status().retry_at.has_value());
+}
+
 TEST(DisplayTest, VerboseLogsEveryRetry) {
   Display display({DisplayMode::kStatusLine, true});
   EXPECT_TRUE(display.Unreachable(kT0 + absl::Seconds(1)));

@@ -47,6 +47,13 @@ TEST(StatusLineTest, UnreachableComesFirstAndCountsDown) {
   EXPECT_THAT(FormatStatusLine(s, kNow + absl::Seconds(7), 200), StartsWith("coordinator unreachable, retrying now"));
 }
 
+TEST(StatusLineTest, ABusyCoordinatorIsNotCalledUnreachable) {
+  WorkerStatus s = Training();
+  s.retry_at = kNow + absl::Seconds(0.4);
+  s.busy = true;
+  EXPECT_THAT(FormatStatusLine(s, kNow, 200), StartsWith("coordinator busy, retrying in 1 s | task 41"));
+}
+
 TEST(StatusLineTest, UnreachableBetweenTasksHidesTheActivity) {
   WorkerStatus s;
   s.activity = "waiting for a task";
