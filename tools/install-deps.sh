@@ -17,6 +17,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev openssl
   dataset-fashion-mnist fortunes
   iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
+  tmux  # tests/e2e/tmux_test.cc: the worker's status line on a real terminal
 )
 for arg in "$@"; do
   case "$arg" in

@@ -238,13 +238,15 @@ absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, con
 }
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(
-    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload) {
+    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload,
+    const UploadProgress& progress) {
   // A retried submit is safe: the coordinator applies a task once.
-  return HonouringShortHints([&] { return SubmitUpdateOnce(header, payload, upload); });
+  return HonouringShortHints([&] { return SubmitUpdateOnce(header, payload, upload, progress); });
 }
 
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdateOnce(
-    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload) {
+    const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload,
+    const UploadProgress& progress) {
   tributary::v1::SubmitUpdateResponse response;
   const absl::Time start = absl::Now();
   auto context = NewContext(TransferTimeout(payload.size()));
@@ -255,6 +257,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
   for (size_t offset = 0; open && offset < payload.size(); offset += kMaxChunkBytes) {
     chunk.set_data(payload.substr(offset, kMaxChunkBytes));
     open = writer->Write(chunk);
+    if (open && progress) progress(static_cast<int64_t>(offset + chunk.data().size()));
   }
   writer->WritesDone();
   const grpc::Status status = writer->Finish();

@@ -45,12 +45,16 @@ class CoordinatorClient {
   absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version, uint64_t max_bytes);
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                          uint64_t bytes);
+  // Called after each chunk of an upload with the payload bytes handed to
+  // gRPC so far (it buffers a little: on a slow link the count runs ahead of
+  // the wire by about one flow-control window).
+  using UploadProgress = std::function<void(int64_t sent_bytes)>;
   // `upload`, when set, receives how long the payload took to reach the
   // coordinator: the call's time but the apply the reply reports (gRPC
   // buffers the writes, so the end of writing says little on a slow link).
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
       const tributary::v1::UpdateHeader& header, const std::string& payload,
-      absl::Duration* upload = nullptr);
+      absl::Duration* upload = nullptr, const UploadProgress& progress = nullptr);
   absl::Status Leave();
 
   // Waits up to `timeout` for both connections to the coordinator (starting
@@ -78,7 +82,8 @@ class CoordinatorClient {
                                            Announced announced);
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdateOnce(const tributary::v1::UpdateHeader& header,
                                                                        const std::string& payload,
-                                                                       absl::Duration* upload);
+                                                                       absl::Duration* upload,
+                                                                       const UploadProgress& progress);
 
   // Two connections: `control_` for the small, latency-bound calls (join,
   // heartbeats, tasks, shards), `bulk_` for models and updates. On a slow

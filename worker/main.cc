@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "common/parallel.h"
 #include "common/signals.h"
 #include "worker/client.h"
+#include "worker/display.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 
@@ -35,6 +37,10 @@ ABSL_FLAG(std::string, join_token_file, "", "File holding the coordinator's join
 ABSL_FLAG(std::string, cache_dir, "",
           "Directory caching shards and recent model versions by content hash, for restarts (empty: memory only)");
 ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
+ABSL_FLAG(bool, quiet, false,
+          "Print only warnings, errors and the summary at the end (no status line, no line per task)");
+ABSL_FLAG(bool, verbose, false,
+          "Also log a line per task on a terminal (under the status line), every retry, and each download");
 ABSL_FLAG(absl::Duration, test_task_delay, absl::ZeroDuration(),
           "Testing only: hold each task this long before submitting (a slow device)");
 ABSL_FLAG(double, test_slowdown, 1,
@@ -82,8 +88,16 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   if (!attack.ok()) return absl::InvalidArgumentError(absl::StrCat("--test_attack: ", attack.status().message()));
   options.attack = *attack;
   options.seed = std::random_device{}();
-  options.terminal = isatty(STDERR_FILENO);
   return options;
+}
+
+absl::StatusOr<DisplayOptions> DisplayFromFlags() {
+  const bool quiet = absl::GetFlag(FLAGS_quiet), verbose = absl::GetFlag(FLAGS_verbose);
+  if (quiet && verbose) return absl::InvalidArgumentError("--quiet and --verbose: pick one");
+  DisplayOptions display;
+  display.mode = ChooseDisplayMode(isatty(STDERR_FILENO), std::getenv("TERM"), quiet);
+  display.verbose = verbose;
+  return display;
 }
 
 // Plaintext only without --tls_ca, and then said once.
@@ -114,6 +128,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(options.status().message()).c_str());
     return 1;
   }
+  absl::StatusOr<tributary::worker::DisplayOptions> display_options = tributary::worker::DisplayFromFlags();
+  if (!display_options.ok()) {
+    std::fprintf(stderr, "tributary-worker: %s\n", std::string(display_options.status().message()).c_str());
+    return 1;
+  }
+  if (display_options->mode == tributary::worker::DisplayMode::kQuiet) {
+    tributary::SetMinLogLevel(tributary::LogLevel::kNotice);
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       tributary::worker::CredentialsFromFlags();
   if (!credentials.ok()) {
@@ -122,7 +144,9 @@ int main(int argc, char** argv) {
   }
   tributary::SetComputeThreads(options->threads);
   tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
-  tributary::worker::Worker worker(*options, client);
+  tributary::worker::Display display(*display_options);
+  display.Start();
+  tributary::worker::Worker worker(*options, client, display);
 
   std::atomic<bool> finished{false};
   absl::Status result;

@@ -1,5 +1,6 @@
 #include "worker/progress.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace tributary::worker {
@@ -12,10 +13,7 @@ std::string FormatBytes(double bytes) {
 
 }  // namespace
 
-ProgressReporter::ProgressReporter(bool terminal, absl::Duration interval)
-    : terminal_(terminal), interval_(interval) {}
-
-std::string ProgressReporter::TaskLine(const TaskReport& r) const {
+std::string TaskLine(const TaskReport& r) {
   const double seconds = absl::ToDoubleSeconds(r.compute);
   return absl::StrFormat(
       "task %d (shard %d, epoch %d): loss %.4f over %d examples in %.0f ms (%.0f ex/s); sent %s; "
@@ -25,22 +23,20 @@ std::string ProgressReporter::TaskLine(const TaskReport& r) const {
       r.new_version, r.applied ? "" : " (duplicate, already applied)", r.budget.empty() ? "" : "; ", r.budget);
 }
 
-std::optional<std::string> ProgressReporter::TaskDone(const TaskReport& report, absl::Time now) {
-  ++total_tasks_;
-  if (!terminal_) return TaskLine(report);
-  if (!since_) since_ = now;
+void RunSummary::Add(const TaskReport& report) {
   ++tasks_;
   examples_ += report.examples;
-  loss_sum_ += report.loss;
-  const absl::Duration elapsed = now - *since_;
-  if (elapsed < interval_) return std::nullopt;
-  const std::string line = absl::StrFormat(
-      "%d tasks done (last: task %d, epoch %d); %.0f examples/s; mean loss %.4f; model v%d",
-      total_tasks_, report.task_id, report.epoch, examples_ / absl::ToDoubleSeconds(elapsed),
-      loss_sum_ / tasks_, report.new_version);
-  since_ = now;
-  tasks_ = examples_ = 0;
-  loss_sum_ = 0;
+  compute_ += report.compute;
+  sent_bytes_ += report.sent_bytes;
+  last_loss_ = report.loss;
+}
+
+std::string RunSummary::Line() const {
+  std::string line = absl::StrFormat("%d %s (%d examples, %s of compute, %s sent)", tasks_,
+                                     tasks_ == 1 ? "task" : "tasks", examples_,
+                                     absl::FormatDuration(absl::Trunc(compute_, absl::Milliseconds(1))),
+                                     FormatBytes(sent_bytes_));
+  if (tasks_ > 0) absl::StrAppend(&line, absl::StrFormat(", last loss %.4f", last_loss_));
   return line;
 }
 

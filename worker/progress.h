@@ -1,13 +1,10 @@
-// What the worker says about finished tasks. Written to a log (stderr is a
-// file or pipe): one line per task. On a terminal, where a task every few
-// milliseconds would scroll past unread: one summary line per interval,
-// with the rate and mean loss over the tasks since the last line.
-// Pure: the caller passes the time and prints what comes back.
+// What the worker says about finished tasks in its log: one line per task
+// (where the log is a file or pipe, or with --verbose), and a summary of the
+// whole run when it leaves. Pure.
 #ifndef TRIBUTARY_WORKER_PROGRESS_H_
 #define TRIBUTARY_WORKER_PROGRESS_H_
 
 #include <cstdint>
-#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -28,25 +25,23 @@ struct TaskReport {
   std::string budget;  // Where the time since the previous task went (FormatBudget).
 };
 
-class ProgressReporter {
- public:
-  // `terminal`: summarise every `interval` instead of one line per task.
-  ProgressReporter(bool terminal, absl::Duration interval);
+// "task 7 (shard 3, epoch 0): loss 0.5000 over 100 examples in 10 ms
+// (10000 ex/s); sent 2 KiB; model v6 -> v7; compute 10 ms, ...".
+std::string TaskLine(const TaskReport& report);
 
-  // Records a finished task; returns the line to print now, if any.
-  std::optional<std::string> TaskDone(const TaskReport& report, absl::Time now);
+// The run so far, for the line a worker prints when it leaves.
+class RunSummary {
+ public:
+  void Add(const TaskReport& report);
+  // "12 tasks (1536 examples, 1.234s of compute, 9.6 MiB sent), last loss 0.4123".
+  std::string Line() const;
 
  private:
-  std::string TaskLine(const TaskReport& r) const;
-
-  bool terminal_;
-  absl::Duration interval_;
-  // Since the last summary line.
-  std::optional<absl::Time> since_;
   int64_t tasks_ = 0;
   int64_t examples_ = 0;
-  double loss_sum_ = 0;
-  int64_t total_tasks_ = 0;
+  absl::Duration compute_;
+  int64_t sent_bytes_ = 0;
+  double last_loss_ = 0;
 };
 
 }  // namespace tributary::worker

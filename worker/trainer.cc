@@ -47,6 +47,7 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
   if (task.local_steps() > 1) return LocalSteps(task, params, shard, update);
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
   const LossStats stats = model_->ForwardBackward(params, records, update);
+  if (step_hook_) step_hook_(1, 1, stats);
   if (momentum_ > 0) {
     if (average_.empty()) average_.assign(n, 0.0f);
     VectorMap m(average_.data(), n), g(update.data(), n);
@@ -79,6 +80,7 @@ LossStats Trainer::Step(const tributary::v1::Task& task, int64_t i, absl::string
   const uint64_t total = task.schedule_total_steps() > 0 ? task.schedule_total_steps() : inner_schedule_steps_;
   const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, total);
   inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
+  if (step_hook_) step_hook_(i + 1, steps, stats);
   return stats;
 }
 

@@ -19,8 +19,10 @@
 #ifndef TRIBUTARY_WORKER_TRAINER_H_
 #define TRIBUTARY_WORKER_TRAINER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,6 +42,12 @@ class Trainer {
           uint64_t inner_schedule_steps, float momentum = 0.0f);
 
   Model& model() { return *model_; }
+
+  // Called after every local step (once for a one-step task) with the steps
+  // done, the task's step count and that step's loss, on the computing
+  // thread: keep it cheap. Empty: none.
+  using StepHook = std::function<void(int64_t done, int64_t steps, const LossStats& step)>;
+  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
 
   // Writes the task's update into `update` (the params' size) and returns
   // the loss over the shard (for H > 1, each batch's loss before its step).
@@ -72,6 +80,7 @@ class Trainer {
                        absl::string_view shard, absl::Span<float> update);
 
   std::unique_ptr<Model> model_;
+  StepHook step_hook_;
   tributary::v1::OptimizerSpec inner_spec_;
   uint64_t inner_schedule_steps_;
   float momentum_;

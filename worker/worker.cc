@@ -23,7 +23,6 @@ constexpr size_t kShardCacheBytes = size_t{512} << 20;
 // Model versions kept in --cache_dir: a restarted worker (or one whose
 // coordinator resumed from a checkpoint) may find its first model there.
 constexpr size_t kModelFilesOnDisk = 4;
-constexpr absl::Duration kProgressInterval = absl::Seconds(1);
 constexpr absl::Duration kConnectSlice = absl::Milliseconds(250);
 
 // Errors that mean the coordinator is (for now) out of reach.
@@ -46,14 +45,14 @@ std::shared_ptr<const std::string> Shared(std::string bytes) {
 
 }  // namespace
 
-Worker::Worker(const WorkerOptions& options, CoordinatorClient& client)
+Worker::Worker(const WorkerOptions& options, CoordinatorClient& client, Display& display)
     : options_(options),
       client_(client),
+      display_(display),
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
       shards_(options.cache_dir, kShardCacheBytes),
       models_(options.cache_dir.empty() ? "" : options.cache_dir + "/models", /*memory_budget_bytes=*/0,
               kModelFilesOnDisk),
-      progress_(options.terminal, kProgressInterval),
       phases_(absl::Now()),
       attacker_(options.attack) {}
 
@@ -96,16 +95,17 @@ absl::Span<const float> Worker::Global::params() const {
 absl::Status Worker::Run() {
   std::thread heartbeats([this] { HeartbeatLoop(); });
   absl::Status result;
+  std::string ending = "stopped";
   while (result.ok() && !stopped()) {
     if (!joined_) {
       result = JoinWithRetries();
       continue;
     }
     if (NextTask() == Outcome::kJobDone) {
-      TLOG(INFO) << "the job is done; this worker did " << tasks_done_ << " task(s)";
+      ending = "the job is done";
       break;
     } else if (options_.max_tasks > 0 && tasks_done_ >= options_.max_tasks) {
-      TLOG(INFO) << "done " << tasks_done_ << " task(s), as --max_tasks asked";
+      ending = "done, as --max_tasks asked";
       break;
     }
   }
@@ -119,6 +119,10 @@ absl::Status Worker::Run() {
     const absl::Status left = client_.Leave();
     TLOG(INFO) << (left.ok() ? "left the coordinator" : absl::StrCat("leave failed: ", left.message()));
   }
+  // The status line's last state stays on screen; the summary goes below it.
+  display_.SetActivity(ending);
+  display_.Finish();
+  TLOG(NOTICE) << ending << "; this worker did " << summary_.Line();
   return result;
 }
 
@@ -130,6 +134,7 @@ absl::Status Worker::JoinWithRetries() {
   request.set_name(options_.name);
   request.set_device(options_.device);
   request.set_threads(options_.threads);
+  display_.SetActivity(absl::StrCat("joining ", options_.coordinator));
   while (!stopped()) {
     absl::StatusOr<tributary::v1::JoinResponse> joined = client_.Join(request);
     if (!joined.ok()) {
@@ -138,12 +143,15 @@ absl::Status Worker::JoinWithRetries() {
                             absl::StrCat("the coordinator refused to let us join: ", joined.status().message()));
       }
       const absl::Duration delay = RetryDelay(joined.status());
-      TLOG(WARNING) << "coordinator " << options_.coordinator
-                    << (absl::IsResourceExhausted(joined.status()) ? " busy (" : " unreachable (")
-                    << joined.status().message() << "); retrying in " << InSeconds(delay);
+      const bool busy = absl::IsResourceExhausted(joined.status());
+      if (busy ? display_.Busy(absl::Now() + delay) : display_.Unreachable(absl::Now() + delay)) {
+        TLOG(WARNING) << "coordinator " << options_.coordinator << (busy ? " busy (" : " unreachable (")
+                      << joined.status().message() << "); retrying in " << InSeconds(delay);
+      }
       SleepUnlessStopped(delay);
       continue;
     }
+    display_.Joined(joined->model());
     absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
     if (!model.ok()) return model.status();
     if (!(joined->worker_momentum() >= 0 && joined->worker_momentum() < 1)) {
@@ -152,6 +160,9 @@ absl::Status Worker::JoinWithRetries() {
     }
     trainer_ = std::make_unique<Trainer>(*std::move(model), joined->inner_optimizer(),
                                          joined->inner_schedule_steps(), joined->worker_momentum());
+    trainer_->set_step_hook([this](int64_t done, int64_t steps, const LossStats& step) {
+      display_.StepDone(done, steps, step);
+    });
     // Rejoining the same job (a restarted coordinator) keeps the encoder, so
     // its error-feedback residual and PowerSGD factors carry on.
     std::string encoder_key = joined->model().SerializeAsString() + joined->codec().SerializeAsString();
@@ -204,10 +215,21 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
     TLOG(WARNING) << during << ": the coordinator asks us to slow down (" << error.message() << "); waiting "
                   << InSeconds(*hint);
     SleepUnlessStopped(*hint);
+  } else if (absl::IsResourceExhausted(error)) {
+    // Over a limit without a hint (too many streams open): the coordinator
+    // answered, so waiting for a connection would return at once and the
+    // loop would retry at once (seen: 20 retries in 4 ms). Back off instead.
+    const absl::Duration delay = backoff_.Next();
+    if (display_.Busy(absl::Now() + delay)) {
+      TLOG(WARNING) << during << ": coordinator busy (" << error.message() << "); retrying in " << InSeconds(delay);
+    }
+    SleepUnlessStopped(delay);
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
-    TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
-                  << InSeconds(delay) << " or as soon as it answers";
+    if (display_.Unreachable(absl::Now() + delay)) {
+      TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
+                    << InSeconds(delay) << " or as soon as it answers";
+    }
     WaitForCoordinator(delay);
   } else {
     // The coordinator refused this one piece of work (stale, lease expired,
@@ -236,6 +258,8 @@ absl::StatusOr<Worker::Fetched> Worker::FetchTask(std::vector<uint64_t> keep) {
   Fetched fetched;
   absl::StatusOr<tributary::v1::GetTaskResponse> response = client_.GetTask(keep);
   if (!response.ok()) return response.status();
+  fetched.answered = absl::Now();
+  display_.Reachable();
   fetched.response = *std::move(response);
   if (!fetched.response.has_task()) return fetched;
   const tributary::v1::Task& task = fetched.response.task();
@@ -292,6 +316,7 @@ Worker::Outcome Worker::NextTask() {
   absl::StatusOr<Fetched> fetched;
   {
     ScopedPhase phase(phases_, Phase::kWaitTask);
+    display_.SetActivity("waiting for a task");
     if (lookahead_.valid()) {
       fetched = lookahead_.get();
       // An answer without a task is stale by now (the run moved on while
@@ -328,8 +353,10 @@ Worker::Outcome Worker::NextTask() {
     return Outcome::kContinue;
   }
   if (options_.max_tasks == 0 || committed + 1 < options_.max_tasks) StartLookahead(task);
+  display_.TaskStarted(task, fetched->answered);
   absl::Status s = overlap_ && task.local_steps() > 1 ? RunOverlapped(task, *fetched->shard)
                                                       : RunTask(task, *fetched->shard);
+  display_.TaskEnded(id);
   if (!s.ok()) Recover(s, absl::StrCat("task ", id));
   return Outcome::kContinue;
 }
@@ -343,10 +370,12 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   }
   std::copy(sha256.begin(), sha256.end(), digest.begin());
   if (auto cached = cache.Get(digest)) return cached;
+  const absl::Time start = absl::Now();
   absl::StatusOr<std::string> fetched = fetch();
   if (!fetched.ok()) {
     return Prefixed(absl::StrCat(what, ": "), fetched.status());
   }
+  LogDownload(what, fetched->size(), start);
   auto payload = Shared(*std::move(fetched));
   cache.Put(digest, payload, /*persist=*/true);
   return payload;
@@ -367,6 +396,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t v
       auto model = std::make_shared<std::string>(bytes, '\0');
       const absl::Status applied =
           ApplyModelDelta(*delta, base, absl::MakeSpan(reinterpret_cast<float*>(model->data()), base.size()));
+      LogDownload(absl::StrCat(what, " (delta from v", delta_base_.version, ")"), delta->size(), start);
       if (applied.ok()) return model;
       TLOG(WARNING) << what << ": " << applied.message() << "; downloading it whole";
     } else if (!absl::IsNotFound(delta.status())) {
@@ -377,6 +407,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t v
   if (sha256.empty()) {
     absl::StatusOr<std::string> fetched = client_.FetchModel(version, "", bytes);
     if (!fetched.ok()) return Prefixed(absl::StrCat(what, ": "), fetched.status());
+    LogDownload(what, fetched->size(), start);
     if (fetched->size() != bytes) return absl::DataLossError(absl::StrCat(what, ": ", fetched->size(), " bytes"));
     model = Shared(*std::move(fetched));
   } else {
@@ -402,6 +433,21 @@ absl::StatusOr<Worker::Global> Worker::ModelFor(const tributary::v1::Task& task)
   return Global{task.base_version(), *std::move(model)};
 }
 
+absl::StatusOr<tributary::v1::SubmitUpdateResponse> Worker::Submit(const tributary::v1::UpdateHeader& header,
+                                                                    const std::string& payload,
+                                                                    absl::Duration* upload) {
+  display_.UploadStarted(static_cast<int64_t>(payload.size()));
+  absl::Cleanup ended = [this] { display_.UploadEnded(); };
+  return client_.SubmitUpdate(header, payload, upload, [this](int64_t sent) { display_.UploadProgress(sent); });
+}
+
+void Worker::LogDownload(absl::string_view what, size_t bytes, absl::Time start) {
+  if (!display_.verbose()) return;
+  TLOG(INFO) << what << ": downloaded "
+             << (bytes < 10240 ? absl::StrCat(bytes, " bytes") : absl::StrCat(bytes / 1024, " KiB")) << " in "
+             << absl::StrFormat("%.0f ms", absl::ToDoubleMilliseconds(absl::Now() - start));
+}
+
 tributary::v1::UpdateHeader Worker::HeaderFor(const tributary::v1::Task& task, uint64_t base_version,
                                               const LossStats& stats) {
   tributary::v1::UpdateHeader header;
@@ -421,6 +467,7 @@ void Worker::ReportDone(const tributary::v1::Task& task, uint64_t base_version, 
                         const tributary::v1::SubmitUpdateResponse& reply, const tributary::v1::TimeBudget& budget) {
   ++tasks_done_;
   backoff_.Reset();
+  display_.TaskDone(reply.model_version());
   newest_version_ = std::max(newest_version_, reply.model_version());
   TaskReport report;
   report.task_id = task.task_id();
@@ -434,7 +481,8 @@ void Worker::ReportDone(const tributary::v1::Task& task, uint64_t base_version, 
   report.new_version = reply.model_version();
   report.applied = reply.applied();
   report.budget = FormatBudget(budget);
-  if (std::optional<std::string> line = progress_.TaskDone(report, absl::Now())) TLOG(INFO) << *line;
+  summary_.Add(report);
+  if (display_.task_lines()) TLOG(INFO) << TaskLine(report);
 }
 
 absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string& shard) {
@@ -467,7 +515,7 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string&
   const absl::Time sent = absl::Now();
   phases_.Enter(Phase::kUpload, sent);
   absl::Duration upload = absl::ZeroDuration();
-  absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = client_.SubmitUpdate(header, payload, &upload);
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = Submit(header, payload, &upload);
   // The payload had left after `upload`; the rest was the coordinator's apply.
   phases_.Enter(Phase::kWaitApply, sent + upload);
   phases_.Enter(Phase::kOther, absl::Now());
@@ -542,7 +590,7 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     header.set_encoded_bytes(payload.size());
     result.sent_bytes = static_cast<int64_t>(payload.size());
     absl::Duration upload = absl::ZeroDuration();
-    absl::StatusOr<tributary::v1::SubmitUpdateResponse> reply = client_.SubmitUpdate(header, payload, &upload);
+    absl::StatusOr<tributary::v1::SubmitUpdateResponse> reply = Submit(header, payload, &upload);
     phases_.AddUploadTransfer(upload);
     if (!reply.ok()) return reply.status();
     result.reply = *std::move(reply);
@@ -599,11 +647,13 @@ void Worker::HeartbeatLoop() {
       if (!heartbeats_on_) continue;
       held.assign(held_.begin(), held_.end());
     }
+    const absl::Time sent = absl::Now();
     absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_, held);
     if (!response.ok()) {
       if (absl::IsUnauthenticated(response.status())) session_lost_ = true;
       continue;
     }
+    display_.LeasesRenewed(sent);
     absl::MutexLock lock(&mu_);
     for (uint64_t task : response->revoked_task_ids()) {
       if (held_.contains(task)) revoked_.insert(task);

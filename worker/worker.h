@@ -18,6 +18,8 @@
 //   arrives the local progress since the send is carried onto it.
 // Every moment of the training thread is charged to one phase of a
 // PhaseClock; each update carries the budget since the previous one.
+// What the worker is doing goes to a Display (a status line on a terminal,
+// a line per task in a log).
 #ifndef TRIBUTARY_WORKER_WORKER_H_
 #define TRIBUTARY_WORKER_WORKER_H_
 
@@ -39,6 +41,7 @@
 #include "worker/attack.h"
 #include "worker/backoff.h"
 #include "worker/client.h"
+#include "worker/display.h"
 #include "worker/payload_cache.h"
 #include "worker/phase_clock.h"
 #include "worker/progress.h"
@@ -58,18 +61,18 @@ struct WorkerOptions {
   absl::Duration task_delay = absl::ZeroDuration();  // Testing: a slow device.
   double slowdown = 1;  // Testing: F times slower (slowdown.h).
   Attack attack;  // Testing: a Byzantine worker.
-  bool terminal = false;  // stderr is a terminal: summarise progress.
   uint64_t seed = 0;  // Jitter of the backoff.
 };
 
 class Worker {
  public:
-  // `client` is borrowed and must outlive the worker.
-  Worker(const WorkerOptions& options, CoordinatorClient& client);
+  // `client` and `display` are borrowed and must outlive the worker.
+  Worker(const WorkerOptions& options, CoordinatorClient& client, Display& display);
 
   // Runs until the job is done, max_tasks are done, or Stop(). Returns an
   // error only for what retrying cannot fix (a refused join token, a job
-  // this worker cannot run). Leaves cleanly before returning.
+  // this worker cannot run). Leaves cleanly, finishes the display and logs
+  // a summary of the run before returning.
   absl::Status Run();
 
   // Makes Run() return soon; safe from any thread.
@@ -87,6 +90,7 @@ class Worker {
   // An answer to GetTask, with the task's shard when it holds a task.
   struct Fetched {
     tributary::v1::GetTaskResponse response;
+    absl::Time answered;  // When the coordinator answered: the task's lease runs from then.
     std::shared_ptr<const std::string> shard;
   };
   // What a finished round brings back.
@@ -138,6 +142,11 @@ class Worker {
   absl::StatusOr<std::shared_ptr<const std::string>> Payload(
       const std::string& what, const std::string& sha256, PayloadCache& cache,
       const std::function<absl::StatusOr<std::string>()>& fetch);
+  // Uploads an update, its progress shown on the display.
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> Submit(const tributary::v1::UpdateHeader& header,
+                                                              const std::string& payload, absl::Duration* upload);
+  // With --verbose, a line per download.
+  void LogDownload(absl::string_view what, size_t bytes, absl::Time start);
   tributary::v1::UpdateHeader HeaderFor(const tributary::v1::Task& task, uint64_t base_version,
                                         const LossStats& stats);
   void ReportDone(const tributary::v1::Task& task, uint64_t base_version, const LossStats& stats,
@@ -166,13 +175,14 @@ class Worker {
 
   const WorkerOptions options_;
   CoordinatorClient& client_;
+  Display& display_;
   Backoff backoff_;
   absl::Mutex shards_mu_;  // The lookahead fetches shards beside the loop.
   PayloadCache shards_ ABSL_GUARDED_BY(shards_mu_);  // Reused every epoch: memory and --cache_dir.
   // A new version nearly every task: the latest in memory, a few on disk.
   // Used by the loop, or by the round while one is in flight, never both.
   PayloadCache models_;
-  ProgressReporter progress_;
+  RunSummary summary_;
   PhaseClock phases_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<Codec> codec_;

@@ -6,40 +6,40 @@
 namespace tributary::worker {
 namespace {
 
-using ::testing::HasSubstr;
-
-const absl::Time kT0 = absl::UnixEpoch() + absl::Hours(1);
-
 TaskReport Report(uint64_t id, double loss) {
   TaskReport r;
   r.task_id = id;
+  r.shard_id = 3;
   r.loss = loss;
   r.examples = 100;
   r.compute = absl::Milliseconds(10);
   r.sent_bytes = 2048;
+  r.base_version = id - 1;
   r.new_version = id;
   return r;
 }
 
-TEST(ProgressTest, LogsGetOneLinePerTask) {
-  ProgressReporter progress(/*terminal=*/false, absl::Seconds(1));
-  const auto line = progress.TaskDone(Report(7, 0.5), kT0);
-  ASSERT_TRUE(line.has_value());
-  EXPECT_THAT(*line, HasSubstr("task 7 "));
-  EXPECT_THAT(*line, HasSubstr("loss 0.5000 over 100 examples in 10 ms (10000 ex/s); sent 2 KiB"));
-  EXPECT_TRUE(progress.TaskDone(Report(8, 0.5), kT0).has_value());
+TEST(ProgressTest, OneLinePerTask) {
+  TaskReport r = Report(7, 0.5);
+  r.budget = "compute 10 ms";
+  EXPECT_EQ(TaskLine(r),
+            "task 7 (shard 3, epoch 0): loss 0.5000 over 100 examples in 10 ms (10000 ex/s); sent 2 KiB; "
+            "model v6 -> v7; compute 10 ms");
 }
 
-TEST(ProgressTest, TerminalsGetASummaryPerInterval) {
-  ProgressReporter progress(/*terminal=*/true, absl::Seconds(1));
-  EXPECT_FALSE(progress.TaskDone(Report(1, 1.0), kT0).has_value());
-  EXPECT_FALSE(progress.TaskDone(Report(2, 2.0), kT0 + absl::Milliseconds(500)).has_value());
-  const auto line = progress.TaskDone(Report(3, 3.0), kT0 + absl::Seconds(2));
-  ASSERT_TRUE(line.has_value());
-  EXPECT_THAT(*line, HasSubstr("3 tasks done (last: task 3"));
-  EXPECT_THAT(*line, HasSubstr("150 examples/s"));  // 300 examples over 2 s
-  EXPECT_THAT(*line, HasSubstr("mean loss 2.0000"));
-  EXPECT_FALSE(progress.TaskDone(Report(4, 1.0), kT0 + absl::Milliseconds(2500)).has_value());
+TEST(ProgressTest, ADuplicateSaysSo) {
+  TaskReport r = Report(7, 0.5);
+  r.applied = false;
+  EXPECT_THAT(TaskLine(r), ::testing::EndsWith("model v6 -> v7 (duplicate, already applied)"));
+}
+
+TEST(ProgressTest, TheSummaryAddsUpTheRun) {
+  RunSummary summary;
+  EXPECT_EQ(summary.Line(), "0 tasks (0 examples, 0 of compute, 0 KiB sent)");
+  summary.Add(Report(1, 1.0));
+  EXPECT_EQ(summary.Line(), "1 task (100 examples, 10ms of compute, 2 KiB sent), last loss 1.0000");
+  for (int i = 2; i <= 1000; ++i) summary.Add(Report(i, 0.25));
+  EXPECT_EQ(summary.Line(), "1000 tasks (100000 examples, 10s of compute, 2.0 MiB sent), last loss 0.2500");
 }
 
 }  // namespace

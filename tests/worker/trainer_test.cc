@@ -211,5 +211,31 @@ TEST_F(TrainerTest, RebaseCarriesTheProgressSinceTheSendOntoTheNewModel) {
   }
 }
 
+struct Seen {
+  int64_t done, steps, examples;
+};
+
+// The display's per-step hook: every local step, in order, with its batch.
+TEST_F(TrainerTest, TheStepHookSeesEveryLocalStep) {
+  std::vector<Seen> seen;
+  trainer_.set_step_hook([&](int64_t done, int64_t steps, const LossStats& step) {
+    seen.push_back({done, steps, step.examples});
+  });
+  const std::string shard = Records(12);
+  ASSERT_TRUE(trainer_.ComputeUpdate(MakeTask(3, 0), params_, shard, absl::MakeSpan(update_)).ok());
+  ASSERT_EQ(seen.size(), 3u);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seen[i].done, i + 1);
+    EXPECT_EQ(seen[i].steps, 3);
+    EXPECT_EQ(seen[i].examples, 4);
+  }
+  seen.clear();
+  ASSERT_TRUE(trainer_.ComputeUpdate(MakeTask(1, 0), params_, shard, absl::MakeSpan(update_)).ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].done, 1);
+  EXPECT_EQ(seen[0].steps, 1);
+  EXPECT_EQ(seen[0].examples, 12);
+}
+
 }  // namespace
 }  // namespace tributary::worker
