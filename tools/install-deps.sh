@@ -7,7 +7,8 @@
 # coordinator or a worker never pulls in a second compiler. --test adds the
 # real systems the end-to-end tests drive (tools/test.sh): Chromium for the
 # dashboard, Prometheus and promtool for /metrics, PyTorch for the reference
-# forward pass that checks tributary-export --format=hf.
+# forward pass that checks tributary-export --format=hf, tmux for the
+# worker's status line on a real terminal.
 set -euo pipefail
 
 packages=(
@@ -17,12 +18,11 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libbenchmark-dev openssl
   dataset-fashion-mnist fortunes
   iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
-  tmux  # tests/e2e/tmux_test.cc: the worker's status line on a real terminal
 )
 for arg in "$@"; do
   case "$arg" in
     --hardening) packages+=(clang-14 libclang-rt-14-dev) ;;
-    --test) packages+=(chromium fonts-dejavu-core prometheus python3-torch) ;;
+    --test) packages+=(chromium fonts-dejavu-core prometheus python3-torch tmux) ;;
     *) echo "usage: tools/install-deps.sh [--hardening] [--test]" >&2; exit 2 ;;
   esac
 done
