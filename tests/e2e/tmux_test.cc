@@ -149,16 +149,22 @@ int StatusRows(const std::vector<std::string>& pane) {
 std::vector<std::string> ExpectUpdatedInPlace(const Tmux& tmux, int tasks, const std::string& phase) {
   std::vector<std::vector<std::string>> seen = {tmux.Pane()};
   const int rows = NonEmptyRows(seen.front()), first = TasksDone(StatusLine(seen.front()));
+  // Until the count grew and the line was redrawn a few times (a fast
+  // worker may do the tasks between two redraws).
+  std::set<std::string> lines = {StatusLine(seen.front())};
   EXPECT_TRUE(WatchPane(
-      tmux, [&](const auto& pane) { return TasksDone(StatusLine(pane)) >= first + tasks; }, &seen))
-      << phase << ": the task count stopped at " << TasksDone(StatusLine(seen.back()));
-  std::set<std::string> lines;
+      tmux,
+      [&](const auto& pane) {
+        lines.insert(StatusLine(pane));
+        return TasksDone(StatusLine(pane)) >= first + tasks && lines.size() >= 3;
+      },
+      &seen))
+      << phase << ": the task count stopped at " << TasksDone(StatusLine(seen.back())) << " after "
+      << lines.size() << " different lines";
   for (const auto& pane : seen) {
     EXPECT_EQ(StatusRows(pane), 1) << phase << ": the status line was not overwritten:\n" << absl::StrJoin(pane, "\n");
     EXPECT_LE(NonEmptyRows(pane), rows + 2) << phase << ": rows were added:\n" << absl::StrJoin(pane, "\n");
-    lines.insert(StatusLine(pane));
   }
-  EXPECT_GE(lines.size(), 3u) << phase << ": the status line hardly changed";
   return seen.back();
 }
 
@@ -196,8 +202,16 @@ TEST(TmuxTest, TheStatusLineUpdatesInPlaceThroughACoordinatorRestart) {
       << cluster.Logs();
   keep("training", ExpectUpdatedInPlace(tmux, 50, "training"));
   EXPECT_LE(NonEmptyRows(tmux.Pane()), 4) << absl::StrJoin(tmux.Pane(), "\n");
-  EXPECT_THAT(StatusLine(tmux.Pane()), HasSubstr(" tok/s | loss "));
-  EXPECT_THAT(StatusLine(tmux.Pane()), HasSubstr(" | lease "));
+  // Between tasks the line says "waiting for a task"; while one runs it
+  // shows the rate, the loss and the lease.
+  EXPECT_TRUE(WatchPane(
+      tmux,
+      [](const auto& pane) {
+        const std::string line = StatusLine(pane);
+        return absl::StrContains(line, " tok/s | loss ") && absl::StrContains(line, " | lease ");
+      },
+      &seen))
+      << StatusLine(seen.back());
 
   // The coordinator dies (with a checkpoint to resume from): the line says
   // so and counts down to the next try.
