@@ -201,4 +201,25 @@ absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpo
   return params;
 }
 
+absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path) {
+  const auto flag_error = [](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("--checkpoint: ", s.message()));
+  };
+  if (path.empty()) return absl::InvalidArgumentError("--checkpoint: required");
+  GptCheckpoint out;
+  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = LoadCheckpoint(path);
+  if (!checkpoint.ok()) return flag_error(checkpoint.status());
+  out.checkpoint = *std::move(checkpoint);
+  if (!out.checkpoint.job().model().has_gpt()) {
+    return absl::InvalidArgumentError(absl::StrCat("--checkpoint: ", path, " holds no gpt model"));
+  }
+  absl::StatusOr<std::vector<float>> params = CheckpointParams(out.checkpoint);
+  if (!params.ok()) return flag_error(params.status());
+  out.params = *std::move(params);
+  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(out.checkpoint.job().model().gpt());
+  if (!model.ok()) return flag_error(model.status());
+  out.model = *std::move(model);
+  return out;
+}
+
 }  // namespace tributary

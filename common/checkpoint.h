@@ -13,11 +13,13 @@
 #ifndef TRIBUTARY_COMMON_CHECKPOINT_H_
 #define TRIBUTARY_COMMON_CHECKPOINT_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/models/gpt.h"
 #include "tributary/v1/checkpoint.pb.h"
 
 namespace tributary {
@@ -59,6 +61,16 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpointToResume(const std::string& dir);
 
 // The checkpoint's weights as floats, checked against its job's model size.
 absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpoint& checkpoint);
+
+// A GPT checkpoint as the tools read it (tributary-sample, llmc_loss):
+// LoadCheckpoint's, its weights and the model. Errors are prefixed
+// "--checkpoint: ", and a checkpoint of another model is INVALID_ARGUMENT.
+struct GptCheckpoint {
+  tributary::v1::Checkpoint checkpoint;
+  std::vector<float> params;
+  std::unique_ptr<GptModel> model;
+};
+absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path);
 
 }  // namespace tributary
 

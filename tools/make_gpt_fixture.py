@@ -93,7 +93,7 @@ def read_safetensors(path):
     metadata = header.pop("__metadata__", {})
     tensors = {}
     for name, t in header.items():
-        assert t["dtype"] == "F32", name
+        assert t["dtype"] == "F32", f"{name}: dtype {t['dtype']}, expected F32"
         begin, end = t["data_offsets"]
         tensors[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).reshape(t["shape"])
     return tensors, metadata

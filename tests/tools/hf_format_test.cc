@@ -9,21 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/models/gpt.h"
 #include "gtest/gtest.h"
+#include "tests/common/models/test_specs.h"
 #include "nlohmann/json.hpp"
 
 namespace tributary {
 namespace {
 
 using nlohmann::json;
-
-tributary::v1::GptSpec Spec(int layers, int heads, int channels, int context) {
-  tributary::v1::GptSpec spec;
-  spec.set_layers(layers);
-  spec.set_heads(heads);
-  spec.set_channels(channels);
-  spec.set_context(context);
-  return spec;
-}
 
 ParamLayout GptLayout(const tributary::v1::GptSpec& spec) {
   absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(spec);
@@ -66,7 +58,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> Gpt2LmHeadStateDict(in
 }
 
 TEST(HfFormatTest, NamesAndShapesAreGpt2LmHeadModelsStateDict) {
-  const ParamLayout ours = GptLayout(Spec(2, 2, 8, 5));
+  const ParamLayout ours = GptLayout(TestGptSpec(2, 2, 8, 5));
   absl::StatusOr<RenamedTensors> hf = ToHuggingFaceGpt2(ours, Iota(ours.size()));
   ASSERT_TRUE(hf.ok()) << hf.status();
   std::vector<std::pair<std::string, std::vector<int64_t>>> got;
@@ -76,7 +68,7 @@ TEST(HfFormatTest, NamesAndShapesAreGpt2LmHeadModelsStateDict) {
 }
 
 TEST(HfFormatTest, BlockWeightsAreTransposedToConv1D) {
-  const ParamLayout ours = GptLayout(Spec(1, 2, 4, 3));
+  const ParamLayout ours = GptLayout(TestGptSpec(1, 2, 4, 3));
   const std::vector<float> params = Iota(ours.size());
   absl::StatusOr<RenamedTensors> hf = ToHuggingFaceGpt2(ours, params);
   ASSERT_TRUE(hf.ok()) << hf.status();
@@ -100,7 +92,7 @@ TEST(HfFormatTest, BlockWeightsAreTransposedToConv1D) {
 }
 
 TEST(HfFormatTest, EmbeddingsNormsAndBiasesAreCopiedAsTheyAre) {
-  const ParamLayout ours = GptLayout(Spec(1, 2, 4, 3));
+  const ParamLayout ours = GptLayout(TestGptSpec(1, 2, 4, 3));
   const std::vector<float> params = Iota(ours.size());
   absl::StatusOr<RenamedTensors> hf = ToHuggingFaceGpt2(ours, params);
   ASSERT_TRUE(hf.ok()) << hf.status();
@@ -113,7 +105,7 @@ TEST(HfFormatTest, EmbeddingsNormsAndBiasesAreCopiedAsTheyAre) {
 }
 
 TEST(HfFormatTest, WrongNumberOfWeightsIsRejected) {
-  const ParamLayout ours = GptLayout(Spec(1, 2, 4, 3));
+  const ParamLayout ours = GptLayout(TestGptSpec(1, 2, 4, 3));
   absl::StatusOr<RenamedTensors> hf = ToHuggingFaceGpt2(ours, std::vector<float>(ours.size() - 1));
   EXPECT_EQ(hf.status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -121,7 +113,7 @@ TEST(HfFormatTest, WrongNumberOfWeightsIsRejected) {
 // The fields GPT2Config and GPT2LMHeadModel read, with the values that make
 // transformers compute what our model computes.
 TEST(HfFormatTest, ConfigDescribesOurGpt) {
-  const json config = json::parse(HuggingFaceGpt2Config(Spec(3, 4, 64, 32)));
+  const json config = json::parse(HuggingFaceGpt2Config(TestGptSpec(3, 4, 64, 32)));
   EXPECT_EQ(config["model_type"], "gpt2");
   EXPECT_EQ(config["architectures"], json::array({"GPT2LMHeadModel"}));
   EXPECT_EQ(config["vocab_size"], 256);
@@ -145,7 +137,7 @@ TEST(HfFormatTest, ConfigDescribesOurGpt) {
 }
 
 TEST(HfFormatTest, ReadmeExplainsTheByteTokenizer) {
-  const std::string readme = HuggingFaceGpt2Readme(Spec(3, 4, 64, 32));
+  const std::string readme = HuggingFaceGpt2Readme(TestGptSpec(3, 4, 64, 32));
   EXPECT_NE(readme.find("3 layers, 4 heads, 64 channels, a 32-byte context"), std::string::npos) << readme;
   EXPECT_NE(readme.find("token id = byte value"), std::string::npos) << readme;
   EXPECT_NE(readme.find(".encode(\"utf-8\")"), std::string::npos) << readme;

@@ -9,18 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/models/gpt.h"
 #include "gtest/gtest.h"
+#include "tests/common/models/test_specs.h"
 
 namespace tributary {
 namespace {
-
-tributary::v1::GptSpec Spec(int layers, int heads, int channels, int context) {
-  tributary::v1::GptSpec spec;
-  spec.set_layers(layers);
-  spec.set_heads(heads);
-  spec.set_channels(channels);
-  spec.set_context(context);
-  return spec;
-}
 
 struct File {
   std::vector<int32_t> header;
@@ -51,7 +43,7 @@ TEST(LlmcFormatTest, VocabIsPaddedToAMultipleOf128) {
 }
 
 TEST(LlmcFormatTest, HeaderIsWhatGpt2BuildFromCheckpointReads) {
-  tributary::v1::GptSpec spec = Spec(3, 2, 8, 5);
+  tributary::v1::GptSpec spec = TestGptSpec(3, 2, 8, 5);
   absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(spec);
   ASSERT_TRUE(model.ok());
   absl::StatusOr<std::string> bytes = EncodeLlmcCheckpoint(spec, std::vector<float>((*model)->layout().size()));
@@ -67,7 +59,7 @@ TEST(LlmcFormatTest, HeaderIsWhatGpt2BuildFromCheckpointReads) {
 // writer: each tensor's block holds all layers, layer l at l * its size.
 TEST(LlmcFormatTest, TensorsAreGroupedByKindAcrossLayersInLlmcsOrder) {
   const int L = 2, C = 4, T = 3, Vp = 256;
-  tributary::v1::GptSpec spec = Spec(L, 2, C, T);
+  tributary::v1::GptSpec spec = TestGptSpec(L, 2, C, T);
   absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(spec);
   ASSERT_TRUE(model.ok());
   const ParamLayout& layout = (*model)->layout();
@@ -123,12 +115,12 @@ TEST(LlmcFormatTest, TensorsAreGroupedByKindAcrossLayersInLlmcsOrder) {
 }
 
 TEST(LlmcFormatTest, WrongNumberOfWeightsIsRejected) {
-  absl::StatusOr<std::string> bytes = EncodeLlmcCheckpoint(Spec(1, 2, 4, 3), std::vector<float>(7));
+  absl::StatusOr<std::string> bytes = EncodeLlmcCheckpoint(TestGptSpec(1, 2, 4, 3), std::vector<float>(7));
   EXPECT_EQ(bytes.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(LlmcFormatTest, InvalidSizesAreRejected) {
-  absl::StatusOr<std::string> bytes = EncodeLlmcCheckpoint(Spec(1, 3, 4, 3), std::vector<float>(7));
+  absl::StatusOr<std::string> bytes = EncodeLlmcCheckpoint(TestGptSpec(1, 3, 4, 3), std::vector<float>(7));
   EXPECT_EQ(bytes.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bytes.status().message().find("heads"), std::string::npos) << bytes.status();
 }

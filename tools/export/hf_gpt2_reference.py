@@ -17,28 +17,16 @@ saying why, on the first rule or number that does not hold.
 """
 import json
 import math
-import struct
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from make_gpt_fixture import read_safetensors  # noqa: E402  (tools/, one reader of safetensors)
+
 TOLERANCE = 1e-4
-
-
-def read_safetensors(path):
-    """(tensors by name, metadata) of a safetensors file."""
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    metadata = header.pop("__metadata__", {})
-    tensors = {}
-    for name, t in header.items():
-        assert t["dtype"] == "F32", f"{name}: dtype {t['dtype']}, expected F32"
-        begin, end = t["data_offsets"]
-        tensors[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).reshape(t["shape"])
-    return tensors, metadata
 
 
 def expected_state_dict(config):

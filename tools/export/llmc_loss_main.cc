@@ -66,24 +66,16 @@ absl::StatusOr<std::vector<uint8_t>> ReadTokens(const std::string& path) {
 }
 
 absl::Status PrintLoss() {
-  const std::string path = absl::GetFlag(FLAGS_checkpoint);
-  if (path.empty()) return absl::InvalidArgumentError("--checkpoint: required");
   const int B = absl::GetFlag(FLAGS_batch), batches = absl::GetFlag(FLAGS_batches);
   if (B < 1 || B > kMaxBatches) return absl::InvalidArgumentError("--batch: must be in [1, 65536]");
   if (batches < 1 || batches > kMaxBatches) return absl::InvalidArgumentError("--batches: must be in [1, 65536]");
-  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = LoadCheckpoint(path);
-  if (!checkpoint.ok()) return checkpoint.status();
-  if (!checkpoint->job().model().has_gpt()) {
-    return absl::InvalidArgumentError(absl::StrCat("--checkpoint: ", path, " holds no gpt model"));
-  }
-  absl::StatusOr<std::vector<float>> params = CheckpointParams(*checkpoint);
-  if (!params.ok()) return params.status();
-  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(checkpoint->job().model().gpt());
-  if (!model.ok()) return model.status();
+  absl::StatusOr<GptCheckpoint> loaded = LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint));
+  if (!loaded.ok()) return loaded.status();
+  GptModel& model = *loaded->model;  // Its activations are scratch.
   absl::StatusOr<std::vector<uint8_t>> tokens = ReadTokens(absl::GetFlag(FLAGS_tokens));
   if (!tokens.ok()) return absl::Status(tokens.status().code(), absl::StrCat("--tokens: ", tokens.status().message()));
 
-  const int64_t T = (*model)->context();
+  const int64_t T = model.context();
   const int64_t rows = int64_t{B} * batches;
   if (static_cast<int64_t>(tokens->size()) < rows * T + 1) {
     return absl::InvalidArgumentError(absl::StrCat("--tokens: ", tokens->size(), " tokens, ", batches, " batches of ",
@@ -93,9 +85,9 @@ absl::Status PrintLoss() {
   for (int64_t r = 0; r < rows; ++r) std::copy_n(tokens->data() + r * T, T + 1, records.data() + r * (T + 1));
   // Every row has T tokens, so the mean over rows is train_gpt2.c's mean
   // over batches of each batch's mean over tokens.
-  const LossStats stats = EvaluateInBatches(**model, *params, records, B);
+  const LossStats stats = EvaluateInBatches(model, loaded->params, records, B);
   std::printf("ours: val loss %f (%d batches of %d x %lld tokens, model version %llu)\n", stats.mean_loss(), batches, B,
-              static_cast<long long>(T), static_cast<unsigned long long>(checkpoint->model_version()));
+              static_cast<long long>(T), static_cast<unsigned long long>(loaded->checkpoint.model_version()));
   return absl::OkStatus();
 }
 

@@ -29,20 +29,12 @@ namespace tributary {
 namespace {
 
 absl::Status Sample() {
-  const std::string path = absl::GetFlag(FLAGS_checkpoint);
-  if (path.empty()) return absl::InvalidArgumentError("--checkpoint: required");
   if (absl::GetFlag(FLAGS_length) < 0) return absl::InvalidArgumentError("--length: must not be negative");
   if (absl::GetFlag(FLAGS_temperature) < 0) return absl::InvalidArgumentError("--temperature: must not be negative");
   if (absl::GetFlag(FLAGS_top_k) < 0) return absl::InvalidArgumentError("--top_k: must not be negative");
-  absl::StatusOr<tributary::v1::Checkpoint> checkpoint = LoadCheckpoint(path);
-  if (!checkpoint.ok()) return checkpoint.status();
-  if (!checkpoint->job().model().has_gpt()) {
-    return absl::InvalidArgumentError(absl::StrCat("--checkpoint: ", path, " holds no gpt model"));
-  }
-  absl::StatusOr<std::vector<float>> params = CheckpointParams(*checkpoint);
-  if (!params.ok()) return params.status();
-  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(checkpoint->job().model().gpt());
-  if (!model.ok()) return model.status();
+  absl::StatusOr<GptCheckpoint> loaded = LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint));
+  if (!loaded.ok()) return loaded.status();
+  GptModel& model = *loaded->model;  // Its activations are scratch.
   SetComputeThreads(absl::GetFlag(FLAGS_threads));
 
   SamplingOptions options;
@@ -56,10 +48,10 @@ absl::Status Sample() {
   if (text.empty()) text.push_back('\n');
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::vector<float> logits(GptModel::kVocab);
-  const size_t window = (*model)->context();
+  const size_t window = model.context();
   for (int i = 0; i < absl::GetFlag(FLAGS_length); ++i) {
     const size_t start = text.size() > window ? text.size() - window : 0;
-    (*model)->NextByteLogits(*params, absl::MakeConstSpan(text).subspan(start), absl::MakeSpan(logits));
+    model.NextByteLogits(loaded->params, absl::MakeConstSpan(text).subspan(start), absl::MakeSpan(logits));
     const uint8_t next = static_cast<uint8_t>(SampleToken(logits, options, rng));
     text.push_back(next);
     std::fputc(next, stdout);

@@ -7,20 +7,12 @@
 
 #include "common/parallel.h"
 #include "gtest/gtest.h"
+#include "tests/common/models/test_specs.h"
 
 namespace tributary {
 namespace {
 
-tributary::v1::GptSpec Spec(int layers, int heads, int channels, int context) {
-  tributary::v1::GptSpec spec;
-  spec.set_layers(layers);
-  spec.set_heads(heads);
-  spec.set_channels(channels);
-  spec.set_context(context);
-  return spec;
-}
-
-tributary::v1::GptSpec TinySpec() { return Spec(2, 2, 8, 4); }
+tributary::v1::GptSpec TinySpec() { return TestGptSpec(2, 2, 8, 4); }
 
 std::vector<uint8_t> RandomRecords(int n, int bytes, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -118,7 +110,7 @@ TEST(GptTest, BatchSizeMayChangeWithoutChangingResults) {
 }
 
 // Large enough that every kernel splits its work across threads.
-tributary::v1::GptSpec ThreadedSpec() { return Spec(2, 2, 64, 32); }
+tributary::v1::GptSpec ThreadedSpec() { return TestGptSpec(2, 2, 64, 32); }
 
 struct Result {
   double loss;
