@@ -24,10 +24,10 @@
 # lives in a build cache mount, so a rebuild compiles only what changed.
 #
 # Runtime settings: runc, not crun (crun fails on hybrid cgroup
-# hierarchies), with ulimits within the machine's hard limits (podman's
-# defaults ask for more, and runc fails to set them): flags for the build,
-# and a containers.conf of the script's own (CONTAINERS_CONF) for the pod,
-# whose pause container takes no flags.
+# hierarchies), with ulimits within this shell's hard limits (podman's
+# defaults may ask for more, which runc then fails to set): flags for the
+# build, and a containers.conf of the script's own (CONTAINERS_CONF) for the
+# pod, whose pause container takes no flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +38,9 @@ readonly MIRROR=${TRIBUTARY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 readonly CACHE=${TRIBUTARY_IMAGE_CACHE:-/var/cache/tributary-image}
 readonly RUN_TIMEOUT_S=900
 readonly JOB=/usr/local/share/tributary/jobs/mlp.textproto
+nofile=$(ulimit -Hn)
+if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
+readonly ULIMITS=("nofile=$nofile:$nofile" "nproc=1000:1000")
 
 keep=0
 for arg in "$@"; do
@@ -78,12 +81,12 @@ cleanup() {
 trap cleanup EXIT
 
 # Podman's own defaults, with runc and the ulimits the build gets as flags.
-cat > "$work/containers.conf" << 'CONF'
+cat > "$work/containers.conf" << CONF
 [containers]
 default_capabilities = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP",
                         "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]
 default_sysctls = ["net.ipv4.ping_group_range=0 0"]
-default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
+default_ulimits = ["${ULIMITS[0]}", "${ULIMITS[1]}"]
 [engine]
 runtime = "runc"
 CONF
@@ -126,7 +129,7 @@ podman image exists "$BASE" || make_base_image
 
 build() {
   nice podman --runtime runc build --pull=never --format docker --network host \
-    --ulimit nofile=20000:20000 --ulimit nproc=1000:1000 \
+    --ulimit "${ULIMITS[0]}" --ulimit "${ULIMITS[1]}" \
     --ignorefile deploy/Dockerfile.dockerignore -f deploy/Dockerfile "$@" .
 }
 log "building $IMAGE from deploy/Dockerfile"
@@ -220,7 +223,7 @@ while true; do
     podman healthcheck run "$pod-coordinator" || fail "the healthcheck on the coordinator"
     podman healthcheck run "$pod-worker-1" || fail "the healthcheck on a worker"
     log "healthcheck: healthy ($(podman inspect --format '{{.Config.Healthcheck.Test}}' "$pod-coordinator"))"
-    podman logs "$pod-coordinator" 2>&1 | grep -q "gRPC with TLS" || fail "the coordinator does not serve TLS"
+    [[ "$(podman logs "$pod-coordinator" 2>&1)" == *"gRPC with TLS"* ]] || fail "the coordinator does not serve TLS"
     healthy=1
   fi
   grep -q '"state": *"done"' <<< "$status" && break
