@@ -47,7 +47,9 @@ ABSL_FLAG(std::string, join_token_file, "",
 ABSL_FLAG(std::string, unban_file, "",
           "Identities to lift bans from (token:NAME, cert:sha256:HEX or ip:ADDRESS), one per line; read at start "
           "and on SIGHUP");
-ABSL_FLAG(bool, exit_when_done, false, "Exit 0 once the budget is spent and the final eval is done");
+ABSL_FLAG(bool, exit_when_done, false,
+          "Exit 0 once the budget is spent, the final eval is done and the workers have heard it and left (at "
+          "most the job's heartbeat timeout later)");
 ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (the whole run: weights, optimizer, shard "
           "ledger, counters), written as the job's checkpoint intervals say and at shutdown; a run found "
           "there is resumed; empty = none");
@@ -144,11 +146,26 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
 // is not known yet.
 std::string OrNone(const std::optional<double>& value) { return value ? absl::StrCat(*value) : "none"; }
 
+// With --exit_when_done, once the run is done: whether every worker has
+// heard so and left, or the heartbeat timeout has passed since (a worker
+// silent that long is lost anyway). Exiting at once would leave workers
+// that were computing or polling to retry an address nobody answers.
+bool DoneAndHeard(TrainingRun& run, std::optional<absl::Time>& done_since) {
+  const int active = run.ActiveWorkers();
+  const absl::Duration linger = absl::Seconds(run.job().lease().heartbeat_timeout_s());
+  if (!done_since) {
+    done_since = absl::Now();
+    if (active > 0) TLOG(INFO) << "done; waiting up to " << linger << " for " << active << " worker(s) to leave";
+  }
+  return active == 0 || absl::Now() - *done_since >= linger;
+}
+
 // Runs the coordinator's timers (lost workers, expired leases, overdue
 // streams, checkpoints) until SIGINT/SIGTERM, or until the run is finished
-// when asked to exit then; reloads on SIGHUP.
+// (and its workers told) when asked to exit then; reloads on SIGHUP.
 void ServeUntilShutdown(TrainingRun& run, CoordinatorService& service, Checkpointer& checkpointer,
                         const CoordinatorOptions& options) {
+  std::optional<absl::Time> done_since;
   while (true) {
     if (const int sig = WaitForTerminationSignal(kTimerInterval); sig == SIGHUP) {
       Reload(service, run, options);
@@ -156,7 +173,7 @@ void ServeUntilShutdown(TrainingRun& run, CoordinatorService& service, Checkpoin
       TLOG(INFO) << "signal " << sig << ": shutting down";
       return;
     }
-    if (options.exit_when_done && run.WaitUntilDone(absl::ZeroDuration())) return;
+    if (options.exit_when_done && run.WaitUntilDone(absl::ZeroDuration()) && DoneAndHeard(run, done_since)) return;
     run.Tick();
     service.CutOverdueStreams();
     checkpointer.MaybeWrite();

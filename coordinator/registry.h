@@ -91,8 +91,9 @@ class WorkerRegistry {
   // record may be dropped from memory later: do not keep the reference.
   void End(WorkerRecord& worker, WorkerState state);
 
-  // Active sessions held by `identity`.
+  // Active sessions held by `identity`, and by all.
   int ActiveSessions(absl::string_view identity) const;
+  int active() const { return static_cast<int>(by_session_.size()); }
 
   // Ends, in `state`, the active sessions whose identity `pred` selects;
   // returns their ids.

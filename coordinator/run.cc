@@ -329,6 +329,11 @@ uint64_t TrainingRun::version() {
   return aggregator_.version();
 }
 
+int TrainingRun::ActiveWorkers() {
+  absl::MutexLock lock(&mu_);
+  return registry_.active();
+}
+
 RunProgress TrainingRun::Progress() {
   absl::MutexLock lock(&mu_);
   return RunProgress{aggregator_.version(), updates_applied_, done_, ban_changes_};

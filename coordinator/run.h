@@ -212,6 +212,8 @@ class TrainingRun {
 
   // The current model version.
   uint64_t version();
+  // Workers with a live session.
+  int ActiveWorkers();
   RunProgress Progress();
 
   // Records the header's time budget (the worker's, and the run's sums)

@@ -21,8 +21,7 @@ set -euo pipefail
 build_packages=(
   build-essential cmake pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libeigen3-dev libssl-dev zlib1g-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  libabsl-dev libeigen3-dev libssl-dev zlib1g-dev nlohmann-json3-dev
 )
 # What the binaries link (ldd build/bin/tributary-*), for a machine that
 # only runs them; the -dev packages above depend on the same libraries.
@@ -30,7 +29,7 @@ runtime_packages=(libgrpc++1.51 libprotobuf32 libabsl20220623 libssl3 zlib1g lib
 # The example jobs' data (deploy/jobs/): read by the coordinator only.
 data_packages=(dataset-fashion-mnist fortunes)
 test_packages=(
-  curl libgtest-dev libgmock-dev libbenchmark-dev openssl
+  curl libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev openssl
   iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
   python3-yaml      # tests/deploy: the compose file and Kubernetes manifests
 )

@@ -135,6 +135,28 @@ TEST(TrainingTest, ExitWhenDoneExitsZeroAfterTheFinalEval) {
   EXPECT_EQ(worker.Wait(absl::Seconds(60)), 0) << cluster.Logs();
 }
 
+// When the last shard comes in, the other workers are waiting to ask for
+// more (every 500 ms): they learn that the job is done before the
+// coordinator exits, and none is left retrying an address that no longer
+// answers.
+TEST(TrainingTest, ExitWhenDoneWaitsForItsWorkersToHearIt) {
+  Cluster cluster("exit-heard", R"(
+    name: "e2e-exit-heard"
+    data { fashion_mnist { max_train_examples: 2000 } shard_examples: 100 }
+    budget { epochs: 1 }
+    eval { max_examples: 100 }
+    lease { heartbeat_interval_s: 0.5 heartbeat_timeout_s: 20 }
+  )");
+  Process& coordinator = cluster.StartCoordinator({"--exit_when_done"});
+  std::vector<Process*> workers = {&cluster.StartWorker("fast-1"), &cluster.StartWorker("fast-2"),
+                                   &cluster.StartWorker("slow", {"--test_task_delay=1500ms"})};
+  EXPECT_EQ(coordinator.Wait(absl::Minutes(2)), 0) << cluster.Logs();
+  for (Process* worker : workers) {
+    EXPECT_EQ(worker->Wait(absl::Seconds(5)), 0) << "a worker outlived its coordinator\n" << cluster.Logs();
+    EXPECT_THAT(worker->Log(), ::testing::HasSubstr("the job is done"));
+  }
+}
+
 // A budget of 3 s of 1,000 epochs: the run ends by time, the final
 // evaluation and checkpoint follow, and --exit_when_done exits 0.
 TEST(TrainingTest, ATimeBudgetEndsTheRun) {
