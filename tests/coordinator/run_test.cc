@@ -415,8 +415,8 @@ TEST_F(RunTest, StatusCountsJoinsLeasesBansTaskTimesAndRates) {
   // 4 samples (a shard) from the first submit to the second, 2 s later.
   EXPECT_DOUBLE_EQ(s.rates.samples_per_s, 4 / 2.0);
   EXPECT_EQ(s.bans_total, 0);
-  run_.RecordInvalid(a, absl::InvalidArgumentError("bad"));
-  run_.RecordInvalid(a, absl::InvalidArgumentError("bad"));
+  EXPECT_TRUE(absl::IsInvalidArgument(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
+  EXPECT_TRUE(absl::IsPermissionDenied(run_.RecordInvalid(a, absl::InvalidArgumentError("bad"))));
   s = run_.Status();
   EXPECT_EQ(s.bans_total, 1);
   // Joins and bans are the run's: a checkpoint carries them.
