@@ -22,6 +22,10 @@ constexpr absl::Duration kRetryWhenDrained = absl::Milliseconds(500);
 // late idles the round's slowest slot. Polling at this rate costs a
 // waiting worker 40 small calls a second (limits.requests_per_s is 200).
 constexpr absl::Duration kRetryWhenRoundFull = absl::Milliseconds(25);
+// The status page's samples/s and tokens/s: over this window, at most a
+// mark per resolution step kept.
+constexpr absl::Duration kRateWindow = absl::Seconds(30);
+constexpr absl::Duration kRateResolution = absl::Milliseconds(250);
 // Smoothing of the reported training loss (weight of the newest update).
 constexpr double kTrainLossSmoothing = 0.05;
 // A history point of the training loss every this many applied updates.
@@ -85,7 +89,9 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
                   std::move(initial_params)),
       budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, ledger_)),
       staleness_histogram_(job.aggregation().max_staleness() + 1, 0),
-      next_eval_version_(job.eval().interval_versions()) {}
+      next_eval_version_(job.eval().interval_versions()),
+      samples_rate_(kRateWindow, kRateResolution),
+      tokens_rate_(kRateWindow, kRateResolution) {}
 
 uint64_t TrainingRun::InnerScheduleSteps() {
   absl::MutexLock lock(&mu_);
@@ -473,7 +479,8 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
     if (entry.has_eval_loss()) point.eval_loss = entry.eval_loss();
   }
   history_.Assign(std::move(history));
-  throughput_ = Throughput();
+  samples_rate_ = RateWindow(kRateWindow, kRateResolution);
+  tokens_rate_ = RateWindow(kRateWindow, kRateResolution);
   snapshots_.clear();
   eval_in_flight_ = false;
   start_ = clock_.Now() - absl::Seconds(state.elapsed_s());
@@ -555,7 +562,8 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   ++worker->tasks_done;
   samples_processed_ += header.examples();
   tokens_processed_ += header.examples() * tokens_per_example_;
-  throughput_.Record(now, samples_processed_, tokens_processed_);
+  samples_rate_.Record(now, samples_processed_);
+  tokens_rate_.Record(now, tokens_processed_);
   task_seconds_.Observe(absl::ToDoubleSeconds(now - leased_at));
   if (header.loss() <= max_plausible_loss_) {
     train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
@@ -680,8 +688,8 @@ RunStatus TrainingRun::Status() {
   s.updates_per_version = UpdatesPerVersion(job_);
   s.samples_processed = samples_processed_;
   s.tokens_processed = tokens_processed_;
-  s.rates = throughput_.At(now);
-  s.rates_window_s = absl::ToDoubleSeconds(throughput_.window());
+  s.rates = {samples_rate_.PerSecond(now).value_or(0), tokens_rate_.PerSecond(now).value_or(0)};
+  s.rates_window_s = absl::ToDoubleSeconds(kRateWindow);
   s.train_loss = train_loss_;
   if (last_eval_) {
     s.eval_loss = last_eval_->mean_loss();

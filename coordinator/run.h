@@ -24,6 +24,7 @@
 #include "absl/types/span.h"
 #include "common/clock.h"
 #include "common/models/model.h"
+#include "common/rate_window.h"
 #include "common/sha256.h"
 #include "coordinator/aggregator.h"
 #include "coordinator/ban_list.h"
@@ -33,7 +34,6 @@
 #include "coordinator/ledger.h"
 #include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
-#include "coordinator/throughput.h"
 #include "coordinator/wall_clock_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
@@ -61,6 +61,11 @@ struct EvalRequest {
 // How far a run has come: a checkpoint is worth writing only when it moved.
 // A ban is part of the run too: one earned while no update arrives must
 // still reach the checkpoint, or a restart forgets it.
+struct Rates {
+  double samples_per_s = 0;
+  double tokens_per_s = 0;
+};
+
 struct RunProgress {
   uint64_t version = 0;
   int64_t updates_applied = 0;  // Counts updates waiting in a buffer too.
@@ -332,7 +337,8 @@ class TrainingRun {
   int64_t bytes_sent_raw_ ABSL_GUARDED_BY(mu_) = 0;
   tributary::v1::TimeBudget time_ ABSL_GUARDED_BY(mu_);  // Every worker's reports, summed.
   LossHistory history_ ABSL_GUARDED_BY(mu_);
-  Throughput throughput_ ABSL_GUARDED_BY(mu_);
+  RateWindow samples_rate_ ABSL_GUARDED_BY(mu_);
+  RateWindow tokens_rate_ ABSL_GUARDED_BY(mu_);
   int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bans_total_ ABSL_GUARDED_BY(mu_) = 0;
   Histogram task_seconds_ ABSL_GUARDED_BY(mu_);

@@ -15,6 +15,7 @@ namespace {
 
 // Long enough to smooth over a slow task, short enough to show a stall.
 constexpr absl::Duration kRateWindow = absl::Seconds(5);
+constexpr absl::Duration kRateResolution = absl::Milliseconds(100);
 constexpr int kDefaultColumns = 80;
 
 // The terminal's width now (read at every redraw, so a resized window is
@@ -36,7 +37,7 @@ DisplayMode ChooseDisplayMode(bool stderr_is_terminal, const char* term, bool qu
   return DisplayMode::kStatusLine;
 }
 
-Display::Display(const DisplayOptions& options) : options_(options), rate_(kRateWindow) {}
+Display::Display(const DisplayOptions& options) : options_(options), rate_(kRateWindow, kRateResolution) {}
 
 void Display::Start() {
   if (options_.mode == DisplayMode::kStatusLine) redraw_ = std::thread([this] { RedrawLoop(); });
@@ -162,8 +163,8 @@ WorkerStatus Display::Status() {
 }
 
 void Display::Draw(absl::Time now, WorkerStatus status, int64_t units) {
-  rate_.Add(now, units);
-  status.rate = rate_.PerSecond();
+  rate_.Record(now, units);
+  status.rate = rate_.PerSecond(now);
   ShowStatusLine(FormatStatusLine(status, now, StatusColumns()));
 }
 

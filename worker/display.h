@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "common/models/model.h"
 #include "tributary/v1/coordinator.pb.h"
+#include "common/rate_window.h"
 #include "worker/status_line.h"
 
 namespace tributary::worker {

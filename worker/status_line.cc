@@ -74,20 +74,4 @@ std::string FormatStatusLine(const WorkerStatus& status, absl::Time now, int col
   return line;
 }
 
-void RateWindow::Add(absl::Time now, int64_t total) {
-  samples_.emplace_back(now, total);
-  // Keep the newest sample at or before the window's start: the rate then
-  // spans the whole window.
-  while (samples_.size() > kMaxSamples || (samples_.size() > 2 && samples_[1].first <= now - window_)) {
-    samples_.pop_front();
-  }
-}
-
-std::optional<double> RateWindow::PerSecond() const {
-  if (samples_.size() < 2) return std::nullopt;
-  const double seconds = absl::ToDoubleSeconds(samples_.back().first - samples_.front().first);
-  if (seconds <= 0) return std::nullopt;
-  return static_cast<double>(samples_.back().second - samples_.front().second) / seconds;
-}
-
 }  // namespace tributary::worker

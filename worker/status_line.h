@@ -9,10 +9,8 @@
 #define TRIBUTARY_WORKER_STATUS_LINE_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "absl/time/time.h"
 
@@ -50,25 +48,6 @@ struct WorkerStatus {
 // parts are dropped from the end to fit; the first is cut if need be.
 std::string FormatStatusLine(const WorkerStatus& status, absl::Time now, int columns);
 
-// A rate over a recent window: samples of a growing total, the oldest
-// dropped once past the window (and beyond kMaxSamples). Pure.
-class RateWindow {
- public:
-  static constexpr size_t kMaxSamples = 64;
-
-  explicit RateWindow(absl::Duration window) : window_(window) {}
-
-  // `total` at `now` (both non-decreasing from call to call).
-  void Add(absl::Time now, int64_t total);
-  // Per second over the samples in the window; nullopt before two samples
-  // with time between them.
-  std::optional<double> PerSecond() const;
-  size_t samples() const { return samples_.size(); }
-
- private:
-  absl::Duration window_;
-  std::deque<std::pair<absl::Time, int64_t>> samples_;
-};
 
 }  // namespace tributary::worker
 

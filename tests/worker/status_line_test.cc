@@ -105,37 +105,5 @@ TEST(StatusLineTest, NeverWiderThanTheColumnsGiven) {
   }
 }
 
-TEST(RateWindowTest, NoRateBeforeTwoSamples) {
-  RateWindow rate(absl::Seconds(5));
-  EXPECT_FALSE(rate.PerSecond().has_value());
-  rate.Add(kNow, 100);
-  EXPECT_FALSE(rate.PerSecond().has_value());
-  rate.Add(kNow, 200);
-  EXPECT_FALSE(rate.PerSecond().has_value());  // No time between them.
-}
-
-TEST(RateWindowTest, RateOverTheRecentWindowOnly) {
-  RateWindow rate(absl::Seconds(5));
-  rate.Add(kNow, 0);
-  rate.Add(kNow + absl::Seconds(1), 10000);  // A fast start...
-  for (int s = 2; s <= 10; ++s) rate.Add(kNow + absl::Seconds(s), 10000 + 100 * (s - 1));  // ...then 100/s.
-  ASSERT_TRUE(rate.PerSecond().has_value());
-  EXPECT_DOUBLE_EQ(*rate.PerSecond(), 100);
-}
-
-TEST(RateWindowTest, AStallDecaysToZero) {
-  RateWindow rate(absl::Seconds(5));
-  for (int s = 0; s <= 5; ++s) rate.Add(kNow + absl::Seconds(s), 100 * s);
-  for (int s = 6; s <= 12; ++s) rate.Add(kNow + absl::Seconds(s), 500);
-  EXPECT_DOUBLE_EQ(*rate.PerSecond(), 0);
-}
-
-TEST(RateWindowTest, BoundedInSamples) {
-  RateWindow rate(absl::Hours(1));
-  for (int i = 0; i < 1000; ++i) rate.Add(kNow + absl::Milliseconds(i), i);
-  EXPECT_EQ(rate.samples(), RateWindow::kMaxSamples);
-  EXPECT_NEAR(*rate.PerSecond(), 1000, 1e-6);  // The newest samples: still 1 per millisecond.
-}
-
 }  // namespace
 }  // namespace tributary::worker
