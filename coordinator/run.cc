@@ -88,7 +88,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, ledger_)},
                   std::move(initial_params)),
       budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, ledger_)),
-      staleness_histogram_(job.aggregation().max_staleness() + 1, 0),
+      counters_(job.aggregation().max_staleness()),
       next_eval_version_(job.eval().interval_versions()),
       samples_rate_(kRateWindow, kRateResolution),
       tokens_rate_(kRateWindow, kRateResolution) {}
@@ -185,7 +185,7 @@ absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std:
                                                      " sessions (limits.max_sessions_per_identity)"));
   }
   const WorkerRecord& worker = registry_.Add(info, session_token, now);
-  ++joins_;
+  counters_.CountJoin();
   TLOG(INFO) << "worker " << worker.id << " joined: name=" << worker.name << " device=" << worker.device
              << " threads=" << worker.threads
              << " identity=" << SafeText(worker.identity, 80);
@@ -342,7 +342,7 @@ int TrainingRun::ActiveWorkers() {
 
 RunProgress TrainingRun::Progress() {
   absl::MutexLock lock(&mu_);
-  return RunProgress{aggregator_.version(), updates_applied_, done_, ban_changes_};
+  return RunProgress{aggregator_.version(), counters_.updates_applied(), done_, ban_changes_};
 }
 
 tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
@@ -353,13 +353,13 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     model = CurrentSnapshot();
-    checkpoint.set_tokens_processed(tokens_processed_);
-    checkpoint.set_samples_processed(samples_processed_);
+    checkpoint.set_tokens_processed(counters_.tokens_processed());
+    checkpoint.set_samples_processed(counters_.samples_processed());
     *state.mutable_aggregator() = aggregator_.SaveState();
     *state.mutable_ledger() = ledger_.SaveState();
     registry_.SaveState(state);
     bans_.SaveState(state);
-    SaveCounters(*state.mutable_counters());
+    *state.mutable_counters() = SaveCounters();
     for (const HistoryPoint& point : history_.points()) {
       tributary::v1::HistoryEntry& entry = *state.add_history();
       entry.set_version(point.version);
@@ -379,59 +379,13 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
   return checkpoint;
 }
 
-void TrainingRun::SaveCounters(tributary::v1::RunCounters& counters) const {
-  counters.set_updates_applied(updates_applied_);
-  counters.set_updates_rejected(updates_rejected_);
-  counters.mutable_rejected_by_reason()->insert(rejected_by_reason_.begin(), rejected_by_reason_.end());
-  for (int64_t count : staleness_histogram_) counters.add_staleness_histogram(count);
-  counters.set_samples_processed(samples_processed_);
-  counters.set_tokens_processed(tokens_processed_);
-  if (train_loss_) counters.set_train_loss(*train_loss_);
-  if (last_eval_) {
-    counters.set_has_eval(true);
-    counters.set_eval_loss_sum(last_eval_->loss_sum);
-    counters.set_eval_correct(last_eval_->correct);
-    counters.set_eval_examples(last_eval_->examples);
-  }
-  counters.set_next_eval_version(next_eval_version_);
-  counters.set_done(done_);
-  counters.set_bytes_received_wire(bytes_received_wire_);
-  counters.set_bytes_received_raw(bytes_received_raw_);
-  counters.set_bytes_sent_wire(bytes_sent_wire_);
-  counters.set_bytes_sent_raw(bytes_sent_raw_);
-  *counters.mutable_time() = time_;
-  counters.set_joins(joins_);
-  counters.set_bans(bans_total_);
+tributary::v1::RunCounters TrainingRun::SaveCounters() const {
+  tributary::v1::RunCounters saved = counters_.proto();
+  saved.set_next_eval_version(next_eval_version_);
+  saved.set_done(done_);
   absl::MutexLock lock(&requests_mu_);
-  counters.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
-}
-
-void TrainingRun::RestoreCounters(const tributary::v1::RunCounters& counters) {
-  updates_applied_ = counters.updates_applied();
-  updates_rejected_ = counters.updates_rejected();
-  rejected_by_reason_ = std::map<std::string, int64_t>(counters.rejected_by_reason().begin(),
-                                                       counters.rejected_by_reason().end());
-  staleness_histogram_.assign(counters.staleness_histogram().begin(), counters.staleness_histogram().end());
-  samples_processed_ = counters.samples_processed();
-  tokens_processed_ = counters.tokens_processed();
-  train_loss_.reset();
-  if (counters.has_train_loss()) train_loss_ = counters.train_loss();
-  last_eval_.reset();
-  if (counters.has_eval()) {
-    last_eval_ = LossStats{counters.eval_loss_sum(), counters.eval_correct(), counters.eval_examples()};
-  }
-  next_eval_version_ = counters.next_eval_version();
-  done_ = counters.done();
-  bytes_received_wire_ = counters.bytes_received_wire();
-  bytes_received_raw_ = counters.bytes_received_raw();
-  bytes_sent_wire_ = counters.bytes_sent_wire();
-  bytes_sent_raw_ = counters.bytes_sent_raw();
-  time_ = counters.time();
-  joins_ = counters.joins();
-  bans_total_ = counters.bans();
-  absl::MutexLock lock(&requests_mu_);
-  refused_by_reason_ = std::map<std::string, int64_t>(counters.refused_by_reason().begin(),
-                                                      counters.refused_by_reason().end());
+  saved.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
+  return saved;
 }
 
 absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
@@ -447,12 +401,12 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
     return absl::FailedPreconditionError("the dataset changed since the checkpoint (its shards' digests differ)");
   }
   absl::MutexLock lock(&mu_);
-  if (state.counters().staleness_histogram_size() != static_cast<int>(staleness_histogram_.size()) ||
-      state.aggregator().version() != checkpoint.model_version() || !std::isfinite(state.elapsed_s()) ||
+  if (state.aggregator().version() != checkpoint.model_version() || !std::isfinite(state.elapsed_s()) ||
       state.elapsed_s() < 0) {
     return absl::InvalidArgumentError("the checkpoint's counters do not fit its job");
   }
-  if (absl::Status s = CheckTimeTotals(state.counters().time(), "run counters"); !s.ok()) return s;
+  absl::StatusOr<Counters> counters = Counters::Restore(state.counters(), job_.aggregation().max_staleness());
+  if (!counters.ok()) return counters.status();
   absl::StatusOr<ShardLedger> ledger = ShardLedger::Restore(MakeLedgerOptions(job_, dataset_), state.ledger());
   if (!ledger.ok()) return ledger.status();
   absl::StatusOr<std::vector<float>> params =
@@ -468,7 +422,14 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   ledger_ = *std::move(ledger);
   registry_ = std::move(registry);
   bans_ = std::move(bans);
-  RestoreCounters(state.counters());
+  counters_ = *std::move(counters);
+  next_eval_version_ = state.counters().next_eval_version();
+  done_ = state.counters().done();
+  {
+    absl::MutexLock requests_lock(&requests_mu_);
+    refused_by_reason_ = std::map<std::string, int64_t>(state.counters().refused_by_reason().begin(),
+                                                        state.counters().refused_by_reason().end());
+  }
   std::vector<HistoryPoint> history;
   for (const tributary::v1::HistoryEntry& entry : state.history()) {
     HistoryPoint& point = history.emplace_back();
@@ -500,8 +461,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t
 }
 
 void TrainingRun::CountRejected(WorkerRecord& worker, const std::string& reason) {
-  ++updates_rejected_;
-  ++rejected_by_reason_[reason];
+  counters_.CountRejected(reason);
   ++worker.updates_rejected;
   ++worker.rejected_by_reason[reason];
 }
@@ -517,8 +477,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");
   worker->bytes_received_wire += wire_bytes;
   worker->bytes_received_raw += update.size() * sizeof(float);
-  bytes_received_wire_ += wire_bytes;
-  bytes_received_raw_ += update.size() * sizeof(float);
+  counters_.CountReceived(wire_bytes, update.size() * sizeof(float));
 
   const uint64_t task_id = header.task_id();
   absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now);
@@ -553,24 +512,21 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   }
   worker->staleness_last = accepted->staleness;
   worker->staleness_sum += accepted->staleness;
-  ++staleness_histogram_[accepted->staleness];
   ledger_.Complete(task_id);
   // The last updates of the budget do not wait for a buffer to fill.
   if (ledger_.finished() && aggregator_.Flush()) accepted->version = aggregator_.version();
-  ++updates_applied_;
+  counters_.CountApplied(accepted->staleness, header.examples(), header.examples() * tokens_per_example_);
   ++worker->updates_accepted;
   ++worker->tasks_done;
-  samples_processed_ += header.examples();
-  tokens_processed_ += header.examples() * tokens_per_example_;
-  samples_rate_.Record(now, samples_processed_);
-  tokens_rate_.Record(now, tokens_processed_);
+  samples_rate_.Record(now, counters_.samples_processed());
+  tokens_rate_.Record(now, counters_.tokens_processed());
   task_seconds_.Observe(absl::ToDoubleSeconds(now - leased_at));
   if (header.loss() <= max_plausible_loss_) {
-    train_loss_ = train_loss_ ? (1 - kTrainLossSmoothing) * *train_loss_ + kTrainLossSmoothing * header.loss()
-                              : header.loss();
+    counters_.SmoothTrainLoss(header.loss(), kTrainLossSmoothing);
   }
-  if (updates_applied_ % kHistoryEveryUpdates == 0) {
-    history_.Append({accepted->version, SecondsSinceStart(now), samples_processed_, train_loss_, std::nullopt});
+  if (counters_.updates_applied() % kHistoryEveryUpdates == 0) {
+    history_.Append({accepted->version, SecondsSinceStart(now), counters_.samples_processed(),
+                     counters_.train_loss(), std::nullopt});
   }
   // Every version a reply names can be fetched while it is within the
   // staleness bound: a pipelining worker asks for it next.
@@ -587,7 +543,7 @@ void TrainingRun::RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHe
   }
   AddTimeBudget(header.time(), worker.time);
   worker.recent_time.Add(header.time());
-  AddTimeBudget(header.time(), time_);
+  counters_.AddTime(header.time());
 }
 
 absl::Status TrainingRun::CheckClaims(const tributary::v1::UpdateHeader& header, const WorkItem& item) const {
@@ -614,7 +570,7 @@ absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl
   const absl::Time until = clock_.Now() + absl::Seconds(job_.limits().ban_duration_s());
   bans_.Add(identity, reason, until);
   ++ban_changes_;
-  ++bans_total_;
+  counters_.CountBan();
   const std::vector<std::string> ended = registry_.EndIf(
       [&identity](const WorkerRecord& w) { return w.identity == identity; }, WorkerState::kBanned);
   ReleaseAll(ended);
@@ -635,8 +591,7 @@ void TrainingRun::Leave(const std::string& worker_id) {
 
 void TrainingRun::CountSent(const std::string& worker_id, int64_t wire_bytes, int64_t raw_bytes) {
   absl::MutexLock lock(&mu_);
-  bytes_sent_wire_ += wire_bytes;
-  bytes_sent_raw_ += raw_bytes;
+  counters_.CountSent(wire_bytes, raw_bytes);
   if (WorkerRecord* worker = registry_.Find(worker_id)) worker->bytes_sent_wire += wire_bytes;
 }
 
@@ -651,16 +606,16 @@ std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
     return std::nullopt;
   }
   eval_in_flight_ = true;
-  return EvalRequest{CurrentSnapshot(), TrainingEnded(), samples_processed_};
+  return EvalRequest{CurrentSnapshot(), TrainingEnded(), counters_.samples_processed()};
 }
 
 void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
   absl::MutexLock lock(&mu_);
   eval_in_flight_ = false;
-  last_eval_ = stats;
+  counters_.RecordEval(stats);
   next_eval_version_ = request.model->version + job_.eval().interval_versions();
   history_.Append({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
-                   train_loss_, stats.mean_loss()});
+                   counters_.train_loss(), stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
              << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
              << (request.final ? " (final)" : "");
@@ -679,40 +634,40 @@ RunStatus TrainingRun::Status() {
   s.job = job_.name();
   s.done = done_;
   s.model_version = aggregator_.version();
-  s.updates_applied = updates_applied_;
-  s.updates_rejected = updates_rejected_;
-  s.rejected_by_reason = rejected_by_reason_;
-  s.staleness_histogram = staleness_histogram_;
+  s.updates_applied = counters_.updates_applied();
+  s.updates_rejected = counters_.proto().updates_rejected();
+  s.rejected_by_reason = counters_.rejected_by_reason();
+  s.staleness_histogram = counters_.staleness_histogram();
   s.buffered_updates = aggregator_.buffered();
   s.sync = sync();
   s.updates_per_version = UpdatesPerVersion(job_);
-  s.samples_processed = samples_processed_;
-  s.tokens_processed = tokens_processed_;
+  s.samples_processed = counters_.samples_processed();
+  s.tokens_processed = counters_.tokens_processed();
   s.rates = {samples_rate_.PerSecond(now).value_or(0), tokens_rate_.PerSecond(now).value_or(0)};
   s.rates_window_s = absl::ToDoubleSeconds(kRateWindow);
-  s.train_loss = train_loss_;
-  if (last_eval_) {
-    s.eval_loss = last_eval_->mean_loss();
-    if (job_.model().has_mlp()) s.eval_accuracy = last_eval_->accuracy();
+  s.train_loss = counters_.train_loss();
+  if (std::optional<LossStats> eval = counters_.last_eval()) {
+    s.eval_loss = eval->mean_loss();
+    if (job_.model().has_mlp()) s.eval_accuracy = eval->accuracy();
   }
   s.uptime_s = SecondsSinceStart(now);
   s.epochs = job_.budget().epochs();
   s.budget = BudgetStatusAt(now);
   s.shards = ledger_.counts();
   s.tasks = ledger_.lease_counts();
-  s.joins = joins_;
-  s.bans_total = bans_total_;
+  s.joins = counters_.proto().joins();
+  s.bans_total = counters_.proto().bans();
   s.task_seconds = task_seconds_;
   s.per_worker_metrics = job_.monitoring().per_worker_metrics();
-  s.bytes_received_wire = bytes_received_wire_;
-  s.bytes_received_raw = bytes_received_raw_;
-  s.bytes_sent_wire = bytes_sent_wire_;
-  s.bytes_sent_raw = bytes_sent_raw_;
+  s.bytes_received_wire = counters_.proto().bytes_received_wire();
+  s.bytes_received_raw = counters_.proto().bytes_received_raw();
+  s.bytes_sent_wire = counters_.proto().bytes_sent_wire();
+  s.bytes_sent_raw = counters_.proto().bytes_sent_raw();
   s.now = now;
   for (const WorkerRecord* worker : registry_.All()) s.workers.push_back(*worker);
   s.forgotten_workers = registry_.forgotten();
   s.bans = bans_.Active(now);
-  s.time = time_;
+  s.time = counters_.proto().time();
   {
     absl::MutexLock requests_lock(&requests_mu_);
     s.refused_by_reason = refused_by_reason_;

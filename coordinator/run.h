@@ -28,6 +28,7 @@
 #include "common/sha256.h"
 #include "coordinator/aggregator.h"
 #include "coordinator/ban_list.h"
+#include "coordinator/counters.h"
 #include "coordinator/dataset.h"
 #include "coordinator/histogram.h"
 #include "coordinator/history.h"
@@ -299,8 +300,8 @@ class TrainingRun {
   void RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double SecondsSinceStart(absl::Time now) const;
-  void SaveCounters(tributary::v1::RunCounters& counters) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RestoreCounters(const tributary::v1::RunCounters& counters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The counters' message with the eval schedule and the refusals in it.
+  tributary::v1::RunCounters SaveCounters() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const tributary::v1::JobSpec job_;
   const Dataset& dataset_;
@@ -317,30 +318,15 @@ class TrainingRun {
   BanList bans_ ABSL_GUARDED_BY(mu_);
   int64_t ban_changes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::btree_map<uint64_t, std::shared_ptr<const ModelSnapshot>> snapshots_ ABSL_GUARDED_BY(mu_);
-  int64_t updates_applied_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t updates_rejected_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, int64_t> rejected_by_reason_ ABSL_GUARDED_BY(mu_);
-  // Accepted updates by staleness, 0 to the bound.
-  std::vector<int64_t> staleness_histogram_ ABSL_GUARDED_BY(mu_);
-  int64_t samples_processed_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t tokens_processed_ ABSL_GUARDED_BY(mu_) = 0;
-  std::optional<double> train_loss_ ABSL_GUARDED_BY(mu_);
-  std::optional<LossStats> last_eval_ ABSL_GUARDED_BY(mu_);
+  Counters counters_ ABSL_GUARDED_BY(mu_);
   uint64_t next_eval_version_ ABSL_GUARDED_BY(mu_);
   bool eval_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // SYNC: the version whose round reached its sync_quorum, and when.
   std::optional<std::pair<uint64_t, absl::Time>> round_quorum_since_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t bytes_received_wire_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t bytes_received_raw_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t bytes_sent_wire_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t bytes_sent_raw_ ABSL_GUARDED_BY(mu_) = 0;
-  tributary::v1::TimeBudget time_ ABSL_GUARDED_BY(mu_);  // Every worker's reports, summed.
   LossHistory history_ ABSL_GUARDED_BY(mu_);
   RateWindow samples_rate_ ABSL_GUARDED_BY(mu_);
   RateWindow tokens_rate_ ABSL_GUARDED_BY(mu_);
-  int64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t bans_total_ ABSL_GUARDED_BY(mu_) = 0;
   Histogram task_seconds_ ABSL_GUARDED_BY(mu_);
 
   // What the service counts before or after the run's work has a lock of
