@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/codec/codec.h"
 #include "common/file.h"
+#include "common/job_limits.h"
 #include "common/models/model.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -25,16 +26,6 @@ using FieldPath = std::initializer_list<const char*>;
 // and .u8 links to themselves.
 constexpr char kDefaultCorpus[] = "/usr/share/games/fortunes/*";
 constexpr const char* kDefaultCorpusExcludes[] = {"*.dat", "*.u8"};
-
-// A checkpoint holds the weights as one field of one protobuf message, and
-// protobuf caps a message at 2 GiB: 2^29 fp32 values. (It also keeps every
-// model below topk's 2^32 indices, and a model the coordinator cannot
-// allocate from being refused only after the job was accepted.)
-constexpr int64_t kMaxModelParams = int64_t{1} << 29;
-
-// The longest wall-clock budget: about three years, far past any run, and
-// small enough that seconds and steps estimated from it stay exact.
-constexpr double kMaxBudgetSeconds = 1e8;
 
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
@@ -141,15 +132,15 @@ void ValidateOptimizer(const tributary::v1::OptimizerSpec& opt, const char* name
   v.Require(opt.eps() > 0, {name, "eps"}, "must be positive" + Got(opt.eps()));
   v.Require(std::isfinite(opt.clip_norm()) && opt.clip_norm() >= 0, {name, "clip_norm"},
             "must not be negative" + Got(opt.clip_norm()));
-  v.Require(opt.momentum_period() >= 1 && opt.momentum_period() <= 10000, {name, "momentum_period"},
-            "must be in [1, 10000]" + Got(opt.momentum_period()));
+  v.Require(opt.momentum_period() >= 1 && opt.momentum_period() <= kMaxMomentumPeriod, {name, "momentum_period"},
+            absl::StrCat("must be in [1, ", kMaxMomentumPeriod, "]") + Got(opt.momentum_period()));
   v.Require(opt.momentum_period() == 1 || (opt.kind() == tributary::v1::OptimizerSpec::SGD && opt.nesterov()),
             {name, "momentum_period"}, "needs kind SGD with nesterov (delayed Nesterov)");
 }
 
 void Validate(const JobSpec& job, Validator& v) {
-  v.Require(!job.name().empty() && job.name().size() <= 128, {"name"},
-            "must be 1 to 128 characters");
+  v.Require(!job.name().empty() && job.name().size() <= kMaxJobNameBytes, {"name"},
+            absl::StrCat("must be 1 to ", kMaxJobNameBytes, " characters"));
   const absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job.model());
   v.Require(model.status(), {"model"});
   if (model.ok()) {
@@ -160,8 +151,8 @@ void Validate(const JobSpec& job, Validator& v) {
   }
 
   const auto& data = job.data();
-  v.Require(data.shard_examples() >= 1 && data.shard_examples() <= 65536,
-            {"data", "shard_examples"}, "must be in [1, 65536]" + Got(data.shard_examples()));
+  v.Require(data.shard_examples() >= 1 && data.shard_examples() <= kMaxShardExamples, {"data", "shard_examples"},
+            absl::StrCat("must be in [1, ", kMaxShardExamples, "]") + Got(data.shard_examples()));
   if (data.has_fashion_mnist()) {
     v.Require(!data.fashion_mnist().dir().empty(), {"data", "fashion_mnist", "dir"}, "must not be empty");
     v.Require(data.fashion_mnist().max_train_examples() >= 0,
@@ -184,8 +175,8 @@ void Validate(const JobSpec& job, Validator& v) {
   ValidateOptimizer(job.optimizer(), "optimizer", v);
   v.Require(std::isfinite(job.worker_momentum()) && job.worker_momentum() >= 0 && job.worker_momentum() < 1,
             {"worker_momentum"}, "must be in [0, 1)" + Got(job.worker_momentum()));
-  v.Require(job.local_steps() >= 1 && job.local_steps() <= 10000, {"local_steps"},
-            "must be in [1, 10000]" + Got(job.local_steps()));
+  v.Require(job.local_steps() >= 1 && job.local_steps() <= kMaxLocalSteps, {"local_steps"},
+            absl::StrCat("must be in [1, ", kMaxLocalSteps, "]") + Got(job.local_steps()));
   v.Require(!job.overlap() || job.local_steps() > 1, {"overlap"},
             absl::StrCat("needs local_steps > 1 (it overlaps a multi-step task's local steps with sending "
                          "the update before), got local_steps ", job.local_steps()));
@@ -204,18 +195,19 @@ void Validate(const JobSpec& job, Validator& v) {
             "must not be negative" + Got(agg.max_staleness()));
   v.Require(std::isfinite(agg.staleness_exponent()) && agg.staleness_exponent() >= 0,
             {"aggregation", "staleness_exponent"}, "must not be negative" + Got(agg.staleness_exponent()));
-  v.Require(agg.buffer_size() >= 1 && agg.buffer_size() <= 256, {"aggregation", "buffer_size"},
-            "must be in [1, 256]" + Got(agg.buffer_size()));
+  v.Require(agg.buffer_size() >= 1 && agg.buffer_size() <= kMaxBufferSize, {"aggregation", "buffer_size"},
+            absl::StrCat("must be in [1, ", kMaxBufferSize, "]") + Got(agg.buffer_size()));
   v.Require(agg.trim_fraction() >= 0 && agg.trim_fraction() < 0.5, {"aggregation", "trim_fraction"},
             "must be in [0, 0.5)" + Got(agg.trim_fraction()));
   v.Require(std::isfinite(agg.clip_tau()) && agg.clip_tau() > 0, {"aggregation", "clip_tau"},
             "must be positive" + Got(agg.clip_tau()));
-  v.Require(agg.clip_iterations() >= 1 && agg.clip_iterations() <= 100, {"aggregation", "clip_iterations"},
-            "must be in [1, 100]" + Got(agg.clip_iterations()));
+  v.Require(agg.clip_iterations() >= 1 && agg.clip_iterations() <= kMaxClipIterations,
+            {"aggregation", "clip_iterations"},
+            absl::StrCat("must be in [1, ", kMaxClipIterations, "]") + Got(agg.clip_iterations()));
   v.Require(std::isfinite(agg.norm_check_factor()) && agg.norm_check_factor() >= 0,
             {"aggregation", "norm_check_factor"}, "must not be negative" + Got(agg.norm_check_factor()));
-  v.Require(agg.norm_window() >= 1 && agg.norm_window() <= 4096, {"aggregation", "norm_window"},
-            "must be in [1, 4096]" + Got(agg.norm_window()));
+  v.Require(agg.norm_window() >= 1 && agg.norm_window() <= kMaxNormWindow, {"aggregation", "norm_window"},
+            absl::StrCat("must be in [1, ", kMaxNormWindow, "]") + Got(agg.norm_window()));
   v.Require(agg.quorum() >= 1 && agg.quorum() <= agg.buffer_size(), {"aggregation", "quorum"},
             absl::StrCat("must be in [1, aggregation.buffer_size (", agg.buffer_size(), ")]") + Got(agg.quorum()));
   v.Require(agg.quorum() == 1 || agg.rule() != tributary::v1::AggregationSpec::MEAN, {"aggregation", "quorum"},
@@ -237,8 +229,8 @@ void Validate(const JobSpec& job, Validator& v) {
   if (std::optional<CodecSpecError> codec = CheckCodecSpec(job.codec())) {
     v.Require(false, {"codec", codec->field}, codec->why);
   }
-  v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= 100000, {"budget", "epochs"},
-            "must be in [1, 100000]" + Got(job.budget().epochs()));
+  v.Require(job.budget().epochs() >= 1 && job.budget().epochs() <= kMaxEpochs, {"budget", "epochs"},
+            absl::StrCat("must be in [1, ", kMaxEpochs, "]") + Got(job.budget().epochs()));
   const double seconds = job.budget().seconds();
   v.Require(std::isfinite(seconds) && seconds >= 0 && seconds <= kMaxBudgetSeconds, {"budget", "seconds"},
             absl::StrCat("must be in [0, ", static_cast<int64_t>(kMaxBudgetSeconds), "] (0: no time budget)") +

@@ -76,7 +76,8 @@ absl::Status Aggregator::CheckNorm(double norm) const {
 }
 
 int Aggregator::buffered() const {
-  return std::accumulate(buffer_counts_.begin(), buffer_counts_.begin() + filled_, 0);
+  return std::accumulate(slots_.begin(), slots_.begin() + filled_, 0,
+                         [](int sum, const Slot& slot) { return sum + slot.count; });
 }
 
 bool Aggregator::BufferReady() const {
@@ -86,7 +87,7 @@ bool Aggregator::BufferReady() const {
 int Aggregator::FoldingSlot(absl::string_view contributor) const {
   if (contributor.empty() || options_.aggregation.rule() == AggregationSpec::MEAN) return -1;
   for (int i = 0; i < filled_; ++i) {
-    if (buffer_contributors_[i] == contributor) return i;
+    if (slots_[i].contributor == contributor) return i;
   }
   return -1;
 }
@@ -118,24 +119,20 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
   const double weight = StalenessWeight(accepted.staleness);
   if (const int slot = FoldingSlot(contributor); slot >= 0) {
     // The running mean of this contributor's weighted updates.
-    VectorMap mean(buffer_[slot].data(), buffer_[slot].size());
-    if (buffer_weights_[slot] != 1.0) mean *= static_cast<float>(buffer_weights_[slot]);
-    buffer_weights_[slot] = 1.0;
-    const int count = ++buffer_counts_[slot];
+    Slot& folded = slots_[slot];
+    VectorMap mean(folded.update.data(), folded.update.size());
+    if (folded.weight != 1.0) mean *= static_cast<float>(folded.weight);
+    folded.weight = 1.0;
+    const int count = ++folded.count;
     mean += (static_cast<float>(weight) * ConstVectorMap(update.data(), update.size()) - mean) /
             static_cast<float>(count);
   } else {
-    if (filled_ == static_cast<int>(buffer_.size())) {
-      buffer_.emplace_back();
-      buffer_weights_.push_back(1.0);
-      buffer_contributors_.emplace_back();
-      buffer_counts_.push_back(1);
-    }
-    buffer_[filled_].assign(update.begin(), update.end());
-    buffer_weights_[filled_] = weight;
-    buffer_contributors_[filled_] = std::string(contributor);
-    buffer_counts_[filled_] = 1;
-    ++filled_;
+    if (filled_ == static_cast<int>(slots_.size())) slots_.emplace_back();
+    Slot& fresh = slots_[filled_++];
+    fresh.update.assign(update.begin(), update.end());
+    fresh.weight = weight;
+    fresh.contributor = std::string(contributor);
+    fresh.count = 1;
   }
   if (BufferReady()) accepted.stepped = Flush();
   accepted.version = version_;
@@ -148,7 +145,8 @@ bool Aggregator::Flush() {
   if (filled_ == 1) {
     // Every rule returns a lone update as is. Its staleness weight goes to
     // the optimizer, which knows how to scale a step (optimizer.h).
-    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(buffer_[0]), lr, static_cast<float>(buffer_weights_[0]));
+    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(slots_[0].update), lr,
+                    static_cast<float>(slots_[0].weight));
   } else {
     CombineBuffer();
     optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), lr);
@@ -165,8 +163,9 @@ void Aggregator::CombineBuffer() {
   step_.resize(params_.size());  // Allocated at the first buffer only.
   Updates updates;
   for (int i = 0; i < k; ++i) {
-    if (buffer_weights_[i] != 1.0) VectorMap(buffer_[i].data(), buffer_[i].size()) *= static_cast<float>(buffer_weights_[i]);
-    updates.push_back(buffer_[i]);
+    Slot& slot = slots_[i];
+    if (slot.weight != 1.0) VectorMap(slot.update.data(), slot.update.size()) *= static_cast<float>(slot.weight);
+    updates.push_back(slot.update);
   }
   const auto& agg = options_.aggregation;
   switch (agg.rule()) {
@@ -199,10 +198,11 @@ tributary::v1::AggregatorState Aggregator::SaveState() const {
   state.set_version(version_);
   *state.mutable_optimizer() = optimizer_.SaveState();
   for (int i = 0; i < filled_; ++i) {
-    state.add_buffer(FloatsToBytes(buffer_[i]));
-    state.add_buffer_weights(buffer_weights_[i]);
-    state.add_buffer_contributors(buffer_contributors_[i]);
-    state.add_buffer_counts(buffer_counts_[i]);
+    const Slot& slot = slots_[i];
+    state.add_buffer(FloatsToBytes(slot.update));
+    state.add_buffer_weights(slot.weight);
+    state.add_buffer_contributors(slot.contributor);
+    state.add_buffer_counts(slot.count);
   }
   for (double norm : recent_norms_) state.add_recent_norms(norm);
   return state;
@@ -221,12 +221,14 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
                                                    " weights, ", state.buffer_contributors_size(), " contributors and ",
                                                    state.buffer_counts_size(), " counts"));
   }
-  std::vector<int> counts(filled, 1);
+  std::vector<Slot> slots(filled);
   int64_t arrivals = 0;
   for (int i = 0; i < filled; ++i) {
-    if (has_counts) counts[i] = state.buffer_counts(i);
-    if (counts[i] < 1) return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": count ", counts[i]));
-    arrivals += counts[i];
+    Slot& slot = slots[i];
+    if (has_counts) slot.count = state.buffer_counts(i);
+    if (slot.count < 1) return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": count ", slot.count));
+    if (has_contributors) slot.contributor = state.buffer_contributors(i);
+    arrivals += slot.count;
   }
   // A buffer that was ready would have been combined before the save.
   const auto& agg = options_.aggregation;
@@ -235,7 +237,6 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
                                                    " contributors do not fit a buffer of ", agg.buffer_size(),
                                                    " with a quorum of ", agg.quorum()));
   }
-  std::vector<std::vector<float>> buffer;
   for (int i = 0; i < filled; ++i) {
     absl::StatusOr<std::vector<float>> update =
         FloatsFromBytes(state.buffer(i), params_.size(), absl::StrCat("buffered update ", i));
@@ -244,7 +245,8 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
     if (!(weight > 0 && weight <= 1)) {
       return absl::InvalidArgumentError(absl::StrCat("buffered update ", i, ": weight ", weight));
     }
-    buffer.push_back(*std::move(update));
+    slots[i].update = *std::move(update);
+    slots[i].weight = weight;
   }
   if (state.recent_norms_size() > options_.aggregation.norm_window()) {
     return absl::InvalidArgumentError(absl::StrCat(state.recent_norms_size(), " recent norms, the window is ",
@@ -258,13 +260,7 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
 
   params_ = std::move(params);
   optimizer_ = std::move(optimizer);
-  buffer_ = std::move(buffer);
-  buffer_weights_.assign(state.buffer_weights().begin(), state.buffer_weights().end());
-  buffer_contributors_.assign(filled, "");
-  if (has_contributors) {
-    buffer_contributors_.assign(state.buffer_contributors().begin(), state.buffer_contributors().end());
-  }
-  buffer_counts_ = std::move(counts);
+  slots_ = std::move(slots);
   filled_ = filled;
   recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
   version_ = state.version();

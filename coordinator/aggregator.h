@@ -104,17 +104,20 @@ class Aggregator {
   // one into, or -1.
   int FoldingSlot(absl::string_view contributor) const;
 
+  // One place in the buffer: an accepted update not yet applied or, under
+  // a robust rule, the weighted mean of one contributor's updates (then
+  // with weight 1).
+  struct Slot {
+    std::vector<float> update;  // Model-sized; stays allocated from buffer to buffer.
+    double weight = 1.0;        // Staleness weight, not yet multiplied in.
+    std::string contributor;    // Empty: nobody in particular.
+    int count = 1;              // Updates folded into it.
+  };
+
   AggregatorOptions options_;
   std::vector<float> params_;
   Optimizer optimizer_;
-  // Accepted updates not yet applied: the first filled_ slots. The slots
-  // stay allocated from buffer to buffer (each is a model-sized vector).
-  // A slot holding several updates of one contributor holds their weighted
-  // mean, with weight 1.
-  std::vector<std::vector<float>> buffer_;
-  std::vector<double> buffer_weights_;
-  std::vector<std::string> buffer_contributors_;
-  std::vector<int> buffer_counts_;  // Updates in each slot.
+  std::vector<Slot> slots_;  // The first filled_ are the buffer.
   int filled_ = 0;
   std::vector<float> step_;      // Scratch: the combined update.
   std::vector<float> center_;    // Centered clip's starting point.

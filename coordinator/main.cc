@@ -126,9 +126,8 @@ absl::StatusOr<StatusHttpOptions> MakeHttpOptions(const CoordinatorOptions& opti
   return http;
 }
 
-// Evaluates whenever the run asks, until `stop`.
-void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>& stop) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(run.job().model());
+// Evaluates `model` (this thread's own) whenever the run asks, until `stop`.
+void EvalLoop(TrainingRun& run, Model& model, const Dataset& dataset, const std::atomic<bool>& stop) {
   const int64_t max_examples = run.job().eval().max_examples();
   absl::string_view test = dataset.test;
   if (max_examples > 0) test = test.substr(0, max_examples * dataset.example_bytes);
@@ -137,7 +136,7 @@ void EvalLoop(TrainingRun& run, const Dataset& dataset, const std::atomic<bool>&
     std::optional<EvalRequest> request = run.WaitForEval(absl::Milliseconds(200));
     if (!request) continue;
     // Batches of the job's own size: the activation arena a worker needs, no more.
-    run.RecordEval(*request, EvaluateInBatches(**model, request->model->params(), records,
+    run.RecordEval(*request, EvaluateInBatches(model, request->model->params(), records,
                                                run.job().data().shard_examples()));
   }
 }
@@ -192,11 +191,20 @@ absl::StatusOr<std::optional<LoadedCheckpoint>> FindRunToResume(const std::strin
   return std::optional<LoadedCheckpoint>(*std::move(loaded));
 }
 
+// `s` with the job it concerns in front: --job's file, or the built-in job.
+absl::Status InJob(const CoordinatorOptions& options, const absl::Status& s) {
+  const std::string job = options.job_path.empty() ? kDefaultJobName : absl::StrCat("--job ", options.job_path);
+  return absl::Status(s.code(), absl::StrCat(job, ": ", s.message()));
+}
+
 absl::Status RunCoordinator(const CoordinatorOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFiles(options.tls);
   if (!credentials.ok()) return credentials.status();
-  absl::StatusOr<tributary::v1::JobSpec> job =
-      options.job_path.empty() ? DefaultJobSpec() : LoadJobSpec(options.job_path);
+  // The built-in job is parsed like a file (its errors name it), not taken
+  // from DefaultJobSpec(), which trusts it.
+  absl::StatusOr<tributary::v1::JobSpec> job = options.job_path.empty()
+                                                   ? ParseJobSpec(kDefaultJobText, kDefaultJobName)
+                                                   : LoadJobSpec(options.job_path);
   if (!job.ok()) return job.status();
   absl::StatusOr<JoinTokens> join_tokens = LoadJoinTokens(options.join_token_file);
   if (!join_tokens.ok()) return join_tokens.status();
@@ -205,11 +213,13 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   absl::StatusOr<std::optional<LoadedCheckpoint>> resume = FindRunToResume(options.state_dir);
   if (!resume.ok()) return resume.status();
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
-  if (!dataset.ok()) return dataset.status();
+  if (!dataset.ok()) return InJob(options, dataset.status());
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
-  if (!model.ok()) return model.status();
+  if (!model.ok()) return InJob(options, model.status());
+  absl::StatusOr<std::unique_ptr<Model>> eval_model = CreateModel(job->model());
+  if (!eval_model.ok()) return InJob(options, eval_model.status());
   absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec(), (*model)->layout());
-  if (!codec.ok()) return codec.status();
+  if (!codec.ok()) return InJob(options, codec.status());
 
   const int64_t num_params = (*model)->layout().size();
   std::vector<float> params(num_params);
@@ -245,7 +255,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: " << (*http)->url();
 
   std::atomic<bool> stop_eval{false};
-  std::thread eval_thread(EvalLoop, std::ref(run), std::cref(**dataset), std::cref(stop_eval));
+  std::thread eval_thread(EvalLoop, std::ref(run), std::ref(**eval_model), std::cref(**dataset),
+                          std::cref(stop_eval));
   ServeUntilShutdown(run, service, checkpointer, options);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));

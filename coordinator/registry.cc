@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -18,6 +19,68 @@ std::optional<uint64_t> WorkerNumber(absl::string_view id) {
   uint64_t number = 0;
   if (id.size() < 2 || id[0] != 'w' || !absl::SimpleAtoi(id.substr(1), &number)) return std::nullopt;
   return number;
+}
+
+constexpr WorkerState kAllStates[] = {WorkerState::kActive, WorkerState::kLost, WorkerState::kLeft,
+                                      WorkerState::kBanned};
+
+// A state by its name, as checkpoints before WorkerSnapshot.State wrote it.
+std::optional<WorkerState> StateNamed(absl::string_view name) {
+  for (WorkerState state : kAllStates) {
+    if (name == WorkerStateName(state)) return state;
+  }
+  return std::nullopt;
+}
+
+tributary::v1::WorkerSnapshot::State SnapshotState(WorkerState state) {
+  switch (state) {
+    case WorkerState::kActive:
+      return tributary::v1::WorkerSnapshot::ACTIVE;
+    case WorkerState::kLost:
+      return tributary::v1::WorkerSnapshot::LOST;
+    case WorkerState::kLeft:
+      return tributary::v1::WorkerSnapshot::LEFT;
+    case WorkerState::kBanned:
+      return tributary::v1::WorkerSnapshot::BANNED;
+  }
+  return tributary::v1::WorkerSnapshot::STATE_UNSPECIFIED;
+}
+
+// The state a record was saved in, from the enum or, when that is unset, the
+// name an older checkpoint wrote; INVALID_ARGUMENT naming the record for an
+// unknown value or none at all.
+absl::StatusOr<WorkerState> SavedState(const tributary::v1::WorkerSnapshot& saved) {
+  using Snapshot = tributary::v1::WorkerSnapshot;
+  const std::string where = absl::StrCat("worker record \"", SafeText(saved.id()), "\": ");
+  switch (saved.state()) {
+    case Snapshot::ACTIVE:
+      return WorkerState::kActive;
+    case Snapshot::LOST:
+      return WorkerState::kLost;
+    case Snapshot::LEFT:
+      return WorkerState::kLeft;
+    case Snapshot::BANNED:
+      return WorkerState::kBanned;
+    case Snapshot::STATE_UNSPECIFIED:
+      if (saved.state_name().empty()) return absl::InvalidArgumentError(where + "no state");
+      if (std::optional<WorkerState> named = StateNamed(saved.state_name())) return *named;
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "unknown state \"", SafeText(saved.state_name()), "\""));
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(where, "unknown state ", saved.state()));
+  }
+}
+
+// Forgotten records are counted by the state they ended in.
+absl::Status CheckForgotten(const tributary::v1::RunState& state) {
+  for (const auto& [name, count] : state.forgotten_workers()) {
+    const std::optional<WorkerState> ended = StateNamed(name);
+    if (!ended || *ended == WorkerState::kActive || count < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("forgotten workers \"", SafeText(name), "\": ", count,
+                                                     " (want lost, left or banned, and a count of at least 0)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -139,7 +202,7 @@ void WorkerRegistry::SaveState(tributary::v1::RunState& state) const {
     saved.set_name(worker.name);
     saved.set_device(worker.device);
     saved.set_threads(worker.threads);
-    saved.set_state(WorkerStateName(worker.state));
+    saved.set_state(SnapshotState(worker.state));
     saved.set_joined_unix_s(absl::ToUnixMicros(worker.joined) / 1e6);
     saved.set_last_seen_unix_s(absl::ToUnixMicros(worker.last_seen) / 1e6);
     saved.set_tasks_done(worker.tasks_done);
@@ -171,14 +234,14 @@ absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) 
         !s.ok()) {
       return s;
     }
+    const absl::StatusOr<WorkerState> saved_state = SavedState(saved);
+    if (!saved_state.ok()) return saved_state.status();
     WorkerRecord& worker = workers[*number];
     worker.id = saved.id();
     worker.name = saved.name();
     worker.device = saved.device();
     worker.threads = saved.threads();
-    worker.state = saved.state() == "left"     ? WorkerState::kLeft
-                   : saved.state() == "banned" ? WorkerState::kBanned
-                                               : WorkerState::kLost;
+    worker.state = *saved_state == WorkerState::kActive ? WorkerState::kLost : *saved_state;
     worker.joined = absl::FromUnixMicros(static_cast<int64_t>(saved.joined_unix_s() * 1e6));
     worker.last_seen = absl::FromUnixMicros(static_cast<int64_t>(saved.last_seen_unix_s() * 1e6));
     worker.tasks_done = saved.tasks_done();
@@ -194,6 +257,7 @@ absl::Status WorkerRegistry::RestoreState(const tributary::v1::RunState& state) 
     worker.identity = saved.identity();
     worker.time = saved.time();
   }
+  if (absl::Status s = CheckForgotten(state); !s.ok()) return s;
   workers_ = std::move(workers);
   by_session_.clear();
   session_of_.clear();

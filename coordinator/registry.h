@@ -113,7 +113,11 @@ class WorkerRegistry {
   void SaveState(tributary::v1::RunState& state) const;
   // Takes the records of a checkpoint (replacing these). Sessions died with
   // the process that made them, so workers active then are lost now and
-  // must join again, under new ids. INVALID_ARGUMENT for a malformed record.
+  // must join again, under new ids. Reads the state of checkpoints written
+  // before WorkerSnapshot.State from its name. INVALID_ARGUMENT, naming the
+  // record and leaving the registry as it was, for a malformed record (a bad
+  // or repeated id, no state or an unknown one, impossible time totals) or
+  // forgotten-worker counts under anything but an ended state.
   absl::Status RestoreState(const tributary::v1::RunState& state);
 
  private:

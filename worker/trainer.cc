@@ -4,15 +4,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/job_limits.h"
 #include "common/params.h"
 
 namespace tributary::worker {
-
-namespace {
-
-constexpr uint32_t kMaxLocalSteps = 10000;
-
-}  // namespace
 
 Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpec& inner,
                  uint64_t inner_schedule_steps, float momentum)
@@ -23,7 +18,7 @@ Trainer::Trainer(std::unique_ptr<Model> model, const tributary::v1::OptimizerSpe
 
 absl::Status Trainer::CheckTask(const tributary::v1::Task& task, absl::string_view shard) const {
   const std::string where = absl::StrCat("task ", task.task_id(), ": ");
-  if (task.local_steps() < 1 || task.local_steps() > kMaxLocalSteps) {
+  if (task.local_steps() < 1 || task.local_steps() > static_cast<uint32_t>(kMaxLocalSteps)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, "local_steps must be in [1, ", kMaxLocalSteps, "], got ", task.local_steps()));
   }

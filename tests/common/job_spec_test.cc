@@ -1,7 +1,10 @@
 #include "common/job_spec.h"
 
 #include <filesystem>
+#include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/job_limits.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -54,6 +57,44 @@ TEST(JobSpecTest, ParsesFieldsAndKeepsDefaults) {
   EXPECT_EQ(job->model().mlp().hidden_size(), 2);
   EXPECT_FLOAT_EQ(job->optimizer().lr(), 0.1f);
   EXPECT_FLOAT_EQ(job->optimizer().momentum(), 0.9f);
+}
+
+// Each named limit (common/job_limits.h) is accepted at its bound and
+// refused one past it, by a message that states it.
+TEST(JobSpecTest, LimitsHoldAtTheirBounds) {
+  struct Case {
+    const char* field;
+    int64_t bound;
+    std::string (*job)(int64_t value);
+  };
+  const Case cases[] = {
+      {"local_steps", kMaxLocalSteps,
+       [](int64_t n) { return absl::StrCat("local_steps: ", n, " data { shard_examples: 65536 }"); }},
+      {"optimizer.momentum_period", kMaxMomentumPeriod,
+       [](int64_t n) { return absl::StrCat("optimizer { kind: SGD nesterov: true momentum_period: ", n, " }"); }},
+      {"data.shard_examples", kMaxShardExamples,
+       [](int64_t n) { return absl::StrCat("data { shard_examples: ", n, " }"); }},
+      {"aggregation.buffer_size", kMaxBufferSize,
+       [](int64_t n) { return absl::StrCat("aggregation { buffer_size: ", n, " }"); }},
+      {"aggregation.clip_iterations", kMaxClipIterations,
+       [](int64_t n) { return absl::StrCat("aggregation { clip_iterations: ", n, " }"); }},
+      {"aggregation.norm_window", kMaxNormWindow,
+       [](int64_t n) { return absl::StrCat("aggregation { norm_window: ", n, " }"); }},
+      {"budget.epochs", kMaxEpochs, [](int64_t n) { return absl::StrCat("budget { epochs: ", n, " }"); }},
+  };
+  for (const Case& c : cases) {
+    const auto at_bound = ParseJobSpec(c.job(c.bound), "j");
+    EXPECT_TRUE(at_bound.ok()) << c.field << ": " << at_bound.status();
+    const auto past = ParseJobSpec(c.job(c.bound + 1), "j");
+    ASSERT_FALSE(past.ok()) << c.field;
+    EXPECT_THAT(std::string(past.status().message()),
+                HasSubstr(absl::StrCat(c.field, ": must be in [1, ", c.bound, "], got ", c.bound + 1)));
+  }
+  EXPECT_TRUE(ParseJobSpec(absl::StrCat("name: \"", std::string(kMaxJobNameBytes, 'n'), "\""), "j").ok());
+  EXPECT_THAT(
+      std::string(
+          ParseJobSpec(absl::StrCat("name: \"", std::string(kMaxJobNameBytes + 1, 'n'), "\""), "j").status().message()),
+      HasSubstr(absl::StrCat("name: must be 1 to ", kMaxJobNameBytes, " characters")));
 }
 
 TEST(JobSpecTest, SyntaxErrorNamesFileAndLine) {

@@ -1,12 +1,26 @@
 #include "coordinator/registry.h"
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
 namespace {
 
+using ::testing::HasSubstr;
+using Snapshot = tributary::v1::WorkerSnapshot;
+
 const absl::Time kT0 = absl::UnixEpoch() + absl::Hours(1);
+
+// A checkpoint's run state holding one record, w1, in `state`.
+tributary::v1::RunState OneRecord(Snapshot::State state) {
+  tributary::v1::RunState run;
+  run.set_next_worker_number(2);
+  Snapshot& saved = *run.add_workers();
+  saved.set_id("w1");
+  saved.set_state(state);
+  return run;
+}
 
 TEST(RegistryTest, SessionsFindActiveWorkersOnly) {
   WorkerRegistry registry;
@@ -80,6 +94,87 @@ TEST(RegistryTest, EndedRecordsAgeOutOfMemoryButStayCounted) {
   EXPECT_EQ(restored.forgotten().at("left") + restored.forgotten().at("lost"), 11)
       << "the honest worker's session died with the process; it is one more ended record";
   EXPECT_EQ(restored.All().size(), kMaxEndedRecords);
+}
+
+TEST(RegistryTest, CheckpointsSaveTheStateAsAnEnum) {
+  WorkerRegistry registry;
+  registry.End(registry.Add({"a", "cpu", 1, "ip:test"}, "ta", kT0), WorkerState::kLeft);
+  registry.End(registry.Add({"b", "cpu", 1, "ip:test"}, "tb", kT0), WorkerState::kBanned);
+  registry.Add({"c", "cpu", 1, "ip:test"}, "tc", kT0);
+  tributary::v1::RunState state;
+  registry.SaveState(state);
+  ASSERT_EQ(state.workers_size(), 3);
+  EXPECT_EQ(state.workers(0).state(), Snapshot::LEFT);
+  EXPECT_EQ(state.workers(1).state(), Snapshot::BANNED);
+  EXPECT_EQ(state.workers(2).state(), Snapshot::ACTIVE);
+  EXPECT_EQ(state.workers(0).state_name(), "") << "the old field is no longer written";
+
+  WorkerRegistry restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Find("w1")->state, WorkerState::kLeft);
+  EXPECT_EQ(restored.Find("w2")->state, WorkerState::kBanned);
+  EXPECT_EQ(restored.Find("w3")->state, WorkerState::kLost) << "its session died with the process";
+}
+
+TEST(RegistryTest, CheckpointsWrittenBeforeTheEnumStillResume) {
+  tributary::v1::RunState state;
+  state.set_next_worker_number(5);
+  const char* names[] = {"active", "lost", "left", "banned"};
+  for (int i = 0; i < 4; ++i) {
+    Snapshot& saved = *state.add_workers();
+    saved.set_id(absl::StrCat("w", i + 1));
+    saved.set_state_name(names[i]);
+  }
+  WorkerRegistry restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Find("w1")->state, WorkerState::kLost);
+  EXPECT_EQ(restored.Find("w2")->state, WorkerState::kLost);
+  EXPECT_EQ(restored.Find("w3")->state, WorkerState::kLeft);
+  EXPECT_EQ(restored.Find("w4")->state, WorkerState::kBanned);
+}
+
+TEST(RegistryTest, TheEnumWinsOverAnOldName) {
+  tributary::v1::RunState state = OneRecord(Snapshot::BANNED);
+  state.mutable_workers(0)->set_state_name("left");
+  WorkerRegistry restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Find("w1")->state, WorkerState::kBanned);
+}
+
+TEST(RegistryTest, AnUnknownStateIsRefusedNamingTheRecord) {
+  tributary::v1::RunState unknown_enum = OneRecord(static_cast<Snapshot::State>(7));
+  tributary::v1::RunState unknown_name = OneRecord(Snapshot::STATE_UNSPECIFIED);
+  unknown_name.mutable_workers(0)->set_state_name("zombie");
+  const tributary::v1::RunState no_state = OneRecord(Snapshot::STATE_UNSPECIFIED);
+
+  WorkerRegistry registry;
+  WorkerRecord& kept = registry.Add({"kept", "cpu", 1, "ip:test"}, "tk", kT0);
+  const std::pair<const tributary::v1::RunState*, const char*> cases[] = {
+      {&unknown_enum, "worker record \"w1\": unknown state 7"},
+      {&unknown_name, "worker record \"w1\": unknown state \"zombie\""},
+      {&no_state, "worker record \"w1\": no state"},
+  };
+  for (const auto& [state, message] : cases) {
+    const absl::Status s = registry.RestoreState(*state);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(s.message(), HasSubstr(message));
+  }
+  EXPECT_EQ(registry.FindActiveBySession("tk"), &kept) << "a refused checkpoint leaves the registry as it was";
+}
+
+TEST(RegistryTest, ForgottenCountsUnderAnythingButAnEndedStateAreRefused) {
+  for (const char* key : {"zombie", "active", ""}) {
+    tributary::v1::RunState state = OneRecord(Snapshot::LEFT);
+    (*state.mutable_forgotten_workers())[key] = 3;
+    WorkerRegistry registry;
+    const absl::Status s = registry.RestoreState(state);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("forgotten workers \"", key, "\"")));
+  }
+  tributary::v1::RunState negative = OneRecord(Snapshot::LEFT);
+  (*negative.mutable_forgotten_workers())["lost"] = -1;
+  WorkerRegistry registry;
+  EXPECT_EQ(registry.RestoreState(negative).code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

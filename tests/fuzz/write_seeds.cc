@@ -78,7 +78,7 @@ tributary::v1::Checkpoint TinyCheckpoint() {
   tributary::v1::WorkerSnapshot* worker = run->add_workers();
   worker->set_id("w1");
   worker->set_name("alice");
-  worker->set_state("active");
+  worker->set_state(tributary::v1::WorkerSnapshot::ACTIVE);
   worker->set_tasks_done(5);
   return checkpoint;
 }
@@ -87,6 +87,12 @@ void WriteCheckpointSeeds(const fs::path& dir) {
   const tributary::v1::Checkpoint checkpoint = TinyCheckpoint();
   Write(dir, "tiny-file", std::string(1, '\0') + *EncodeCheckpointFile(checkpoint));
   Write(dir, "tiny-body", std::string(1, '\1') + checkpoint.SerializeAsString());
+  // As checkpoints before WorkerSnapshot.State wrote a worker's state.
+  tributary::v1::Checkpoint named = checkpoint;
+  tributary::v1::WorkerSnapshot* worker = named.mutable_run()->mutable_workers(0);
+  worker->clear_state();
+  worker->set_state_name("active");
+  Write(dir, "tiny-body-state-name", std::string(1, '\1') + named.SerializeAsString());
 }
 
 // Framing as upload_fuzzer.cc reads it.

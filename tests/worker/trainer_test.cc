@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "common/job_limits.h"
 #include "gtest/gtest.h"
 
 namespace tributary::worker {
@@ -159,6 +161,17 @@ TEST_F(TrainerTest, RejectsWhatDoesNotFit) {
   std::vector<float> short_params(params_.begin(), params_.end() - 1);
   EXPECT_EQ(trainer_.ComputeUpdate(MakeTask(1, 0), short_params, shard, absl::MakeSpan(update_)).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The worker refuses the local steps a job could not ask for
+// (common/job_limits.h), whatever coordinator sent the task.
+TEST_F(TrainerTest, LocalStepsAreBoundedAsInTheJob) {
+  const std::string shard = Records(1);
+  EXPECT_TRUE(trainer_.CheckTask(MakeTask(kMaxLocalSteps, 0), shard).ok());
+  const absl::Status refused = trainer_.CheckTask(MakeTask(kMaxLocalSteps + 1, 0), shard);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.message(), absl::StrCat("task 1: local_steps must be in [1, ", kMaxLocalSteps, "], got ",
+                                            kMaxLocalSteps + 1));
 }
 
 // Step by step, as overlapped tasks run: the same as ComputeUpdate.

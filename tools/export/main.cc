@@ -51,7 +51,9 @@ absl::StatusOr<Loaded> Load(const std::string& path) {
     return absl::Status(checkpoint.status().code(), absl::StrCat("--checkpoint: ", checkpoint.status().message()));
   }
   absl::StatusOr<std::vector<float>> params = CheckpointParams(*checkpoint);
-  if (!params.ok()) return params.status();
+  if (!params.ok()) {
+    return absl::Status(params.status().code(), absl::StrCat("--checkpoint ", path, ": ", params.status().message()));
+  }
   return Loaded{*std::move(checkpoint), *std::move(params)};
 }
 
