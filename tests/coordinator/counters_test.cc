@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
@@ -63,7 +64,8 @@ TEST(CountersTest, RestoreGivesBackWhatWasSaved) {
   const Counters c = Counted();
   absl::StatusOr<Counters> restored = Counters::Restore(c.proto(), 3);
   ASSERT_TRUE(restored.ok()) << restored.status();
-  EXPECT_EQ(restored->proto().SerializeAsString(), c.proto().SerializeAsString());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(restored->proto(), c.proto()))
+      << restored->proto().DebugString() << "\nvs\n" << c.proto().DebugString();
 }
 
 TEST(CountersTest, RestoreRefusesCountersThatDoNotFit) {
