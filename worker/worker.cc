@@ -542,14 +542,7 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
   const int64_t steps = trainer_->Steps(task, shard);
   for (int64_t i = 0; i < steps; ++i) {
     if (stopped()) return absl::OkStatus();
-    if (Revoked(task.task_id())) {
-      // Undo this task's steps: the progress since the anchor (or since
-      // the round's send) is all this task's.
-      TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping its steps";
-      trainer_->Begin(round_ ? absl::MakeConstSpan(round_->sent) : anchor_.params());
-      Release(task.task_id());
-      return absl::OkStatus();
-    }
+    if (Revoked(task.task_id())) return DropSteps(task);
     if (round_ && IsReady(round_->result)) {
       if (absl::Status s = SettleRound(); !s.ok()) {
         Release(task.task_id());
@@ -570,6 +563,8 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     Release(task.task_id());
     return s;
   }
+  // The wait for the round (and the throttle) may have outlived the lease.
+  if (Revoked(task.task_id())) return DropSteps(task);
   phases_.Enter(Phase::kEncode, timer_.Now());
   update_.resize(trainer_->model().layout().size());
   trainer_->PseudoGradient(anchor_.params(), absl::MakeSpan(update_));
@@ -603,6 +598,15 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     return result;
   });
   phases_.Enter(Phase::kOther, timer_.Now());
+  return absl::OkStatus();
+}
+
+absl::Status Worker::DropSteps(const tributary::v1::Task& task) {
+  // The progress since the anchor (or since the round's send) is all this
+  // task's.
+  TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping its steps";
+  trainer_->Begin(round_ ? absl::MakeConstSpan(round_->sent) : anchor_.params());
+  Release(task.task_id());
   return absl::OkStatus();
 }
 

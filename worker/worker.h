@@ -127,6 +127,8 @@ class Worker {
   absl::Status RunTask(const tributary::v1::Task& task, const std::string& shard);
   // Overlapped multi-step tasks.
   absl::Status RunOverlapped(const tributary::v1::Task& task, const std::string& shard);
+  // Undoes the local steps of `task`, revoked mid-way, and lets it go.
+  absl::Status DropSteps(const tributary::v1::Task& task);
   // Takes in the finished round: rebases onto its model, or reports why
   // its update was not applied.
   absl::Status SettleRound();
