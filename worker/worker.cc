@@ -654,7 +654,12 @@ void Worker::HeartbeatLoop() {
     const absl::Time sent = timer_.Now();
     absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_, held);
     if (!response.ok()) {
-      if (absl::IsUnauthenticated(response.status())) session_lost_ = true;
+      if (absl::IsUnauthenticated(response.status())) {
+        // No more heartbeats on a dead session; the loop joins again.
+        session_lost_ = true;
+        absl::MutexLock lock(&mu_);
+        heartbeats_on_ = false;
+      }
       continue;
     }
     display_.LeasesRenewed(sent);

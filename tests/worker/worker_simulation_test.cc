@@ -11,14 +11,15 @@
 //
 // Invariants, checked by the fake as calls arrive and after the run:
 // - never a submit for a task the worker had been told was revoked (told:
-//   two heartbeats have started since the one that said so, so the
+//   kToldMargin heartbeats have started since the one that said so, so the
 //   heartbeat thread has recorded it; the check-then-submit window of the
 //   loop is far shorter than a heartbeat interval);
 // - never two submits for one task unless with the same payload;
 // - never a submit for a lease it let go (GetTask without keeping it);
 // - within the wire's limits on kept and held tasks;
 // - rejoins after every restart: no more than a few UNAUTHENTICATED
-//   answers per restart, and a join per restart at most;
+//   answers per restart (no heartbeats on a dead session), and a join per
+//   restart at most;
 // - backs off: at most kMaxFailuresPerSecond failed calls in any simulated
 //   second (a busy loop makes hundreds);
 // - finishes: told that every work item is applied, Run() returns OK by
@@ -76,7 +77,13 @@ constexpr int kCheckpointEvery = 3;
 constexpr uint64_t kTaskIdsPerIncarnation = 1'000'000'000;
 constexpr absl::Duration kGiveUp = absl::Minutes(20);  // Simulated.
 constexpr int kMaxFailuresPerSecond = 10;
-constexpr int kMaxUnauthenticatedPerRestart = 8;
+// Heartbeats begun since the one that told of a revocation before a submit
+// of that task counts as a violation: the next one shows the heartbeat
+// thread recorded it, the rest leave the loop two heartbeat intervals
+// (10 ms of wall time) to pass its check, against preemption on a busy
+// machine.
+constexpr int kToldMargin = 3;
+constexpr int kMaxUnauthenticatedPerRestart = 5;
 
 // Simulated time: kSpeedup times the wall clock's pace.
 class ScaledTimer : public Timer {
@@ -319,7 +326,7 @@ class FakeCoordinator : public CoordinatorApi {
     auto it = leases_.find(id);
     if (it == leases_.end()) return absl::FailedPreconditionError(absl::StrCat("task ", id, ": unknown"));
     Lease& lease = it->second;
-    if (lease.told >= 0 && heartbeats_before >= lease.told + 2) {
+    if (lease.told >= 0 && heartbeats_before >= lease.told + kToldMargin) {
       Violation(absl::StrCat("task ", id, " submitted ", heartbeats_before - lease.told,
                              " heartbeats after it was told the lease was revoked"));
     }
