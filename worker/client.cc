@@ -1,31 +1,17 @@
 #include "worker/client.h"
 
-
 #include <algorithm>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "common/wire.h"
+#include "worker/timeouts.h"
 
 namespace tributary::worker {
 namespace {
 
 using tributary::v1::Chunk;
-
-constexpr absl::Duration kUnaryTimeout = absl::Seconds(5);
-constexpr absl::Duration kJoinTimeout = absl::Seconds(3);
-// Slowest link a transfer deadline allows for: 64 KiB/s (0.5 Mbit/s), as
-// slow as the coordinator's default limits.min_transfer_bytes_per_s. At
-// 256 KiB/s a volunteer on a 2 Mbit/s link could never fetch the flagship
-// model (13 MB): every download ran past its deadline and started over.
-constexpr double kMinBytesPerSecond = 64 * 1024;
-// A coordinator's retry hint is followed up to this long.
-constexpr absl::Duration kMaxRetryHint = absl::Minutes(5);
-// Hints up to this long are waited out inside a call (HonouringShortHints).
-constexpr absl::Duration kMaxInlineHint = absl::Seconds(1);
-constexpr int kHintedRetries = 5;
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -77,24 +63,6 @@ auto HonouringShortHints(const Call& call) -> decltype(call()) {
 }
 
 }  // namespace
-
-absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
-  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
-  status.ForEachPayload(
-      [&prefixed](absl::string_view url, const absl::Cord& payload) { prefixed.SetPayload(url, payload); });
-  return prefixed;
-}
-
-std::optional<absl::Duration> RetryHint(const absl::Status& status) {
-  absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterMetadataKey);
-  int64_t ms = 0;
-  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms <= 0) return std::nullopt;
-  return std::min(absl::Milliseconds(ms), kMaxRetryHint);
-}
-
-absl::Duration TransferTimeout(uint64_t bytes) {
-  return kUnaryTimeout + absl::Seconds(static_cast<double>(bytes) / kMinBytesPerSecond);
-}
 
 CoordinatorClient::CoordinatorClient(const std::string& address,
                                      std::shared_ptr<grpc::ChannelCredentials> credentials)
@@ -272,7 +240,7 @@ absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpd
 
 absl::Status CoordinatorClient::Leave() {
   tributary::v1::LeaveResponse response;
-  auto context = NewContext(absl::Seconds(2));
+  auto context = NewContext(kLeaveTimeout);
   return FromGrpc(control_->Leave(context.get(), {}, &response));
 }
 

@@ -1,13 +1,14 @@
-// The worker's side of the gRPC API: one method per RPC, each with a
-// deadline, each returning absl::Status. Downloads are reassembled from
-// chunks and verified against the SHA-256 the coordinator announced.
-// Thread-safe (the heartbeat thread shares it with the task loop).
+// The worker's side of the gRPC API: CoordinatorApi (coordinator_api.h)
+// over two gRPC connections, each call with a deadline (timeouts.h).
+// Downloads are reassembled from chunks and verified against the SHA-256
+// the coordinator announced. Thread-safe (the heartbeat thread shares it
+// with the task loop).
 #ifndef TRIBUTARY_WORKER_CLIENT_H_
 #define TRIBUTARY_WORKER_CLIENT_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -17,51 +18,39 @@
 #include "absl/types/span.h"
 #include "grpcpp/grpcpp.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
+#include "worker/coordinator_api.h"
 
 namespace tributary::worker {
 
-class CoordinatorClient {
+class CoordinatorClient : public CoordinatorApi {
  public:
   CoordinatorClient(const std::string& address,
                     std::shared_ptr<grpc::ChannelCredentials> credentials);
 
-  // Joins and keeps the session token for every later call.
-  absl::StatusOr<tributary::v1::JoinResponse> Join(const tributary::v1::JoinRequest& request);
-  // `current_task` is the task being computed (0: none), `held` every
-  // task the worker still holds.
+  absl::StatusOr<tributary::v1::JoinResponse> Join(const tributary::v1::JoinRequest& request) override;
   absl::StatusOr<tributary::v1::HeartbeatResponse> Heartbeat(uint64_t current_task,
-                                                            absl::Span<const uint64_t> held = {});
-  // Leases the next task; the tasks in `keep` stay leased to this worker.
-  absl::StatusOr<tributary::v1::GetTaskResponse> GetTask(absl::Span<const uint64_t> keep = {});
-  // The weights of `version`, verified: DATA_LOSS when they do not match
-  // the digest and size the task promised. With an empty `sha256` the
-  // stream names them (`bytes` is then the most accepted): for a version
-  // the worker learnt of from a submit's reply.
+                                                            absl::Span<const uint64_t> held) override;
+  absl::StatusOr<tributary::v1::GetTaskResponse> GetTask(absl::Span<const uint64_t> keep) override;
   absl::StatusOr<std::string> FetchModel(uint64_t version, const std::string& sha256,
-                                         uint64_t bytes);
-  // Model `version` as an int8 delta from `from_version`, verified against
-  // the size and digest the stream announces (at most `max_bytes`).
-  // NOT_FOUND when the coordinator no longer holds either version.
-  absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version, uint64_t max_bytes);
+                                         uint64_t bytes) override;
+  absl::StatusOr<std::string> FetchModelDelta(uint64_t version, uint64_t from_version,
+                                              uint64_t max_bytes) override;
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
-                                         uint64_t bytes);
-  // Called after each chunk of an upload with the payload bytes handed to
-  // gRPC so far (it buffers a little: on a slow link the count runs ahead of
-  // the wire by about one flow-control window).
-  using UploadProgress = std::function<void(int64_t sent_bytes)>;
-  // `upload`, when set, receives how long the payload took to reach the
-  // coordinator: the call's time but the apply the reply reports (gRPC
-  // buffers the writes, so the end of writing says little on a slow link).
-  absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(
-      const tributary::v1::UpdateHeader& header, const std::string& payload,
-      absl::Duration* upload = nullptr, const UploadProgress& progress = nullptr);
-  absl::Status Leave();
+                                         uint64_t bytes) override;
+  // Progress counts the payload bytes handed to gRPC, which buffers a
+  // little: on a slow link the count runs ahead of the wire by about one
+  // flow-control window. gRPC buffers the writes, so the end of writing
+  // says little about `upload` on a slow link; the reply's apply_s does.
+  absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdate(const tributary::v1::UpdateHeader& header,
+                                                                   const std::string& payload,
+                                                                   absl::Duration* upload,
+                                                                   const UploadProgress& progress) override;
+  absl::Status Leave() override;
 
-  // Waits up to `timeout` for both connections to the coordinator (starting
-  // them if idle); returns whether there are. (Waiting for one only, a
-  // worker whose bulk connection was reset went on leasing tasks it could
-  // not fetch a model for, dozens a second.)
-  bool WaitForConnection(absl::Duration timeout);
+  // Waits for both connections (starting them if idle). (Waiting for one
+  // only, a worker whose bulk connection was reset went on leasing tasks
+  // it could not fetch a model for, dozens a second.)
+  bool WaitForConnection(absl::Duration timeout) override;
 
  private:
   enum class Connection { kFailFast, kWait };
@@ -98,17 +87,6 @@ class CoordinatorClient {
   absl::Mutex mu_;
   std::string session_token_ ABSL_GUARDED_BY(mu_);
 };
-
-// `status` with `prefix` before its message, keeping its payloads (the
-// retry hint among them).
-absl::Status Prefixed(absl::string_view prefix, const absl::Status& status);
-
-// How long the coordinator asked to wait before calling again (its answer
-// to a call over a rate limit), if it did; capped at a few minutes.
-std::optional<absl::Duration> RetryHint(const absl::Status& status);
-
-// The deadline for moving `bytes` over a slow home link.
-absl::Duration TransferTimeout(uint64_t bytes);
 
 }  // namespace tributary::worker
 

@@ -22,6 +22,7 @@
 #include "common/signals.h"
 #include "worker/client.h"
 #include "worker/display.h"
+#include "worker/timer.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
   tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
   tributary::worker::Display display(*display_options);
   display.Start();
-  tributary::worker::Worker worker(*options, client, display);
+  tributary::worker::RealTimer timer;
+  tributary::worker::Worker worker(*options, client, timer, display);
 
   std::atomic<bool> finished{false};
   absl::Status result;

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/time_budget.h"
 #include "tributary/v1/coordinator.pb.h"
 
@@ -54,13 +55,16 @@ class PhaseClock {
 // Enters `phase` for a scope, then goes back to the phase before it.
 class ScopedPhase {
  public:
-  ScopedPhase(PhaseClock& clock, Phase phase) : clock_(clock), previous_(clock.Enter(phase, absl::Now())) {}
-  ~ScopedPhase() { clock_.Enter(previous_, absl::Now()); }
+  // `time` is borrowed for the scope.
+  ScopedPhase(PhaseClock& phases, Clock& time, Phase phase)
+      : phases_(phases), time_(time), previous_(phases.Enter(phase, time.Now())) {}
+  ~ScopedPhase() { phases_.Enter(previous_, time_.Now()); }
   ScopedPhase(const ScopedPhase&) = delete;
   ScopedPhase& operator=(const ScopedPhase&) = delete;
 
  private:
-  PhaseClock& clock_;
+  PhaseClock& phases_;
+  Clock& time_;
   Phase previous_;
 };
 

@@ -13,12 +13,11 @@
 #include "common/codec/model_delta.h"
 #include "common/log.h"
 #include "common/models/model.h"
+#include "worker/timeouts.h"
 
 namespace tributary::worker {
 namespace {
 
-constexpr absl::Duration kBackoffInitial = absl::Milliseconds(500);
-constexpr absl::Duration kBackoffMax = absl::Seconds(30);
 constexpr size_t kShardCacheBytes = size_t{512} << 20;
 // Model versions kept in --cache_dir: a restarted worker (or one whose
 // coordinator resumed from a checkpoint) may find its first model there.
@@ -45,15 +44,16 @@ std::shared_ptr<const std::string> Shared(std::string bytes) {
 
 }  // namespace
 
-Worker::Worker(const WorkerOptions& options, CoordinatorClient& client, Display& display)
+Worker::Worker(const WorkerOptions& options, CoordinatorApi& client, Timer& timer, Display& display)
     : options_(options),
       client_(client),
+      timer_(timer),
       display_(display),
       backoff_(kBackoffInitial, kBackoffMax, options.seed),
       shards_(options.cache_dir, kShardCacheBytes),
       models_(options.cache_dir.empty() ? "" : options.cache_dir + "/models", /*memory_budget_bytes=*/0,
               kModelFilesOnDisk),
-      phases_(absl::Now()),
+      phases_(timer.Now()),
       attacker_(options.attack) {}
 
 void Worker::Stop() {
@@ -67,24 +67,24 @@ bool Worker::stopped() {
 }
 
 void Worker::WaitForCoordinator(absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
+  const absl::Time end = timer_.Now() + timeout;
   // In slices, so Stop() is heard within one.
-  while (!stopped() && absl::Now() < end) {
-    if (client_.WaitForConnection(std::min(kConnectSlice, end - absl::Now()))) return;
+  while (!stopped() && timer_.Now() < end) {
+    if (client_.WaitForConnection(std::min(kConnectSlice, end - timer_.Now()))) return;
   }
 }
 
 bool Worker::SleepUnlessStopped(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(&stop_), d);
+  return timer_.AwaitWithTimeout(mu_, absl::Condition(&stop_), d);
 }
 
 absl::Duration Worker::Throttle(absl::Duration compute, absl::Duration cpu) {
   const absl::Duration wait = options_.task_delay + SlowdownWait(options_.slowdown, compute, cpu);
   if (wait <= absl::ZeroDuration()) return absl::ZeroDuration();
-  const absl::Time start = absl::Now();
+  const absl::Time start = timer_.Now();
   SleepUnlessStopped(wait);
-  return absl::Now() - start;
+  return timer_.Now() - start;
 }
 
 absl::Span<const float> Worker::Global::params() const {
@@ -127,7 +127,7 @@ absl::Status Worker::Run() {
 }
 
 absl::Status Worker::JoinWithRetries() {
-  ScopedPhase phase(phases_, Phase::kOther);
+  ScopedPhase phase(phases_, timer_, Phase::kOther);
   DrainPipeline();
   tributary::v1::JoinRequest request;
   request.set_join_token(options_.join_token);
@@ -144,7 +144,7 @@ absl::Status Worker::JoinWithRetries() {
       }
       const absl::Duration delay = RetryDelay(joined.status());
       const bool busy = absl::IsResourceExhausted(joined.status());
-      if (busy ? display_.Busy(absl::Now() + delay) : display_.Unreachable(absl::Now() + delay)) {
+      if (busy ? display_.Busy(timer_.Now() + delay) : display_.Unreachable(timer_.Now() + delay)) {
         TLOG(WARNING) << "coordinator " << options_.coordinator << (busy ? " busy (" : " unreachable (")
                       << joined.status().message() << "); retrying in " << InSeconds(delay);
       }
@@ -205,7 +205,7 @@ absl::Duration Worker::RetryDelay(const absl::Status& error) {
 }
 
 void Worker::Recover(const absl::Status& error, absl::string_view during) {
-  ScopedPhase phase(phases_, Phase::kOther);
+  ScopedPhase phase(phases_, timer_, Phase::kOther);
   if (absl::IsUnauthenticated(error)) {
     TLOG(WARNING) << during << ": session no longer valid (" << error.message() << "); joining again";
     joined_ = false;
@@ -220,13 +220,13 @@ void Worker::Recover(const absl::Status& error, absl::string_view during) {
     // answered, so waiting for a connection would return at once and the
     // loop would retry at once (seen: 20 retries in 4 ms). Back off instead.
     const absl::Duration delay = backoff_.Next();
-    if (display_.Busy(absl::Now() + delay)) {
+    if (display_.Busy(timer_.Now() + delay)) {
       TLOG(WARNING) << during << ": coordinator busy (" << error.message() << "); retrying in " << InSeconds(delay);
     }
     SleepUnlessStopped(delay);
   } else if (IsTransient(error)) {
     const absl::Duration delay = backoff_.Next();
-    if (display_.Unreachable(absl::Now() + delay)) {
+    if (display_.Unreachable(timer_.Now() + delay)) {
       TLOG(WARNING) << during << ": coordinator unreachable (" << error.message() << "); retrying in "
                     << InSeconds(delay) << " or as soon as it answers";
     }
@@ -258,18 +258,18 @@ absl::StatusOr<Worker::Fetched> Worker::FetchTask(std::vector<uint64_t> keep) {
   Fetched fetched;
   absl::StatusOr<tributary::v1::GetTaskResponse> response = client_.GetTask(keep);
   if (!response.ok()) return response.status();
-  fetched.answered = absl::Now();
+  fetched.answered = timer_.Now();
   display_.Reachable();
   fetched.response = *std::move(response);
   if (!fetched.response.has_task()) return fetched;
   const tributary::v1::Task& task = fetched.response.task();
   Hold(task.task_id());
-  const absl::Time start = absl::Now();
+  const absl::Time start = timer_.Now();
   absl::MutexLock lock(&shards_mu_);
   absl::StatusOr<std::shared_ptr<const std::string>> shard =
       Payload(absl::StrCat("shard ", task.shard_id()), task.shard_sha256(), shards_,
               [&] { return client_.FetchShard(task.shard_id(), task.shard_sha256(), task.shard_bytes()); });
-  phases_.AddDownloadTransfer(absl::Now() - start);
+  phases_.AddDownloadTransfer(timer_.Now() - start);
   if (!shard.ok()) {
     Release(task.task_id());
     return shard.status();
@@ -315,7 +315,7 @@ Worker::Outcome Worker::NextTask() {
   }
   absl::StatusOr<Fetched> fetched;
   {
-    ScopedPhase phase(phases_, Phase::kWaitTask);
+    ScopedPhase phase(phases_, timer_, Phase::kWaitTask);
     display_.SetActivity("waiting for a task");
     if (lookahead_.valid()) {
       fetched = lookahead_.get();
@@ -340,7 +340,7 @@ Worker::Outcome Worker::NextTask() {
     case tributary::v1::GetTaskResponse::RESULT_NOT_SET: {
       // Nothing to hand out: the round in flight may be what the run waits for.
       if (absl::Status s = FinishRound(); !s.ok()) Recover(s, "update");
-      ScopedPhase phase(phases_, Phase::kWaitTask);
+      ScopedPhase phase(phases_, timer_, Phase::kWaitTask);
       SleepUnlessStopped(absl::Seconds(fetched->response.retry_after_s()));
       return Outcome::kContinue;
     }
@@ -370,7 +370,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   }
   std::copy(sha256.begin(), sha256.end(), digest.begin());
   if (auto cached = cache.Get(digest)) return cached;
-  const absl::Time start = absl::Now();
+  const absl::Time start = timer_.Now();
   absl::StatusOr<std::string> fetched = fetch();
   if (!fetched.ok()) {
     return Prefixed(absl::StrCat(what, ": "), fetched.status());
@@ -385,8 +385,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t v
                                                                      const std::string& sha256) {
   const std::string what = absl::StrCat("model v", version);
   const uint64_t bytes = trainer_->model().layout().size() * sizeof(float);
-  const absl::Time start = absl::Now();
-  absl::Cleanup count = [&] { phases_.AddDownloadTransfer(absl::Now() - start); };
+  const absl::Time start = timer_.Now();
+  absl::Cleanup count = [&] { phases_.AddDownloadTransfer(timer_.Now() - start); };
   if (model_deltas_ && delta_base_.bytes != nullptr && delta_base_.version != version &&
       delta_base_.bytes->size() == bytes) {
     const absl::Span<const float> base = delta_base_.params();
@@ -418,7 +418,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::FetchModel(uint64_t v
 }
 
 absl::StatusOr<Worker::Global> Worker::ModelFor(const tributary::v1::Task& task) {
-  ScopedPhase phase(phases_, Phase::kDownload);
+  ScopedPhase phase(phases_, timer_, Phase::kDownload);
   if (newest_version_ > task.base_version()) {
     absl::StatusOr<std::shared_ptr<const std::string>> newest = FetchModel(newest_version_, "");
     if (newest.ok()) return Global{newest_version_, *std::move(newest)};
@@ -445,7 +445,7 @@ void Worker::LogDownload(absl::string_view what, size_t bytes, absl::Time start)
   if (!display_.verbose()) return;
   TLOG(INFO) << what << ": downloaded "
              << (bytes < 10240 ? absl::StrCat(bytes, " bytes") : absl::StrCat(bytes / 1024, " KiB")) << " in "
-             << absl::StrFormat("%.0f ms", absl::ToDoubleMilliseconds(absl::Now() - start));
+             << absl::StrFormat("%.0f ms", absl::ToDoubleMilliseconds(timer_.Now() - start));
 }
 
 tributary::v1::UpdateHeader Worker::HeaderFor(const tributary::v1::Task& task, uint64_t base_version,
@@ -458,7 +458,7 @@ tributary::v1::UpdateHeader Worker::HeaderFor(const tributary::v1::Task& task, u
   header.set_codec(std::string(codec_->name()));
   header.set_loss(static_cast<float>(stats.mean_loss()));
   header.set_examples(stats.examples);
-  *header.mutable_time() = phases_.Take(absl::Now());
+  *header.mutable_time() = phases_.Take(timer_.Now());
   return header;
 }
 
@@ -493,32 +493,32 @@ absl::Status Worker::RunTask(const tributary::v1::Task& task, const std::string&
     current_task_ = 0;
     Release(task.task_id());
   };
-  phases_.Enter(Phase::kCompute, absl::Now());
-  const absl::Time start = absl::Now();
+  phases_.Enter(Phase::kCompute, timer_.Now());
+  const absl::Time start = timer_.Now();
   const absl::Duration cpu_start = ProcessCpuTime();
   update_.resize(trainer_->model().layout().size());
   absl::StatusOr<LossStats> stats = trainer_->ComputeUpdate(task, model->params(), shard, absl::MakeSpan(update_));
   if (!stats.ok()) return stats.status();
   attacker_.Corrupt(absl::MakeSpan(update_));
-  Throttle(absl::Now() - start, ProcessCpuTime() - cpu_start);
-  const absl::Duration compute = absl::Now() - start;
+  Throttle(timer_.Now() - start, ProcessCpuTime() - cpu_start);
+  const absl::Duration compute = timer_.Now() - start;
   if (stopped()) return absl::OkStatus();
   if (Revoked(task.task_id())) {
     TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping the update";
     return absl::OkStatus();
   }
 
-  phases_.Enter(Phase::kEncode, absl::Now());
+  phases_.Enter(Phase::kEncode, timer_.Now());
   const std::string payload = encoder_->Encode(update_);
   tributary::v1::UpdateHeader header = HeaderFor(task, model->version, *stats);
   header.set_encoded_bytes(payload.size());
-  const absl::Time sent = absl::Now();
+  const absl::Time sent = timer_.Now();
   phases_.Enter(Phase::kUpload, sent);
   absl::Duration upload = absl::ZeroDuration();
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> submitted = Submit(header, payload, &upload);
   // The payload had left after `upload`; the rest was the coordinator's apply.
   phases_.Enter(Phase::kWaitApply, sent + upload);
-  phases_.Enter(Phase::kOther, absl::Now());
+  phases_.Enter(Phase::kOther, timer_.Now());
   phases_.AddUploadTransfer(upload);
   if (!submitted.ok()) return submitted.status();
   ReportDone(task, model->version, *stats, compute, payload.size(), *submitted, header.time());
@@ -542,35 +542,30 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
   const int64_t steps = trainer_->Steps(task, shard);
   for (int64_t i = 0; i < steps; ++i) {
     if (stopped()) return absl::OkStatus();
-    if (Revoked(task.task_id())) {
-      // Undo this task's steps: the progress since the anchor (or since
-      // the round's send) is all this task's.
-      TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping its steps";
-      trainer_->Begin(round_ ? absl::MakeConstSpan(round_->sent) : anchor_.params());
-      Release(task.task_id());
-      return absl::OkStatus();
-    }
+    if (Revoked(task.task_id())) return DropSteps(task);
     if (round_ && IsReady(round_->result)) {
       if (absl::Status s = SettleRound(); !s.ok()) {
         Release(task.task_id());
         return s;
       }
     }
-    phases_.Enter(Phase::kCompute, absl::Now());
-    const absl::Time step_start = absl::Now();
+    phases_.Enter(Phase::kCompute, timer_.Now());
+    const absl::Time step_start = timer_.Now();
     const absl::Duration cpu_start = ProcessCpuTime();
     stats += trainer_->Step(task, i, shard);
-    compute += absl::Now() - step_start;
+    compute += timer_.Now() - step_start;
     cpu += ProcessCpuTime() - cpu_start;
   }
-  phases_.Enter(Phase::kCompute, absl::Now());
+  phases_.Enter(Phase::kCompute, timer_.Now());
   compute += Throttle(compute, cpu);
   // This task's update is measured from the model the round brings.
   if (absl::Status s = FinishRound(); !s.ok()) {
     Release(task.task_id());
     return s;
   }
-  phases_.Enter(Phase::kEncode, absl::Now());
+  // The wait for the round (and the throttle) may have outlived the lease.
+  if (Revoked(task.task_id())) return DropSteps(task);
+  phases_.Enter(Phase::kEncode, timer_.Now());
   update_.resize(trainer_->model().layout().size());
   trainer_->PseudoGradient(anchor_.params(), absl::MakeSpan(update_));
   attacker_.Corrupt(absl::MakeSpan(update_));
@@ -602,7 +597,16 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     }
     return result;
   });
-  phases_.Enter(Phase::kOther, absl::Now());
+  phases_.Enter(Phase::kOther, timer_.Now());
+  return absl::OkStatus();
+}
+
+absl::Status Worker::DropSteps(const tributary::v1::Task& task) {
+  // The progress since the anchor (or since the round's send) is all this
+  // task's.
+  TLOG(WARNING) << "task " << task.task_id() << ": the coordinator revoked it; dropping its steps";
+  trainer_->Begin(round_ ? absl::MakeConstSpan(round_->sent) : anchor_.params());
+  Release(task.task_id());
   return absl::OkStatus();
 }
 
@@ -633,7 +637,7 @@ absl::Status Worker::SettleRound() {
 
 absl::Status Worker::FinishRound() {
   if (!round_) return absl::OkStatus();
-  ScopedPhase phase(phases_, Phase::kWaitApply);
+  ScopedPhase phase(phases_, timer_, Phase::kWaitApply);
   round_->result.wait();
   return SettleRound();
 }
@@ -643,14 +647,19 @@ void Worker::HeartbeatLoop() {
     std::vector<uint64_t> held;
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stop_), heartbeat_interval_)) return;
+      if (timer_.AwaitWithTimeout(mu_, absl::Condition(&stop_), heartbeat_interval_)) return;
       if (!heartbeats_on_) continue;
       held.assign(held_.begin(), held_.end());
     }
-    const absl::Time sent = absl::Now();
+    const absl::Time sent = timer_.Now();
     absl::StatusOr<tributary::v1::HeartbeatResponse> response = client_.Heartbeat(current_task_, held);
     if (!response.ok()) {
-      if (absl::IsUnauthenticated(response.status())) session_lost_ = true;
+      if (absl::IsUnauthenticated(response.status())) {
+        // No more heartbeats on a dead session; the loop joins again.
+        session_lost_ = true;
+        absl::MutexLock lock(&mu_);
+        heartbeats_on_ = false;
+      }
       continue;
     }
     display_.LeasesRenewed(sent);

@@ -40,12 +40,13 @@
 #include "common/codec/codec.h"
 #include "worker/attack.h"
 #include "worker/backoff.h"
-#include "worker/client.h"
+#include "worker/coordinator_api.h"
 #include "worker/display.h"
 #include "worker/payload_cache.h"
 #include "worker/phase_clock.h"
 #include "worker/progress.h"
 #include "worker/slowdown.h"
+#include "worker/timer.h"
 #include "worker/trainer.h"
 
 namespace tributary::worker {
@@ -66,8 +67,10 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  // `client` and `display` are borrowed and must outlive the worker.
-  Worker(const WorkerOptions& options, CoordinatorClient& client, Display& display);
+  // `client`, `timer` and `display` are borrowed and must outlive the
+  // worker. Every wait and timestamp of the loop comes from `timer`, and
+  // the backoff's jitter from options.seed.
+  Worker(const WorkerOptions& options, CoordinatorApi& client, Timer& timer, Display& display);
 
   // Runs until the job is done, max_tasks are done, or Stop(). Returns an
   // error only for what retrying cannot fix (a refused join token, a job
@@ -124,6 +127,8 @@ class Worker {
   absl::Status RunTask(const tributary::v1::Task& task, const std::string& shard);
   // Overlapped multi-step tasks.
   absl::Status RunOverlapped(const tributary::v1::Task& task, const std::string& shard);
+  // Undoes the local steps of `task`, revoked mid-way, and lets it go.
+  absl::Status DropSteps(const tributary::v1::Task& task);
   // Takes in the finished round: rebases onto its model, or reports why
   // its update was not applied.
   absl::Status SettleRound();
@@ -174,7 +179,8 @@ class Worker {
   bool Revoked(uint64_t task_id);
 
   const WorkerOptions options_;
-  CoordinatorClient& client_;
+  CoordinatorApi& client_;
+  Timer& timer_;
   Display& display_;
   Backoff backoff_;
   absl::Mutex shards_mu_;  // The lookahead fetches shards beside the loop.

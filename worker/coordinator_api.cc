@@ -1,0 +1,32 @@
+#include "worker/coordinator_api.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/wire.h"
+#include "worker/timeouts.h"
+
+namespace tributary::worker {
+
+absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
+  absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
+  status.ForEachPayload(
+      [&prefixed](absl::string_view url, const absl::Cord& payload) { prefixed.SetPayload(url, payload); });
+  return prefixed;
+}
+
+absl::Status WithRetryHint(absl::Status status, absl::Duration wait) {
+  status.SetPayload(kRetryAfterMetadataKey, absl::Cord(absl::StrCat(absl::ToInt64Milliseconds(wait))));
+  return status;
+}
+
+std::optional<absl::Duration> RetryHint(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kRetryAfterMetadataKey);
+  int64_t ms = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &ms) || ms <= 0) return std::nullopt;
+  return std::min(absl::Milliseconds(ms), kMaxRetryHint);
+}
+
+}  // namespace tributary::worker
