@@ -69,7 +69,10 @@ absl::Status Aggregator::CheckStaleness(uint64_t base_version) const {
 absl::Status Aggregator::CheckNorm(double norm) const {
   const double factor = options_.aggregation.norm_check_factor();
   if (recent_norms_.size() < kMinNormsForCheck) return absl::OkStatus();
-  const double median = Median(std::vector<double>(recent_norms_.begin(), recent_norms_.end()));
+  std::vector<double> norms;
+  norms.reserve(recent_norms_.size());
+  for (const RecentNorm& recent : recent_norms_) norms.push_back(recent.norm);
+  const double median = Median(std::move(norms));
   if (norm <= factor * median) return absl::OkStatus();
   return absl::OutOfRangeError(absl::StrCat("update norm ", norm, " exceeds ", factor,
                                             " x the recent median ", median));
@@ -92,6 +95,16 @@ int Aggregator::FoldingSlot(absl::string_view contributor) const {
   return -1;
 }
 
+void Aggregator::RecordNorm(absl::string_view contributor, double norm) {
+  if (!contributor.empty()) {
+    auto same = std::find_if(recent_norms_.begin(), recent_norms_.end(),
+                             [contributor](const RecentNorm& r) { return r.contributor == contributor; });
+    if (same != recent_norms_.end()) recent_norms_.erase(same);
+  }
+  recent_norms_.push_back({std::string(contributor), norm});
+  if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
+}
+
 absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version,
                                            absl::string_view contributor) {
   if (absl::Status s = CheckStaleness(base_version); !s.ok()) return s;
@@ -105,12 +118,13 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
     // Rejected norms join the window too. Were only accepted ones kept, a
     // real rise of every honest norm (a loss spike, a larger learning rate)
     // would be rejected for good, and the run would redo the same shards
-    // forever; this way the median follows it within half a window. Outliers
-    // from a minority of senders still cannot move the median.
-    if (std::isfinite(norm)) {
-      recent_norms_.push_back(norm);
-      if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
-    }
+    // forever; this way the median follows it once half the contributors
+    // rose. The window holds one norm per contributor: a rejected update
+    // comes back in milliseconds (no apply, no wait), so a minority whose
+    // updates are all rejected once filled a window of the last N updates
+    // by itself and moved the median until its x100 updates passed (the
+    // Byzantine e2e test saw 24 get through). Now it moves only its own entry.
+    if (std::isfinite(norm)) RecordNorm(contributor, norm);
     if (!checked.ok()) return checked;
   }
 
@@ -204,7 +218,8 @@ tributary::v1::AggregatorState Aggregator::SaveState() const {
     state.add_buffer_contributors(slot.contributor);
     state.add_buffer_counts(slot.count);
   }
-  for (double norm : recent_norms_) state.add_recent_norms(norm);
+  // Norms only: the contributors' sessions end with this process.
+  for (const RecentNorm& recent : recent_norms_) state.add_recent_norms(recent.norm);
   return state;
 }
 
@@ -262,7 +277,8 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   optimizer_ = std::move(optimizer);
   slots_ = std::move(slots);
   filled_ = filled;
-  recent_norms_.assign(state.recent_norms().begin(), state.recent_norms().end());
+  recent_norms_.clear();
+  for (double norm : state.recent_norms()) recent_norms_.push_back({"", norm});
   version_ = state.version();
   return absl::OkStatus();
 }

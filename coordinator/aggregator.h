@@ -121,7 +121,16 @@ class Aggregator {
   int filled_ = 0;
   std::vector<float> step_;      // Scratch: the combined update.
   std::vector<float> center_;    // Centered clip's starting point.
-  std::deque<double> recent_norms_;
+  // The norm check's window: the newest norm of each of the last
+  // norm_window contributors, least recently heard from first (an empty
+  // contributor counts as a new one each time).
+  struct RecentNorm {
+    std::string contributor;
+    double norm = 0;
+  };
+  std::deque<RecentNorm> recent_norms_;
+  // Adds `norm` as `contributor`'s newest, evicting beyond the window.
+  void RecordNorm(absl::string_view contributor, double norm);
   uint64_t version_ = 0;
 };
 
