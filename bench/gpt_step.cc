@@ -21,7 +21,6 @@
 #include "absl/time/time.h"
 #include "common/models/gpt.h"
 #include "common/optim/adamw.h"
-#include "common/parallel.h"
 
 namespace tributary {
 namespace {
@@ -90,13 +89,12 @@ int Main(int argc, char** argv) {
     if (std::strncmp(argv[i], "--steps=", 8) == 0) steps = std::atoi(argv[i] + 8);
     if (std::strcmp(argv[i], "--torch=0") == 0) torch = false;
   }
-  SetComputeThreads(threads);
   tributary::v1::GptSpec spec;
   spec.set_layers(kL);
   spec.set_heads(kH);
   spec.set_channels(kC);
   spec.set_context(kT);
-  auto model = *GptModel::Create(spec);
+  auto model = *GptModel::Create(spec, {kB, threads});
   std::vector<float> params(model->layout().size()), grads(params.size());
   model->InitParams(absl::MakeSpan(params), 1);
   std::mt19937 rng(1);
@@ -105,7 +103,7 @@ int Main(int argc, char** argv) {
 
   AdamW adamw(AdamWOptions{}, params.size());
   const double step = BestSeconds(steps, [&] {
-    model->ForwardBackward(params, batch, absl::MakeSpan(grads));
+    model->ForwardBackward(params, batch, absl::MakeSpan(grads)).value();  // kB fits: it was built for it.
     adamw.Step(absl::MakeSpan(params), grads, 1e-4f);
   });
   rusage usage{};

@@ -19,7 +19,6 @@
 #include "common/job_spec.h"
 #include "common/models/model.h"
 #include "common/optim/optimizer.h"
-#include "common/parallel.h"
 #include "coordinator/dataset.h"
 
 ABSL_FLAG(std::string, job, "", "Job spec");
@@ -40,9 +39,8 @@ int Main() {
     std::fprintf(stderr, "%s\n", std::string(job.status().message()).c_str());
     return 1;
   }
-  SetComputeThreads(absl::GetFlag(FLAGS_threads));
   auto dataset = *coordinator::LoadDataset(*job);
-  auto model = *CreateModel(job->model());
+  auto model = *CreateModel(job->model(), {job->data().shard_examples(), absl::GetFlag(FLAGS_threads)});
   const int64_t n = model->layout().size();
   std::vector<float> params(n), grads(n);
   model->InitParams(absl::MakeSpan(params), job->seed());
@@ -81,20 +79,28 @@ int Main() {
       history.push_back(params);
       if (static_cast<int>(history.size()) > delay + 1) history.pop_front();
     }
-    const LossStats stats = model->ForwardBackward(
+    const absl::StatusOr<LossStats> stats = model->ForwardBackward(
         delay > 0 ? history.front() : params, absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size()),
         absl::MakeSpan(grads));
-    samples += stats.examples;
-    train_sum += stats.loss_sum;
-    train_count += stats.examples;
+    if (!stats.ok()) {
+      std::fprintf(stderr, "step %lld: %s\n", static_cast<long long>(step), std::string(stats.status().message()).c_str());
+      return 1;
+    }
+    samples += stats->examples;
+    train_sum += stats->loss_sum;
+    train_count += stats->examples;
     optimizer.Step(absl::MakeSpan(params), absl::MakeSpan(grads),
                    static_cast<float>(ScheduledLearningRate(job->optimizer(), step, total)));
     if ((step + 1) % absl::GetFlag(FLAGS_eval_every) == 0 || step + 1 == steps) {
-      const double eval =
-          EvaluateInBatches(*model, params, test_records, job->data().shard_examples()).mean_loss();
+      const absl::StatusOr<LossStats> eval =
+          EvaluateInBatches(*model, params, test_records, job->data().shard_examples());
+      if (!eval.ok()) {
+        std::fprintf(stderr, "eval: %s\n", std::string(eval.status().message()).c_str());
+        return 1;
+      }
       std::printf("step %lld  samples %lld  time %.1f s  train %.4f  eval %.4f\n",
                   static_cast<long long>(step + 1), static_cast<long long>(samples),
-                  absl::ToDoubleSeconds(absl::Now() - start), train_sum / train_count, eval);
+                  absl::ToDoubleSeconds(absl::Now() - start), train_sum / train_count, eval->mean_loss());
       std::fflush(stdout);
       train_sum = 0;
       train_count = 0;

@@ -12,7 +12,6 @@
 
 #include "benchmark/benchmark.h"
 #include "common/models/mlp.h"
-#include "common/parallel.h"
 #include "common/sha256.h"
 
 namespace tributary {
@@ -21,10 +20,10 @@ namespace {
 constexpr int kInputs = 784;
 
 // The default job's model: 784-256-10.
-std::unique_ptr<MlpModel> DefaultMlp() {
+std::unique_ptr<MlpModel> DefaultMlp(const ModelOptions& options = {}) {
   tributary::v1::MlpSpec spec;
   spec.add_hidden(256);
-  return *MlpModel::Create(spec);
+  return *MlpModel::Create(spec, options);
 }
 
 std::vector<uint8_t> Records(int n) {
@@ -39,8 +38,7 @@ std::vector<uint8_t> Records(int n) {
 
 void BM_MlpGradient(benchmark::State& state) {
   const int batch = state.range(0);
-  SetComputeThreads(state.range(1));
-  auto model = DefaultMlp();
+  auto model = DefaultMlp({batch, static_cast<int>(state.range(1))});
   std::vector<float> params(model->layout().size()), grads(params.size());
   model->InitParams(absl::MakeSpan(params), 1);
   const auto records = Records(batch);

@@ -201,7 +201,7 @@ absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpo
   return params;
 }
 
-absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path) {
+absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path, const ModelOptions& options) {
   const auto flag_error = [](const absl::Status& s) {
     return absl::Status(s.code(), absl::StrCat("--checkpoint: ", s.message()));
   };
@@ -216,7 +216,7 @@ absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path) {
   absl::StatusOr<std::vector<float>> params = CheckpointParams(out.checkpoint);
   if (!params.ok()) return flag_error(params.status());
   out.params = *std::move(params);
-  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(out.checkpoint.job().model().gpt());
+  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(out.checkpoint.job().model().gpt(), options);
   if (!model.ok()) return flag_error(model.status());
   out.model = *std::move(model);
   return out;

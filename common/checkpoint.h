@@ -63,14 +63,15 @@ absl::StatusOr<LoadedCheckpoint> LoadCheckpointToResume(const std::string& dir);
 absl::StatusOr<std::vector<float>> CheckpointParams(const tributary::v1::Checkpoint& checkpoint);
 
 // A GPT checkpoint as the tools read it (tributary-sample, llmc_loss):
-// LoadCheckpoint's, its weights and the model. Errors are prefixed
-// "--checkpoint: ", and a checkpoint of another model is INVALID_ARGUMENT.
+// LoadCheckpoint's, its weights and the model, built for `options`.
+// Errors are prefixed "--checkpoint: ", and a checkpoint of another model
+// is INVALID_ARGUMENT.
 struct GptCheckpoint {
   tributary::v1::Checkpoint checkpoint;
   std::vector<float> params;
   std::unique_ptr<GptModel> model;
 };
-absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path);
+absl::StatusOr<GptCheckpoint> LoadGptCheckpoint(const std::string& path, const ModelOptions& options);
 
 }  // namespace tributary
 

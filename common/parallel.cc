@@ -1,25 +1,13 @@
 #include "common/parallel.h"
 
-#include <atomic>
-#include <thread>
-
-#include "Eigen/Core"
+#include <omp.h>
 
 namespace tributary {
-namespace {
 
-int DefaultThreads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
-
-std::atomic<int> compute_threads{DefaultThreads()};
-
-}  // namespace
-
-void SetComputeThreads(int threads) {
-  threads = std::max(threads, 1);
-  compute_threads.store(threads);
-  Eigen::setNbThreads(threads);
+ScopedEigenThreads::ScopedEigenThreads(int threads) : saved_(omp_get_max_threads()) {
+  omp_set_num_threads(std::max(threads, 1));
 }
 
-int ComputeThreads() { return compute_threads.load(); }
+ScopedEigenThreads::~ScopedEigenThreads() { omp_set_num_threads(saved_); }
 
 }  // namespace tributary

@@ -187,11 +187,11 @@ void Aggregator::CombineBuffer() {
       MeanRule(updates, absl::MakeSpan(step_));
       return;
     case AggregationSpec::TRIMMED_MEAN:
-      TrimmedMeanRule(updates, std::min(static_cast<int>(agg.trim_fraction() * k), (k - 1) / 2),
+      TrimmedMeanRule(options_.threads, updates, std::min(static_cast<int>(agg.trim_fraction() * k), (k - 1) / 2),
                       absl::MakeSpan(step_));
       return;
     case AggregationSpec::MEDIAN:
-      MedianRule(updates, absl::MakeSpan(step_));
+      MedianRule(options_.threads, updates, absl::MakeSpan(step_));
       return;
     case AggregationSpec::CENTERED_CLIP:
       // The center is the buffer's coordinate-wise median, not the paper's
@@ -201,7 +201,7 @@ void Aggregator::CombineBuffer() {
       // ALIE (z = 1) drove it to divergence (MLP eval 35.8; 0.97 from the
       // median; clean 0.89 vs 0.56; docs/BENCHMARKS.md).
       center_.resize(step_.size());
-      MedianRule(updates, absl::MakeSpan(center_));
+      MedianRule(options_.threads, updates, absl::MakeSpan(center_));
       CenteredClipRule(updates, center_, agg.clip_tau(), agg.clip_iterations(), absl::MakeSpan(step_));
       return;
   }

@@ -42,6 +42,8 @@ struct AggregatorOptions {
   tributary::v1::AggregationSpec aggregation;
   // Optimizer steps the budget allows; the length of the learning-rate schedule.
   int64_t total_steps = 1;
+  // Threads the robust rules may use (>= 1); results do not depend on it.
+  int threads = 1;
 };
 
 struct Accepted {

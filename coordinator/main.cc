@@ -1,8 +1,10 @@
 // tributary-coordinator: serves one training job to any number of workers.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,7 +25,6 @@
 #include "common/job_spec.h"
 #include "common/log.h"
 #include "common/models/model.h"
-#include "common/parallel.h"
 #include "common/signals.h"
 #include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
@@ -135,9 +136,15 @@ void EvalLoop(TrainingRun& run, Model& model, const Dataset& dataset, const std:
   while (!stop.load()) {
     std::optional<EvalRequest> request = run.WaitForEval(absl::Milliseconds(200));
     if (!request) continue;
-    // Batches of the job's own size: the activation arena a worker needs, no more.
-    run.RecordEval(*request, EvaluateInBatches(model, request->model->params(), records,
-                                               run.job().data().shard_examples()));
+    // Batches of the job's own size: the eval model was built for them.
+    absl::StatusOr<LossStats> stats =
+        EvaluateInBatches(model, request->model->params(), records, run.job().data().shard_examples());
+    if (!stats.ok()) {
+      // The test split and the model were both checked against the job.
+      TLOG(ERROR) << "evaluation at version " << request->model->version << ": " << stats.status().message();
+      std::abort();
+    }
+    run.RecordEval(*request, *stats);
   }
 }
 
@@ -216,7 +223,11 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!dataset.ok()) return InJob(options, dataset.status());
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
   if (!model.ok()) return InJob(options, model.status());
-  absl::StatusOr<std::unique_ptr<Model>> eval_model = CreateModel(job->model());
+  // Evaluation takes batches of the job's own size (the activation arena a
+  // worker needs, no more) on one thread: it runs beside the workers
+  // (local ones share this machine), never a burst across all cores.
+  absl::StatusOr<std::unique_ptr<Model>> eval_model =
+      CreateModel(job->model(), {job->data().shard_examples(), /*threads=*/1});
   if (!eval_model.ok()) return InJob(options, eval_model.status());
   absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec(), (*model)->layout());
   if (!codec.ok()) return InJob(options, codec.status());
@@ -228,11 +239,9 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
              << num_params << " parameters, "
              << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
 
-  // Evaluation runs beside the workers (local ones share this machine):
-  // one core, never a burst across all of them.
-  SetComputeThreads(1);
   RealClock clock;
-  TrainingRun run(*job, **dataset, std::move(params), clock);
+  const int aggregation_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  TrainingRun run(*job, **dataset, std::move(params), clock, aggregation_threads);
   if (*resume) {
     if (absl::Status s = run.Restore((*resume)->checkpoint); !s.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("--state_dir: cannot resume ", (*resume)->path, ": ",

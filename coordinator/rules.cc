@@ -12,9 +12,9 @@ namespace {
 // Calls f(j, values) for each coordinate j with the K updates' values at j
 // (in a scratch buffer f may reorder), threads splitting the coordinates.
 template <typename F>
-void PerCoordinate(const Updates& updates, int64_t n, F f) {
+void PerCoordinate(int threads, const Updates& updates, int64_t n, F f) {
   const int64_t k = static_cast<int64_t>(updates.size());
-  ParallelFor(n, 4 * k, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, n, 4 * k, [&](int64_t begin, int64_t end) {
     std::vector<float> values(k);
     for (int64_t j = begin; j < end; ++j) {
       for (int64_t i = 0; i < k; ++i) values[i] = updates[i][j];
@@ -32,9 +32,9 @@ void MeanRule(const Updates& updates, absl::Span<float> out) {
   o /= static_cast<float>(updates.size());
 }
 
-void TrimmedMeanRule(const Updates& updates, int trim, absl::Span<float> out) {
+void TrimmedMeanRule(int threads, const Updates& updates, int trim, absl::Span<float> out) {
   const int k = static_cast<int>(updates.size());
-  PerCoordinate(updates, out.size(), [&](int64_t j, std::vector<float>& v) {
+  PerCoordinate(threads, updates, out.size(), [&](int64_t j, std::vector<float>& v) {
     std::sort(v.begin(), v.end());
     double sum = 0;
     for (int i = trim; i < k - trim; ++i) sum += v[i];
@@ -42,9 +42,9 @@ void TrimmedMeanRule(const Updates& updates, int trim, absl::Span<float> out) {
   });
 }
 
-void MedianRule(const Updates& updates, absl::Span<float> out) {
+void MedianRule(int threads, const Updates& updates, absl::Span<float> out) {
   const size_t k = updates.size();
-  PerCoordinate(updates, out.size(), [&](int64_t j, std::vector<float>& v) {
+  PerCoordinate(threads, updates, out.size(), [&](int64_t j, std::vector<float>& v) {
     std::nth_element(v.begin(), v.begin() + k / 2, v.end());
     const float upper = v[k / 2];
     if (k % 2 == 1) {

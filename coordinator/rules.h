@@ -12,6 +12,9 @@
 //                  each update moves the result by at most τ/K per
 //                  iteration, however large it is. The aggregator starts
 //                  from the buffer's coordinate-wise median.
+//
+// The per-coordinate rules take the threads they may use (>= 1, the
+// caller's choice; common/parallel.h); their results do not depend on it.
 #ifndef TRIBUTARY_COORDINATOR_RULES_H_
 #define TRIBUTARY_COORDINATOR_RULES_H_
 
@@ -28,10 +31,10 @@ void MeanRule(const Updates& updates, absl::Span<float> out);
 
 // out = the coordinate-wise mean without the `trim` largest and `trim`
 // smallest values (2 * trim < updates.size()).
-void TrimmedMeanRule(const Updates& updates, int trim, absl::Span<float> out);
+void TrimmedMeanRule(int threads, const Updates& updates, int trim, absl::Span<float> out);
 
 // out = the coordinate-wise median.
-void MedianRule(const Updates& updates, absl::Span<float> out);
+void MedianRule(int threads, const Updates& updates, absl::Span<float> out);
 
 // out = centered clipping started from `center` (out.size()).
 void CenteredClipRule(const Updates& updates, absl::Span<const float> center, double tau, int iterations,

@@ -76,7 +76,7 @@ bool SameJob(tributary::v1::JobSpec saved, tributary::v1::JobSpec job) {
 }  // namespace
 
 TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& dataset,
-                         std::vector<float> initial_params, Clock& clock)
+                         std::vector<float> initial_params, Clock& clock, int aggregation_threads)
     : job_(job),
       dataset_(dataset),
       clock_(clock),
@@ -85,7 +85,8 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       max_plausible_loss_(kMaxLossOverUniform *
                           std::log(job.model().has_gpt() ? GptModel::kVocab : job.model().mlp().classes())),
       ledger_(MakeLedgerOptions(job, dataset)),
-      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, ledger_)},
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, ledger_),
+                                    aggregation_threads},
                   std::move(initial_params)),
       budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, ledger_)),
       counters_(job.aggregation().max_staleness()),

@@ -135,9 +135,10 @@ struct RunStatus {
 class TrainingRun {
  public:
   // `dataset` is borrowed and must outlive the run. Starts at version 0 from
-  // `initial_params`.
+  // `initial_params`. The aggregator's robust rules use up to
+  // `aggregation_threads` threads (>= 1).
   TrainingRun(const tributary::v1::JobSpec& job, const Dataset& dataset,
-              std::vector<float> initial_params, Clock& clock);
+              std::vector<float> initial_params, Clock& clock, int aggregation_threads = 1);
 
   const tributary::v1::JobSpec& job() const { return job_; }
   // The length of the workers' inner learning-rate schedule (jobs with

@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +19,6 @@
 #include "absl/strings/strip.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "common/parallel.h"
 #include "common/signals.h"
 #include "worker/client.h"
 #include "worker/display.h"
@@ -64,7 +64,7 @@ absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   }
   options.threads = absl::GetFlag(FLAGS_threads);
   if (options.threads < 0) return absl::InvalidArgumentError("--threads: must not be negative");
-  if (options.threads == 0) options.threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (options.threads == 0) options.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   options.name = absl::GetFlag(FLAGS_name);
   if (options.name.empty()) {
     char host[256] = {};
@@ -143,7 +143,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(credentials.status().message()).c_str());
     return 1;
   }
-  tributary::SetComputeThreads(options->threads);
   tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
   tributary::worker::Display display(*display_options);
   display.Start();

@@ -27,6 +27,14 @@ absl::Status Trainer::CheckTask(const tributary::v1::Task& task, absl::string_vi
                                                    " bytes is not whole examples of ",
                                                    model_->example_bytes()));
   }
+  // Steps split the shard evenly: the largest batch is the first one's.
+  const int64_t examples = static_cast<int64_t>(shard.size()) / model_->example_bytes();
+  const int64_t steps = Steps(task, shard);
+  const int64_t largest = (examples + steps - 1) / steps;
+  if (largest > model_->max_batch_examples()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "a step of ", largest, " examples exceeds the ",
+                                                   model_->max_batch_examples(), " the model was built for"));
+  }
   return absl::OkStatus();
 }
 
@@ -41,8 +49,9 @@ absl::StatusOr<LossStats> Trainer::ComputeUpdate(const tributary::v1::Task& task
   if (absl::Status s = CheckTask(task, shard); !s.ok()) return s;
   if (task.local_steps() > 1) return LocalSteps(task, params, shard, update);
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()), shard.size());
-  const LossStats stats = model_->ForwardBackward(params, records, update);
-  if (step_hook_) step_hook_(1, 1, stats);
+  const absl::StatusOr<LossStats> stats = model_->ForwardBackward(params, records, update);
+  if (!stats.ok()) return stats.status();
+  if (step_hook_) step_hook_(1, 1, *stats);
   if (momentum_ > 0) {
     if (average_.empty()) average_.assign(n, 0.0f);
     VectorMap m(average_.data(), n), g(update.data(), n);
@@ -63,7 +72,7 @@ int64_t Trainer::Steps(const tributary::v1::Task& task, absl::string_view shard)
   return std::min<int64_t>(task.local_steps(), examples);
 }
 
-LossStats Trainer::Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard) {
+absl::StatusOr<LossStats> Trainer::Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard) {
   const int64_t bytes = model_->example_bytes();
   const int64_t examples = static_cast<int64_t>(shard.size()) / bytes;
   const int64_t steps = Steps(task, shard);
@@ -71,11 +80,12 @@ LossStats Trainer::Step(const tributary::v1::Task& task, int64_t i, absl::string
   const int64_t begin = examples * i / steps, end = examples * (i + 1) / steps;
   const auto records = absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(shard.data()) + begin * bytes,
                                            (end - begin) * bytes);
-  const LossStats stats = model_->ForwardBackward(local_, records, absl::MakeSpan(grads_));
+  const absl::StatusOr<LossStats> stats = model_->ForwardBackward(local_, records, absl::MakeSpan(grads_));
+  if (!stats.ok()) return stats.status();
   const uint64_t total = task.schedule_total_steps() > 0 ? task.schedule_total_steps() : inner_schedule_steps_;
   const double lr = ScheduledLearningRate(inner_spec_, task.schedule_step() + i, total);
   inner_->Step(absl::MakeSpan(local_), absl::MakeSpan(grads_), static_cast<float>(lr));
-  if (step_hook_) step_hook_(i + 1, steps, stats);
+  if (step_hook_) step_hook_(i + 1, steps, *stats);
   return stats;
 }
 
@@ -89,12 +99,16 @@ void Trainer::PseudoGradient(absl::Span<const float> anchor, absl::Span<float> u
   VectorMap(update.data(), n) = ConstVectorMap(anchor.data(), n) - ConstVectorMap(local_.data(), n);
 }
 
-LossStats Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
+absl::StatusOr<LossStats> Trainer::LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
                               absl::string_view shard, absl::Span<float> update) {
   Begin(params);
   LossStats total;
   const int64_t steps = Steps(task, shard);
-  for (int64_t i = 0; i < steps; ++i) total += Step(task, i, shard);
+  for (int64_t i = 0; i < steps; ++i) {
+    absl::StatusOr<LossStats> step = Step(task, i, shard);
+    if (!step.ok()) return step.status();
+    total += *step;
+  }
   PseudoGradient(params, update);
   return total;
 }

@@ -56,7 +56,8 @@ class Trainer {
                                           absl::Span<const float> params, absl::string_view shard,
                                           absl::Span<float> update);
 
-  // INVALID_ARGUMENT when the task or its shard does not fit the model.
+  // INVALID_ARGUMENT when the task or its shard does not fit the model,
+  // or a step would take more examples than the model was built for.
   absl::Status CheckTask(const tributary::v1::Task& task, absl::string_view shard) const;
 
   // Step by step (tasks checked by CheckTask):
@@ -64,8 +65,9 @@ class Trainer {
   void Begin(absl::Span<const float> params);
   // Local step `i` of `task` (of min(local_steps, examples)) on its batch
   // of `shard`, at the task's schedule position + i; returns the batch's
-  // loss before the step.
-  LossStats Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard);
+  // loss before the step, or the model's INVALID_ARGUMENT for a batch
+  // that does not fit it (taking no step).
+  absl::StatusOr<LossStats> Step(const tributary::v1::Task& task, int64_t i, absl::string_view shard);
   // The number of local steps `task` takes on `shard`.
   int64_t Steps(const tributary::v1::Task& task, absl::string_view shard) const;
   // Carries the local progress since `sent` onto `global`:
@@ -76,7 +78,7 @@ class Trainer {
   absl::Span<const float> local() const { return local_; }
 
  private:
-  LossStats LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
+  absl::StatusOr<LossStats> LocalSteps(const tributary::v1::Task& task, absl::Span<const float> params,
                        absl::string_view shard, absl::Span<float> update);
 
   std::unique_ptr<Model> model_;

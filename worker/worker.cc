@@ -152,7 +152,13 @@ absl::Status Worker::JoinWithRetries() {
       continue;
     }
     display_.Joined(joined->model());
-    absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(joined->model());
+    if (joined->max_batch_examples() == 0) {
+      return absl::FailedPreconditionError(
+          "the coordinator does not say how large its batches are (max_batch_examples); it is older than this worker");
+    }
+    absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(
+        joined->model(), {static_cast<int>(std::min<uint32_t>(joined->max_batch_examples(), kMaxBatchExamples + 1)),
+                          options_.threads});
     if (!model.ok()) return model.status();
     if (!(joined->worker_momentum() >= 0 && joined->worker_momentum() < 1)) {
       return absl::InvalidArgumentError(
@@ -552,7 +558,12 @@ absl::Status Worker::RunOverlapped(const tributary::v1::Task& task, const std::s
     phases_.Enter(Phase::kCompute, timer_.Now());
     const absl::Time step_start = timer_.Now();
     const absl::Duration cpu_start = ProcessCpuTime();
-    stats += trainer_->Step(task, i, shard);
+    absl::StatusOr<LossStats> step = trainer_->Step(task, i, shard);
+    if (!step.ok()) {
+      Release(task.task_id());
+      return step.status();
+    }
+    stats += *step;
     compute += timer_.Now() - step_start;
     cpu += ProcessCpuTime() - cpu_start;
   }

@@ -17,15 +17,11 @@ constexpr int kMaxChannels = 4096;
 constexpr int kMaxContext = 4096;
 constexpr float kInitStd = 0.02f;
 
-// Every activation tensor starts on a 64-byte boundary. Eigen's vectorised
-// reductions split a row by its alignment, so a fixed alignment keeps the
-// results bit-identical wherever the arena happens to be allocated.
-constexpr int64_t kAlignFloats = 16;
-int64_t PaddedFloats(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<GptModel>> GptModel::Create(const tributary::v1::GptSpec& spec) {
+absl::StatusOr<std::unique_ptr<GptModel>> GptModel::Create(const tributary::v1::GptSpec& spec,
+                                                           const ModelOptions& options) {
+  if (absl::Status s = CheckModelOptions(options); !s.ok()) return s;
   if (spec.layers() < 1 || spec.layers() > kMaxLayers) {
     return absl::InvalidArgumentError(absl::StrCat("model.gpt.layers: must be in [1, ", kMaxLayers, "], got ", spec.layers()));
   }
@@ -38,11 +34,23 @@ absl::StatusOr<std::unique_ptr<GptModel>> GptModel::Create(const tributary::v1::
   if (spec.context() < 1 || spec.context() > kMaxContext) {
     return absl::InvalidArgumentError(absl::StrCat("model.gpt.context: must be in [1, ", kMaxContext, "], got ", spec.context()));
   }
-  return std::unique_ptr<GptModel>(new GptModel(spec.layers(), spec.heads(), spec.channels(), spec.context()));
+  return std::unique_ptr<GptModel>(
+      new GptModel(spec.layers(), spec.heads(), spec.channels(), spec.context(), options));
 }
 
-GptModel::GptModel(int layers, int heads, int channels, int context)
-    : L_(layers), NH_(heads), C_(channels), T_(context) {
+GptModel::GptModel(int layers, int heads, int channels, int context, const ModelOptions& options)
+    : L_(layers),
+      NH_(heads),
+      C_(channels),
+      T_(context),
+      max_batch_(options.max_batch_examples),
+      threads_(options.threads),
+      inputs_(static_cast<size_t>(max_batch_) * T_),
+      targets_(inputs_.size()),
+      acts_arena_(ArenaFloats(max_batch_)),
+      grads_arena_(acts_arena_.size()) {
+  acts_ = Bind(acts_arena_.data(), max_batch_);
+  grads_ = Bind(grads_arena_.data(), max_batch_);
   const int64_t C = C_;
   wte_ = layout_.Add("wte.weight", {kVocab, C});
   wpe_ = layout_.Add("wpe.weight", {T_, C});
@@ -137,29 +145,10 @@ GptModel::Acts GptModel::Bind(float* base, int batch) const {
   return acts;
 }
 
-void GptModel::Reserve(int batch) {
-  if (batch <= capacity_) return;
-  capacity_ = batch;
-  acts_arena_.assign(ArenaFloats(batch), 0.0f);
-  grads_arena_.assign(acts_arena_.size(), 0.0f);
-  bound_batch_ = 0;  // The arenas moved: the views must be bound again.
-  inputs_.resize(static_cast<size_t>(batch) * T_);
-  targets_.resize(inputs_.size());
-}
-
-void GptModel::Prepare(int batch) {
-  Reserve(batch);
-  // Tensors are laid out for the batch size, so re-bind the views when it changes.
-  if (batch != bound_batch_) {
-    acts_ = Bind(acts_arena_.data(), batch);
-    grads_ = Bind(grads_arena_.data(), batch);
-    bound_batch_ = batch;
-  }
-}
-
-int GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
-  const int batch = static_cast<int>(examples.size() / example_bytes());
-  Prepare(batch);
+absl::StatusOr<int> GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
+  absl::StatusOr<int> size = BatchSize(examples);
+  if (!size.ok()) return size.status();
+  const int batch = *size;
   for (int b = 0; b < batch; ++b) {
     const uint8_t* record = examples.data() + static_cast<int64_t>(b) * example_bytes();
     std::copy_n(record, T_, inputs_.data() + static_cast<int64_t>(b) * T_);
@@ -169,36 +158,37 @@ int GptModel::LoadBatch(absl::Span<const uint8_t> examples) {
 }
 
 // Sequences shorter than T_ (sampling) use the front of each tensor: the
-// views are laid out for T_, every kernel takes T.
+// views are laid out for T_, every kernel takes T. So do batches smaller
+// than max_batch_.
 void GptModel::ForwardToLogits(absl::Span<const float> params, int B, int T) {
   using namespace layers;
   const int N = B * T, C = C_;
   Acts& a = acts_;
-  EncoderForward(a.encoded, inputs_.data(), P(params, wte_), P(params, wpe_), B, T, C);
+  EncoderForward(threads_, a.encoded, inputs_.data(), P(params, wte_), P(params, wpe_), B, T, C);
   const float* residual = a.encoded;
   for (int l = 0; l < L_; ++l) {
     const BlockTensors& w = blocks_[l];
-    LayerNormForward(a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, P(params, w.ln1_w), P(params, w.ln1_b), N, C);
-    MatmulForward(a.qkv[l], a.ln1[l], P(params, w.attn_w), P(params, w.attn_b), N, C, 3 * C);
-    AttentionForward(a.atty[l], a.att[l], a.qkv[l], B, T, C, NH_);
-    MatmulForward(a.attproj[l], a.atty[l], P(params, w.proj_w), P(params, w.proj_b), N, C, C);
-    ResidualForward(a.res2[l], residual, a.attproj[l], int64_t{N} * C);
-    LayerNormForward(a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.res2[l], P(params, w.ln2_w), P(params, w.ln2_b), N, C);
-    MatmulForward(a.fch[l], a.ln2[l], P(params, w.fc_w), P(params, w.fc_b), N, C, 4 * C);
-    GeluForward(a.fch_gelu[l], a.fch[l], int64_t{N} * 4 * C);
-    MatmulForward(a.fcproj[l], a.fch_gelu[l], P(params, w.fcproj_w), P(params, w.fcproj_b), N, 4 * C, C);
-    ResidualForward(a.res3[l], a.res2[l], a.fcproj[l], int64_t{N} * C);
+    LayerNormForward(threads_, a.ln1[l], a.ln1_mean[l], a.ln1_rstd[l], residual, P(params, w.ln1_w), P(params, w.ln1_b), N, C);
+    MatmulForward(threads_, a.qkv[l], a.ln1[l], P(params, w.attn_w), P(params, w.attn_b), N, C, 3 * C);
+    AttentionForward(threads_, a.atty[l], a.att[l], a.qkv[l], B, T, C, NH_);
+    MatmulForward(threads_, a.attproj[l], a.atty[l], P(params, w.proj_w), P(params, w.proj_b), N, C, C);
+    ResidualForward(threads_, a.res2[l], residual, a.attproj[l], int64_t{N} * C);
+    LayerNormForward(threads_, a.ln2[l], a.ln2_mean[l], a.ln2_rstd[l], a.res2[l], P(params, w.ln2_w), P(params, w.ln2_b), N, C);
+    MatmulForward(threads_, a.fch[l], a.ln2[l], P(params, w.fc_w), P(params, w.fc_b), N, C, 4 * C);
+    GeluForward(threads_, a.fch_gelu[l], a.fch[l], int64_t{N} * 4 * C);
+    MatmulForward(threads_, a.fcproj[l], a.fch_gelu[l], P(params, w.fcproj_w), P(params, w.fcproj_b), N, 4 * C, C);
+    ResidualForward(threads_, a.res3[l], a.res2[l], a.fcproj[l], int64_t{N} * C);
     residual = a.res3[l];
   }
-  LayerNormForward(a.lnf, a.lnf_mean, a.lnf_rstd, residual, P(params, lnf_w_), P(params, lnf_b_), N, C);
-  MatmulForward(a.logits, a.lnf, P(params, wte_), nullptr, N, C, kVocab);
+  LayerNormForward(threads_, a.lnf, a.lnf_mean, a.lnf_rstd, residual, P(params, lnf_w_), P(params, lnf_b_), N, C);
+  MatmulForward(threads_, a.logits, a.lnf, P(params, wte_), nullptr, N, C, kVocab);
 }
 
 LossStats GptModel::RunForward(absl::Span<const float> params, int B) {
   const int N = B * T_;
   ForwardToLogits(params, B, T_);
   const Acts& a = acts_;
-  layers::CrossEntropyForward(a.probs, a.losses, a.logits, targets_.data(), N, kVocab);
+  layers::CrossEntropyForward(threads_, a.probs, a.losses, a.logits, targets_.data(), N, kVocab);
   LossStats stats;
   stats.examples = B;
   double token_loss_sum = 0;
@@ -216,47 +206,54 @@ void GptModel::RunBackward(absl::Span<const float> params, int B, absl::Span<flo
   std::fill(grads_arena_.begin(), grads_arena_.end(), 0.0f);
   const Acts& a = acts_;
   Acts& d = grads_;
-  CrossEntropyBackward(d.logits, a.probs, targets_.data(), 1.0f / N, N, kVocab);
-  MatmulBackward(d.lnf, G(grads, wte_), nullptr, d.logits, a.lnf, P(params, wte_), N, C, kVocab);
+  CrossEntropyBackward(threads_, d.logits, a.probs, targets_.data(), 1.0f / N, N, kVocab);
+  MatmulBackward(threads_, d.lnf, G(grads, wte_), nullptr, d.logits, a.lnf, P(params, wte_), N, C, kVocab);
   const float* residual = L_ > 0 ? a.res3[L_ - 1] : a.encoded;
   float* dresidual = L_ > 0 ? d.res3[L_ - 1] : d.encoded;
-  LayerNormBackward(dresidual, G(grads, lnf_w_), G(grads, lnf_b_), d.lnf, residual, P(params, lnf_w_), a.lnf_mean, a.lnf_rstd, N, C);
+  LayerNormBackward(threads_, dresidual, G(grads, lnf_w_), G(grads, lnf_b_), d.lnf, residual, P(params, lnf_w_), a.lnf_mean, a.lnf_rstd, N, C);
   for (int l = L_ - 1; l >= 0; --l) {
     const BlockTensors& w = blocks_[l];
     residual = l == 0 ? a.encoded : a.res3[l - 1];
     dresidual = l == 0 ? d.encoded : d.res3[l - 1];
-    ResidualBackward(d.res2[l], d.fcproj[l], d.res3[l], int64_t{N} * C);
-    MatmulBackward(d.fch_gelu[l], G(grads, w.fcproj_w), G(grads, w.fcproj_b), d.fcproj[l], a.fch_gelu[l], P(params, w.fcproj_w), N, 4 * C, C);
-    GeluBackward(d.fch[l], a.fch[l], d.fch_gelu[l], int64_t{N} * 4 * C);
-    MatmulBackward(d.ln2[l], G(grads, w.fc_w), G(grads, w.fc_b), d.fch[l], a.ln2[l], P(params, w.fc_w), N, C, 4 * C);
-    LayerNormBackward(d.res2[l], G(grads, w.ln2_w), G(grads, w.ln2_b), d.ln2[l], a.res2[l], P(params, w.ln2_w), a.ln2_mean[l], a.ln2_rstd[l], N, C);
-    ResidualBackward(dresidual, d.attproj[l], d.res2[l], int64_t{N} * C);
-    MatmulBackward(d.atty[l], G(grads, w.proj_w), G(grads, w.proj_b), d.attproj[l], a.atty[l], P(params, w.proj_w), N, C, C);
-    AttentionBackward(d.qkv[l], d.att[l], d.atty[l], a.qkv[l], a.att[l], B, T_, C, NH_);
-    MatmulBackward(d.ln1[l], G(grads, w.attn_w), G(grads, w.attn_b), d.qkv[l], a.ln1[l], P(params, w.attn_w), N, C, 3 * C);
-    LayerNormBackward(dresidual, G(grads, w.ln1_w), G(grads, w.ln1_b), d.ln1[l], residual, P(params, w.ln1_w), a.ln1_mean[l], a.ln1_rstd[l], N, C);
+    ResidualBackward(threads_, d.res2[l], d.fcproj[l], d.res3[l], int64_t{N} * C);
+    MatmulBackward(threads_, d.fch_gelu[l], G(grads, w.fcproj_w), G(grads, w.fcproj_b), d.fcproj[l], a.fch_gelu[l], P(params, w.fcproj_w), N, 4 * C, C);
+    GeluBackward(threads_, d.fch[l], a.fch[l], d.fch_gelu[l], int64_t{N} * 4 * C);
+    MatmulBackward(threads_, d.ln2[l], G(grads, w.fc_w), G(grads, w.fc_b), d.fch[l], a.ln2[l], P(params, w.fc_w), N, C, 4 * C);
+    LayerNormBackward(threads_, d.res2[l], G(grads, w.ln2_w), G(grads, w.ln2_b), d.ln2[l], a.res2[l], P(params, w.ln2_w), a.ln2_mean[l], a.ln2_rstd[l], N, C);
+    ResidualBackward(threads_, dresidual, d.attproj[l], d.res2[l], int64_t{N} * C);
+    MatmulBackward(threads_, d.atty[l], G(grads, w.proj_w), G(grads, w.proj_b), d.attproj[l], a.atty[l], P(params, w.proj_w), N, C, C);
+    AttentionBackward(threads_, d.qkv[l], d.att[l], d.atty[l], a.qkv[l], a.att[l], B, T_, C, NH_);
+    MatmulBackward(threads_, d.ln1[l], G(grads, w.attn_w), G(grads, w.attn_b), d.qkv[l], a.ln1[l], P(params, w.attn_w), N, C, 3 * C);
+    LayerNormBackward(threads_, dresidual, G(grads, w.ln1_w), G(grads, w.ln1_b), d.ln1[l], residual, P(params, w.ln1_w), a.ln1_mean[l], a.ln1_rstd[l], N, C);
   }
-  EncoderBackward(G(grads, wte_), G(grads, wpe_), d.encoded, inputs_.data(), B, T_, C);
+  EncoderBackward(threads_, G(grads, wte_), G(grads, wpe_), d.encoded, inputs_.data(), B, T_, C);
 }
 
-void GptModel::NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
-                              absl::Span<float> logits) {
+absl::Status GptModel::NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
+                                      absl::Span<float> logits) {
+  if (max_batch_ < 1) return absl::FailedPreconditionError("gpt: built for no batch (max_batch_examples 0)");
   const int T = static_cast<int>(context.size());
-  Prepare(1);
+  if (T < 1 || T > T_) {
+    return absl::InvalidArgumentError(absl::StrCat("gpt: context of ", T, " bytes, want 1 to ", T_));
+  }
   std::copy(context.begin(), context.end(), inputs_.begin());
   ForwardToLogits(params, 1, T);
   std::copy_n(acts_.logits + static_cast<int64_t>(T - 1) * kVocab, kVocab, logits.begin());
+  return absl::OkStatus();
 }
 
-LossStats GptModel::Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) {
-  return RunForward(params, LoadBatch(examples));
+absl::StatusOr<LossStats> GptModel::Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) {
+  absl::StatusOr<int> batch = LoadBatch(examples);
+  if (!batch.ok()) return batch.status();
+  return RunForward(params, *batch);
 }
 
-LossStats GptModel::ForwardBackward(absl::Span<const float> params, absl::Span<const uint8_t> examples,
-                                    absl::Span<float> grads) {
-  const int batch = LoadBatch(examples);
-  LossStats stats = RunForward(params, batch);
-  if (batch > 0) RunBackward(params, batch, grads);
+absl::StatusOr<LossStats> GptModel::ForwardBackward(absl::Span<const float> params,
+                                                    absl::Span<const uint8_t> examples, absl::Span<float> grads) {
+  absl::StatusOr<int> batch = LoadBatch(examples);
+  if (!batch.ok()) return batch.status();
+  LossStats stats = RunForward(params, *batch);
+  if (*batch > 0) RunBackward(params, *batch, grads);
   return stats;
 }
 

@@ -20,8 +20,8 @@
 #include <memory>
 #include <vector>
 
-#include "Eigen/Core"
 #include "absl/status/statusor.h"
+#include "common/models/arena.h"
 #include "common/models/model.h"
 
 namespace tributary {
@@ -30,24 +30,29 @@ class GptModel : public Model {
  public:
   static constexpr int kVocab = 256;
 
-  static absl::StatusOr<std::unique_ptr<GptModel>> Create(const tributary::v1::GptSpec& spec);
+  static absl::StatusOr<std::unique_ptr<GptModel>> Create(const tributary::v1::GptSpec& spec,
+                                                          const ModelOptions& options = {});
 
   const ParamLayout& layout() const override { return layout_; }
   int64_t example_bytes() const override { return T_ + 1; }
+  int max_batch_examples() const override { return max_batch_; }
   void InitParams(absl::Span<float> params, uint64_t seed) const override;
-  LossStats Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) override;
-  LossStats ForwardBackward(absl::Span<const float> params, absl::Span<const uint8_t> examples,
-                            absl::Span<float> grads) override;
+  absl::StatusOr<LossStats> Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) override;
+  absl::StatusOr<LossStats> ForwardBackward(absl::Span<const float> params, absl::Span<const uint8_t> examples,
+                                            absl::Span<float> grads) override;
 
   int context() const { return T_; }
-  // Bytes of the activation arena and of its gradients, as reserved.
+  // Bytes of the activation arena and of its gradients, as allocated at
+  // construction for max_batch_examples().
   int64_t arena_bytes() const {
     return static_cast<int64_t>(acts_arena_.size() + grads_arena_.size()) * sizeof(float);
   }
   // The next-byte logits after `context` (1 to context() bytes) into
-  // `logits` (kVocab floats).
-  void NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
-                      absl::Span<float> logits);
+  // `logits` (kVocab floats). FAILED_PRECONDITION for a model built for
+  // no batch (max_batch_examples 0), INVALID_ARGUMENT for a context of
+  // another length.
+  absl::Status NextByteLogits(absl::Span<const float> params, absl::Span<const uint8_t> context,
+                              absl::Span<float> logits);
 
  private:
   // Indexes of one block's tensors in the layout.
@@ -67,15 +72,12 @@ class GptModel : public Model {
     float* losses;                        // (B, T)
   };
 
-  GptModel(int layers, int heads, int channels, int context);
+  GptModel(int layers, int heads, int channels, int context, const ModelOptions& options);
 
   int64_t ArenaFloats(int batch) const;
   Acts Bind(float* base, int batch) const;
-  void Reserve(int batch);
-  // Reserves and binds the arenas' views for `batch` sequences.
-  void Prepare(int batch);
   // Splits records into inputs_ and targets_; returns the batch size.
-  int LoadBatch(absl::Span<const uint8_t> examples);
+  absl::StatusOr<int> LoadBatch(absl::Span<const uint8_t> examples);
   // The forward pass over `batch` sequences of `T` <= T_ tokens in
   // inputs_, up to the logits.
   void ForwardToLogits(absl::Span<const float> params, int batch, int T);
@@ -87,16 +89,17 @@ class GptModel : public Model {
   float* G(absl::Span<float> grads, int index) const { return grads.data() + layout_.tensor(index).offset; }
 
   const int L_, NH_, C_, T_;
+  const int max_batch_, threads_;
   ParamLayout layout_;
   int wte_, wpe_, lnf_w_, lnf_b_;
   std::vector<BlockTensors> blocks_;
 
-  int capacity_ = 0;
+  // Sized for max_batch_ sequences at construction. The views are laid out
+  // for max_batch_ x T_; a smaller batch or a shorter sequence uses the
+  // front of each tensor.
   std::vector<uint8_t> inputs_, targets_;  // (B, T)
-  // Aligned to Eigen's widest packet (64 bytes with AVX-512); see PaddedFloats.
-  std::vector<float, Eigen::aligned_allocator<float>> acts_arena_, grads_arena_;
+  ArenaVector acts_arena_, grads_arena_;
   Acts acts_{}, grads_{};
-  int bound_batch_ = 0;  // The batch size acts_ and grads_ are laid out for.
 };
 
 }  // namespace tributary

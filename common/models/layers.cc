@@ -24,8 +24,8 @@ constexpr float kGeluCubic = 0.044715f;
 // dst[c] += sum over rows n of src[n, c], rows added in order, threads
 // splitting the columns. (Eigen's colwise().sum() orders the additions by
 // dst's alignment, which would make results depend on where memory is.)
-void AddColumnSums(float* dst, const float* src, int64_t N, int64_t C) {
-  ParallelFor(C, N, [&](int64_t c0, int64_t c1) {
+void AddColumnSums(int threads, float* dst, const float* src, int64_t N, int64_t C) {
+  ParallelFor(threads, C, N, [&](int64_t c0, int64_t c1) {
     RowVector sum(dst + c0, c1 - c0);
     for (int64_t n = 0; n < N; ++n) sum += ConstRowVector(src + n * C + c0, c1 - c0);
   });
@@ -33,9 +33,9 @@ void AddColumnSums(float* dst, const float* src, int64_t N, int64_t C) {
 
 }  // namespace
 
-void EncoderForward(float* out, const uint8_t* tokens, const float* wte, const float* wpe, int B,
+void EncoderForward(int threads, float* out, const uint8_t* tokens, const float* wte, const float* wpe, int B,
                     int T, int C) {
-  ParallelFor(int64_t{B} * T, C, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, int64_t{B} * T, C, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const float* tok = wte + static_cast<int64_t>(tokens[n]) * C;
       const float* pos = wpe + (n % T) * C;
@@ -47,10 +47,10 @@ void EncoderForward(float* out, const uint8_t* tokens, const float* wte, const f
 
 // Rows with the same token (or position) add into the same gradient row, so
 // the threads split the channels instead of the rows.
-void EncoderBackward(float* dwte, float* dwpe, const float* dout, const uint8_t* tokens, int B,
+void EncoderBackward(int threads, float* dwte, float* dwpe, const float* dout, const uint8_t* tokens, int B,
                      int T, int C) {
   const int64_t N = int64_t{B} * T;
-  ParallelFor(C, 2 * N, [&](int64_t c0, int64_t c1) {
+  ParallelFor(threads, C, 2 * N, [&](int64_t c0, int64_t c1) {
     for (int64_t n = 0; n < N; ++n) {
       float* tok = dwte + static_cast<int64_t>(tokens[n]) * C;
       float* pos = dwpe + (n % T) * C;
@@ -63,10 +63,10 @@ void EncoderBackward(float* dwte, float* dwpe, const float* dout, const uint8_t*
   });
 }
 
-void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+void LayerNormForward(int threads, float* out, float* mean, float* rstd, const float* inp, const float* weight,
                       const float* bias, int N, int C) {
   const ConstRowVector w(weight, C), bvec(bias, C);
-  ParallelFor(N, 8 * C, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, N, 8 * C, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const ConstRowVector x(inp + n * C, C);
       const float m = x.mean();
@@ -81,11 +81,11 @@ void LayerNormForward(float* out, float* mean, float* rstd, const float* inp, co
 
 // With norm = (x - mean) * rstd and dnorm = dout * weight:
 //   dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
-void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* dout,
+void LayerNormBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout,
                        const float* inp, const float* weight, const float* mean, const float* rstd,
                        int N, int C) {
   const ConstRowVector w(weight, C);
-  ParallelFor(N, 12 * C, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, N, 12 * C, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const ConstRowVector x(inp + n * C, C), d(dout + n * C, C);
       // Lazy expressions: evaluated element by element, no temporaries.
@@ -97,8 +97,8 @@ void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
     }
   });
   // The parameter gradients sum over rows: threads take channels.
-  AddColumnSums(dbias, dout, N, C);
-  ParallelFor(C, 4 * N, [&](int64_t c0, int64_t c1) {
+  AddColumnSums(threads, dbias, dout, N, C);
+  ParallelFor(threads, C, 4 * N, [&](int64_t c0, int64_t c1) {
     RowVector dw(dweight + c0, c1 - c0);
     for (int64_t n = 0; n < N; ++n) {
       const ConstRowVector x(inp + n * C + c0, c1 - c0), d(dout + n * C + c0, c1 - c0);
@@ -107,28 +107,31 @@ void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
   });
 }
 
-void MatmulForward(float* out, const float* inp, const float* weight, const float* bias, int N,
+void MatmulForward(int threads, float* out, const float* inp, const float* weight, const float* bias, int N,
                    int C, int OC) {
+  const ScopedEigenThreads eigen_threads(threads);
   Map o(out, N, OC);
   o.noalias() = ConstMap(inp, N, C) * ConstMap(weight, OC, C).transpose();
   if (bias != nullptr) o.rowwise() += ConstRowVector(bias, OC);
 }
 
-void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void MatmulBackward(int threads, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                     const float* weight, int N, int C, int OC) {
+  const ScopedEigenThreads eigen_threads(threads);
   const ConstMap d(dout, N, OC);
-  Map(dinp, N, C).noalias() += d * ConstMap(weight, OC, C);
+  if (dinp != nullptr) Map(dinp, N, C).noalias() += d * ConstMap(weight, OC, C);
   Map(dweight, OC, C).noalias() += d.transpose() * ConstMap(inp, N, C);
-  if (dbias != nullptr) AddColumnSums(dbias, dout, N, OC);
+  if (dbias != nullptr) AddColumnSums(threads, dbias, dout, N, OC);
 }
 
 // Per batch row b and head h, with Q, K, V the (T, hs) slices of qkv:
 //   att = softmax(causal(Q K^T / sqrt(hs)))   out_h = att V
-void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
+void AttentionForward(int threads, float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
   const int hs = C / NH;
+  const ScopedEigenThreads eigen_threads(threads);  // For the serial fallback's products.
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   // Heads are independent: threads take (batch row, head) pairs.
-  ParallelFor(int64_t{B} * NH, int64_t{4} * T * T * hs, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, int64_t{B} * NH, int64_t{4} * T * T * hs, [&](int64_t begin, int64_t end) {
     for (int64_t pair = begin; pair < end; ++pair) {
       const int64_t b = pair / NH, h = pair % NH;
       const float* base = qkv + b * T * 3 * C;
@@ -153,11 +156,12 @@ void AttentionForward(float* out, float* att, const float* qkv, int B, int T, in
 // datt = dout_h V^T;  dV += att^T dout_h;
 // dpre[i, j] = att[i, j] * (datt[i, j] - sum_k att[i, k] datt[i, k]);
 // dQ += dpre K / sqrt(hs);  dK += dpre^T Q / sqrt(hs).
-void AttentionBackward(float* dqkv, float* datt, const float* dout, const float* qkv,
+void AttentionBackward(int threads, float* dqkv, float* datt, const float* dout, const float* qkv,
                        const float* att, int B, int T, int C, int NH) {
   const int hs = C / NH;
+  const ScopedEigenThreads eigen_threads(threads);  // For the serial fallback's products.
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  ParallelFor(int64_t{B} * NH, int64_t{8} * T * T * hs, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, int64_t{B} * NH, int64_t{8} * T * T * hs, [&](int64_t begin, int64_t end) {
     for (int64_t pair = begin; pair < end; ++pair) {
       const int64_t b = pair / NH, h = pair % NH;
       const int64_t offset = b * T * 3 * C;
@@ -187,24 +191,24 @@ void AttentionBackward(float* dqkv, float* datt, const float* dout, const float*
 // Elementwise kernels run on Eigen arrays (vectorised tanh and exp) over
 // contiguous pieces of the range.
 template <typename Body>
-void ParallelPieces(int64_t n, int64_t cost, Body body) {
-  ParallelFor(n, cost, [&](int64_t begin, int64_t end) { body(begin, end - begin); });
+void ParallelPieces(int threads, int64_t n, int64_t cost, Body body) {
+  ParallelFor(threads, n, cost, [&](int64_t begin, int64_t end) { body(begin, end - begin); });
 }
 
 using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
 using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 
-void GeluForward(float* out, const float* inp, int64_t n) {
-  ParallelPieces(n, 16, [&](int64_t i, int64_t len) {
+void GeluForward(int threads, float* out, const float* inp, int64_t n) {
+  ParallelPieces(threads, n, 16, [&](int64_t i, int64_t len) {
     const ConstArrayMap x(inp + i, len);
     ArrayMap(out + i, len) = 0.5f * x * (1.0f + (kGeluScale * (x + kGeluCubic * x.cube())).tanh());
   });
 }
 
-void GeluBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
+void GeluBackward(int threads, float* dinp, const float* inp, const float* dout, int64_t n) {
   // Pieces of 4096 keep tanh's result in cache between its two uses.
   constexpr int64_t kBlock = 4096;
-  ParallelPieces(n, 24, [&](int64_t i, int64_t len) {
+  ParallelPieces(threads, n, 24, [&](int64_t i, int64_t len) {
     Eigen::Array<float, kBlock, 1> t;
     for (int64_t j = i; j < i + len; j += kBlock) {
       const int64_t m = std::min(kBlock, i + len - j);
@@ -218,23 +222,35 @@ void GeluBackward(float* dinp, const float* inp, const float* dout, int64_t n) {
   });
 }
 
-void ResidualForward(float* out, const float* a, const float* b, int64_t n) {
-  ParallelPieces(n, 1, [&](int64_t i, int64_t len) {
+void ReluForward(int threads, float* out, const float* inp, int64_t n) {
+  ParallelPieces(threads, n, 1, [&](int64_t i, int64_t len) {
+    ArrayMap(out + i, len) = ConstArrayMap(inp + i, len).max(0.0f);
+  });
+}
+
+void ReluBackward(int threads, float* dinp, const float* inp, const float* dout, int64_t n) {
+  ParallelPieces(threads, n, 2, [&](int64_t i, int64_t len) {
+    ArrayMap(dinp + i, len) += (ConstArrayMap(inp + i, len) > 0.0f).select(ConstArrayMap(dout + i, len), 0.0f);
+  });
+}
+
+void ResidualForward(int threads, float* out, const float* a, const float* b, int64_t n) {
+  ParallelPieces(threads, n, 1, [&](int64_t i, int64_t len) {
     ArrayMap(out + i, len) = ConstArrayMap(a + i, len) + ConstArrayMap(b + i, len);
   });
 }
 
-void ResidualBackward(float* da, float* db, const float* dout, int64_t n) {
-  ParallelPieces(n, 2, [&](int64_t i, int64_t len) {
+void ResidualBackward(int threads, float* da, float* db, const float* dout, int64_t n) {
+  ParallelPieces(threads, n, 2, [&](int64_t i, int64_t len) {
     const ConstArrayMap d(dout + i, len);
     ArrayMap(da + i, len) += d;
     ArrayMap(db + i, len) += d;
   });
 }
 
-void CrossEntropyForward(float* probs, float* losses, const float* logits, const uint8_t* targets,
+void CrossEntropyForward(int threads, float* probs, float* losses, const float* logits, const uint8_t* targets,
                          int N, int V) {
-  ParallelFor(N, 8 * V, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, N, 8 * V, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const ConstRowVector z(logits + n * V, V);
       RowVector p(probs + n * V, V);
@@ -247,9 +263,9 @@ void CrossEntropyForward(float* probs, float* losses, const float* logits, const
   });
 }
 
-void CrossEntropyBackward(float* dlogits, const float* probs, const uint8_t* targets, float scale,
+void CrossEntropyBackward(int threads, float* dlogits, const float* probs, const uint8_t* targets, float scale,
                           int N, int V) {
-  ParallelFor(N, V, [&](int64_t begin, int64_t end) {
+  ParallelFor(threads, N, V, [&](int64_t begin, int64_t end) {
     Map d(dlogits + begin * V, end - begin, V);
     d = ConstMap(probs + begin * V, end - begin, V) * scale;
     for (int64_t n = begin; n < end; ++n) dlogits[n * V + targets[n]] -= scale;

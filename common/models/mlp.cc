@@ -1,11 +1,13 @@
 #include "common/models/mlp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/models/layers.h"
 
 namespace tributary {
 namespace {
@@ -18,7 +20,9 @@ int BiasIndex(int layer) { return 2 * layer + 1; }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MlpModel>> MlpModel::Create(const tributary::v1::MlpSpec& spec) {
+absl::StatusOr<std::unique_ptr<MlpModel>> MlpModel::Create(const tributary::v1::MlpSpec& spec,
+                                                           const ModelOptions& options) {
+  if (absl::Status s = CheckModelOptions(options); !s.ok()) return s;
   std::vector<int> widths = {spec.inputs()};
   if (spec.hidden_size() == 0) {
     widths.push_back(256);
@@ -40,16 +44,22 @@ absl::StatusOr<std::unique_ptr<MlpModel>> MlpModel::Create(const tributary::v1::
     return absl::InvalidArgumentError(
         absl::StrCat("model.mlp.classes: must be in [2, 256] (labels are bytes), got ", spec.classes()));
   }
-  return std::unique_ptr<MlpModel>(new MlpModel(std::move(widths)));
+  return std::unique_ptr<MlpModel>(new MlpModel(std::move(widths), options));
 }
 
-MlpModel::MlpModel(std::vector<int> widths) : widths_(std::move(widths)) {
+MlpModel::MlpModel(std::vector<int> widths, const ModelOptions& options)
+    : widths_(std::move(widths)),
+      max_batch_(options.max_batch_examples),
+      threads_(options.threads),
+      labels_(max_batch_),
+      acts_arena_(ArenaFloats(/*gradients=*/false)),
+      grads_arena_(ArenaFloats(/*gradients=*/true)) {
   for (int l = 0; l < num_layers(); ++l) {
     layout_.Add(absl::StrCat("fc", l, ".weight"), {widths_[l + 1], widths_[l]});
     layout_.Add(absl::StrCat("fc", l, ".bias"), {widths_[l + 1]});
   }
-  pre_.resize(num_layers());
-  post_.resize(num_layers());
+  acts_ = Bind(acts_arena_, /*gradients=*/false);
+  grads_ = Bind(grads_arena_, /*gradients=*/true);
 }
 
 void MlpModel::InitParams(absl::Span<float> params, uint64_t seed) const {
@@ -64,102 +74,117 @@ void MlpModel::InitParams(absl::Span<float> params, uint64_t seed) const {
   }
 }
 
-void MlpModel::Reserve(int batch) {
-  if (batch <= capacity_) return;
-  capacity_ = batch;
-  int max_width = 0;
-  for (int w : widths_) max_width = std::max(max_width, w);
-  input_.resize(batch, widths_[0]);
-  labels_.resize(batch);
+template <typename Visit>
+void MlpModel::VisitActs(Acts& acts, bool gradients, Visit visit) const {
+  const int64_t B = max_batch_;
+  acts.pre.resize(num_layers());
+  acts.post.resize(num_layers() - 1);
+  if (!gradients) visit(&acts.input, B * widths_[0]);
   for (int l = 0; l < num_layers(); ++l) {
-    pre_[l].resize(batch, widths_[l + 1]);
-    post_[l].resize(batch, widths_[l + 1]);
+    visit(&acts.pre[l], B * widths_[l + 1]);
+    if (l + 1 < num_layers()) visit(&acts.post[l], B * widths_[l + 1]);
   }
-  grad_out_.resize(batch, max_width);
-  grad_in_.resize(batch, max_width);
+  if (!gradients) {
+    visit(&acts.probs, B * widths_.back());
+    visit(&acts.losses, B);
+  }
 }
 
-int MlpModel::LoadBatch(absl::Span<const uint8_t> examples) {
+int64_t MlpModel::ArenaFloats(bool gradients) const {
+  Acts scratch;
+  int64_t total = 0;
+  VisitActs(scratch, gradients, [&](float**, int64_t n) { total += PaddedFloats(n); });
+  return total;
+}
+
+MlpModel::Acts MlpModel::Bind(ArenaVector& arena, bool gradients) const {
+  Acts acts;
+  float* next = arena.data();
+  VisitActs(acts, gradients, [&](float** view, int64_t n) {
+    *view = next;
+    next += PaddedFloats(n);
+  });
+  return acts;
+}
+
+absl::StatusOr<int> MlpModel::LoadBatch(absl::Span<const uint8_t> examples) {
+  absl::StatusOr<int> size = BatchSize(examples);
+  if (!size.ok()) return size.status();
+  const int batch = *size, inputs = widths_[0], classes = widths_.back();
   const int64_t record = example_bytes();
-  const int batch = static_cast<int>(examples.size() / record);
-  Reserve(batch);
-  const int inputs = widths_[0];
   for (int b = 0; b < batch; ++b) {
     const uint8_t* r = examples.data() + b * record;
-    for (int i = 0; i < inputs; ++i) input_(b, i) = r[i] * (1.0f / 255.0f);
+    if (r[inputs] >= classes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("example ", b, " of the batch: label ", int{r[inputs]}, ", want < ", classes, " classes"));
+    }
+    float* x = acts_.input + b * inputs;
+    for (int i = 0; i < inputs; ++i) x[i] = r[i] * (1.0f / 255.0f);
     labels_[b] = r[inputs];
   }
   return batch;
 }
 
-// Forward: for each layer Z = A_prev W^T + b (B, O); A = ReLU(Z) for hidden
-// layers, softmax(Z) for the last. Loss = -log softmax(Z)[label].
-LossStats MlpModel::RunForward(absl::Span<const float> params, int batch) {
+// For each layer l: pre[l] = in W^T + b, post[l] = ReLU(pre[l]) for the
+// hidden ones; the last pre is the logits, and the loss their softmax
+// cross-entropy against the labels.
+LossStats MlpModel::RunForward(absl::Span<const float> params, int B) {
+  using namespace layers;
+  const Acts& a = acts_;
   for (int l = 0; l < num_layers(); ++l) {
-    auto in = l == 0 ? input_.topRows(batch) : post_[l - 1].topRows(batch);
-    auto z = pre_[l].topRows(batch);
-    z.noalias() = in * layout_.Matrix(params, WeightIndex(l)).transpose();
-    z.rowwise() += layout_.Vector(params, BiasIndex(l)).transpose();
-    if (l + 1 < num_layers()) post_[l].topRows(batch) = z.cwiseMax(0.0f);
+    const float* in = l == 0 ? a.input : a.post[l - 1];
+    const int I = widths_[l], O = widths_[l + 1];
+    MatmulForward(threads_, a.pre[l], in, P(params, WeightIndex(l)), P(params, BiasIndex(l)), B, I, O);
+    if (l + 1 < num_layers()) ReluForward(threads_, a.post[l], a.pre[l], int64_t{B} * O);
   }
+  const int K = widths_.back();
+  const float* logits = a.pre.back();
+  CrossEntropyForward(threads_, a.probs, a.losses, logits, labels_.data(), B, K);
   LossStats stats;
-  stats.examples = batch;
-  const int classes = widths_.back();
-  const RowMatrix& logits = pre_.back();
-  RowMatrix& probs = post_.back();
-  for (int b = 0; b < batch; ++b) {
-    Eigen::Index argmax = 0;
-    const float max_logit = logits.row(b).maxCoeff(&argmax);
-    probs.row(b) = (logits.row(b).array() - max_logit).exp();
-    const float sum = probs.row(b).sum();
-    probs.row(b) /= sum;
-    const int label = labels_[b];
-    if (label >= classes) {
-      // Out-of-range labels never reach here from a validated dataset; count
-      // them as wrong with the maximal loss rather than read out of bounds.
-      stats.loss_sum += std::log(static_cast<double>(classes));
-      continue;
-    }
-    stats.loss_sum += std::log(static_cast<double>(sum)) - (logits(b, label) - max_logit);
-    stats.correct += argmax == label;
+  stats.examples = B;
+  for (int b = 0; b < B; ++b) {
+    stats.loss_sum += a.losses[b];
+    const float* row = logits + int64_t{b} * K;
+    stats.correct += std::max_element(row, row + K) - row == labels_[b];
   }
   return stats;
 }
 
-// Backward: dZ_last = (P - onehot) / B; for each layer
-//   dW = dZ^T A_prev (O, I), db = sum_b dZ (O), dA_prev = dZ W (B, I),
-//   dZ_prev = dA_prev * [Z_prev > 0].
-void MlpModel::RunBackward(absl::Span<const float> params, int batch, absl::Span<float> grads) {
-  const int classes = widths_.back();
-  auto dz = grad_out_.topLeftCorner(batch, classes);
-  dz = post_.back().topRows(batch);
-  for (int b = 0; b < batch; ++b) {
-    if (labels_[b] < classes) dz(b, labels_[b]) -= 1.0f;
+// The forward pass in reverse. Backward functions accumulate, so the
+// gradients and the used front of each activation gradient start at zero;
+// no gradient flows into the input.
+void MlpModel::RunBackward(absl::Span<const float> params, int B, absl::Span<float> grads) {
+  using namespace layers;
+  std::fill(grads.begin(), grads.end(), 0.0f);
+  const Acts& a = acts_;
+  const Acts& d = grads_;
+  for (int l = 0; l + 1 < num_layers(); ++l) {
+    std::fill_n(d.pre[l], int64_t{B} * widths_[l + 1], 0.0f);
+    std::fill_n(d.post[l], int64_t{B} * widths_[l + 1], 0.0f);
   }
-  dz *= 1.0f / batch;
+  CrossEntropyBackward(threads_, d.pre.back(), a.probs, labels_.data(), 1.0f / B, B, widths_.back());
   for (int l = num_layers() - 1; l >= 0; --l) {
-    const int outs = widths_[l + 1], ins = widths_[l];
-    auto dz_l = grad_out_.topLeftCorner(batch, outs);
-    auto in = l == 0 ? input_.topRows(batch) : post_[l - 1].topRows(batch);
-    layout_.Matrix(grads, WeightIndex(l)).noalias() = dz_l.transpose() * in;
-    layout_.Vector(grads, BiasIndex(l)) = dz_l.colwise().sum().transpose();
-    if (l == 0) break;
-    auto da = grad_in_.topLeftCorner(batch, ins);
-    da.noalias() = dz_l * layout_.Matrix(params, WeightIndex(l));
-    grad_out_.topLeftCorner(batch, ins) =
-        (pre_[l - 1].topRows(batch).array() > 0.0f).select(da, 0.0f);
+    const float* in = l == 0 ? a.input : a.post[l - 1];
+    float* din = l == 0 ? nullptr : d.post[l - 1];
+    const int I = widths_[l], O = widths_[l + 1];
+    MatmulBackward(threads_, din, G(grads, WeightIndex(l)), G(grads, BiasIndex(l)), d.pre[l], in,
+                   P(params, WeightIndex(l)), B, I, O);
+    if (l > 0) ReluBackward(threads_, d.pre[l - 1], a.pre[l - 1], d.post[l - 1], int64_t{B} * I);
   }
 }
 
-LossStats MlpModel::Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) {
-  return RunForward(params, LoadBatch(examples));
+absl::StatusOr<LossStats> MlpModel::Forward(absl::Span<const float> params, absl::Span<const uint8_t> examples) {
+  absl::StatusOr<int> batch = LoadBatch(examples);
+  if (!batch.ok()) return batch.status();
+  return RunForward(params, *batch);
 }
 
-LossStats MlpModel::ForwardBackward(absl::Span<const float> params,
-                                    absl::Span<const uint8_t> examples, absl::Span<float> grads) {
-  const int batch = LoadBatch(examples);
-  LossStats stats = RunForward(params, batch);
-  if (batch > 0) RunBackward(params, batch, grads);
+absl::StatusOr<LossStats> MlpModel::ForwardBackward(absl::Span<const float> params,
+                                                    absl::Span<const uint8_t> examples, absl::Span<float> grads) {
+  absl::StatusOr<int> batch = LoadBatch(examples);
+  if (!batch.ok()) return batch.status();
+  LossStats stats = RunForward(params, *batch);
+  if (*batch > 0) RunBackward(params, *batch, grads);
   return stats;
 }
 

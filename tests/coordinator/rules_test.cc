@@ -3,12 +3,15 @@
 #include "coordinator/rules.h"
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 
 namespace tributary::coordinator {
 namespace {
+
+constexpr int kThreads = 1;
 
 // Updates of one coordinate each (plus a second that mirrors it, negated).
 struct Buffer {
@@ -38,25 +41,25 @@ TEST(RulesTest, TrimmedMeanIgnoresTwoOfTenArbitraryUpdates) {
   for (const auto& c : cases) {
     Buffer b({1, 2, 3, 4, 5, 6, 7, 8, c.attack, c.attack});
     std::vector<float> out(2);
-    TrimmedMeanRule(b.updates, 2, absl::MakeSpan(out));
+    TrimmedMeanRule(kThreads, b.updates, 2, absl::MakeSpan(out));
     EXPECT_FLOAT_EQ(out[0], c.expected) << c.attack;
     EXPECT_FLOAT_EQ(out[1], -c.expected) << c.attack;
   }
   // Three attackers are one too many: the result leaves the honest range.
   Buffer b({1, 2, 3, 4, 5, 6, 7, 1e9f, 1e9f, 1e9f});
   std::vector<float> out(2);
-  TrimmedMeanRule(b.updates, 2, absl::MakeSpan(out));
+  TrimmedMeanRule(kThreads, b.updates, 2, absl::MakeSpan(out));
   EXPECT_GT(out[0], 1e8f);
 }
 
 TEST(RulesTest, MedianOddEvenAndBreakdown) {
   std::vector<float> out(2);
-  MedianRule(Buffer({5, 1, 3}).updates, absl::MakeSpan(out));
+  MedianRule(kThreads, Buffer({5, 1, 3}).updates, absl::MakeSpan(out));
   EXPECT_EQ(out, (std::vector<float>{3, -3}));
-  MedianRule(Buffer({4, 1, 3, 2}).updates, absl::MakeSpan(out));
+  MedianRule(kThreads, Buffer({4, 1, 3, 2}).updates, absl::MakeSpan(out));
   EXPECT_EQ(out, (std::vector<float>{2.5, -2.5}));
   // 4 of 9 attackers: the median is still an honest value.
-  MedianRule(Buffer({1, 2, 3, 4, 5, 1e9f, 1e9f, 1e9f, 1e9f}).updates, absl::MakeSpan(out));
+  MedianRule(kThreads, Buffer({1, 2, 3, 4, 5, 1e9f, 1e9f, 1e9f, 1e9f}).updates, absl::MakeSpan(out));
   EXPECT_EQ(out[0], 5);
 }
 
@@ -79,6 +82,28 @@ TEST(RulesTest, CenteredClipMovesOutliersByAtMostTau) {
   CenteredClipRule(h.updates, center, 0.5, 10, absl::MakeSpan(out));
   EXPECT_NEAR(out[0], 1.0f, 0.5 * 10 / 5 + 1e-5);
   EXPECT_LT(out[0], 2.1f);
+}
+
+// Large enough that the per-coordinate rules split across threads: the
+// result is the same whatever the count, bit for bit.
+TEST(RulesTest, ThreadCountDoesNotChangeTheResult) {
+  const uint32_t seed = 20260102;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<std::vector<float>> storage(7, std::vector<float>(1 << 14));
+  Updates updates;
+  for (auto& u : storage) {
+    for (float& v : u) v = normal(rng);
+    updates.push_back(u);
+  }
+  const size_t n = storage[0].size();
+  std::vector<float> median1(n), median3(n), trimmed1(n), trimmed3(n);
+  MedianRule(1, updates, absl::MakeSpan(median1));
+  MedianRule(3, updates, absl::MakeSpan(median3));
+  TrimmedMeanRule(1, updates, 2, absl::MakeSpan(trimmed1));
+  TrimmedMeanRule(3, updates, 2, absl::MakeSpan(trimmed3));
+  EXPECT_EQ(median3, median1) << "seed " << seed;
+  EXPECT_EQ(trimmed3, trimmed1) << "seed " << seed;
 }
 
 }  // namespace

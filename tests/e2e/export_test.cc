@@ -151,16 +151,19 @@ TEST(ExportTest, HfDirectoryComputesWhatOurModelComputes) {
   std::mt19937 rng(7);
   std::vector<uint8_t> records(B * (T + 1));
   for (uint8_t& r : records) r = static_cast<uint8_t>(rng());
-  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(TinyGpt());
+  absl::StatusOr<std::unique_ptr<GptModel>> model = GptModel::Create(TinyGpt(), {B, /*threads=*/1});
   ASSERT_TRUE(model.ok());
   std::vector<float> logits(B * T * GptModel::kVocab);
   for (int b = 0; b < B; ++b) {
     for (int t = 1; t <= T; ++t) {
-      (*model)->NextByteLogits(s.params, absl::MakeConstSpan(records).subspan(b * (T + 1), t),
-                               absl::MakeSpan(logits).subspan((b * T + t - 1) * GptModel::kVocab, GptModel::kVocab));
+      ASSERT_TRUE((*model)
+                      ->NextByteLogits(s.params, absl::MakeConstSpan(records).subspan(b * (T + 1), t),
+                                       absl::MakeSpan(logits).subspan((b * T + t - 1) * GptModel::kVocab,
+                                                                      GptModel::kVocab))
+                      .ok());
     }
   }
-  const double loss = (*model)->Forward(s.params, records).mean_loss();
+  const double loss = (*model)->Forward(s.params, records).value().mean_loss();
   WriteFile(dir + "/records.bin", std::string(records.begin(), records.end()));
   WriteFile(dir + "/logits.bin", FloatsToBytes(logits));
   const Outcome check =

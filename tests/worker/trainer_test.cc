@@ -17,13 +17,15 @@ namespace {
 using tributary::v1::OptimizerSpec;
 
 constexpr int kInputs = 6, kClasses = 3;
+// The largest step the tests' models are built for.
+constexpr int kMaxBatch = 12;
 
 std::unique_ptr<Model> TinyMlp() {
   tributary::v1::ModelSpec spec;
   spec.mutable_mlp()->add_hidden(5);
   spec.mutable_mlp()->set_inputs(kInputs);
   spec.mutable_mlp()->set_classes(kClasses);
-  return *CreateModel(spec);
+  return *CreateModel(spec, {kMaxBatch, /*threads=*/1});
 }
 
 std::string Records(int n) {
@@ -81,8 +83,8 @@ TEST_F(TrainerTest, WorkerMomentumSendsTheRunningAverage) {
   std::vector<float> params2 = params_;
   for (float& w : params2) w *= 0.5f;
   std::vector<float> g1(params_.size()), g2(params_.size()), update2(params_.size());
-  reference_->ForwardBackward(params_, Bytes(shard1), absl::MakeSpan(g1));
-  reference_->ForwardBackward(params2, Bytes(shard2), absl::MakeSpan(g2));
+  reference_->ForwardBackward(params_, Bytes(shard1), absl::MakeSpan(g1)).value();
+  reference_->ForwardBackward(params2, Bytes(shard2), absl::MakeSpan(g2)).value();
   ASSERT_TRUE(trainer.ComputeUpdate(MakeTask(1, 0), params_, shard1, absl::MakeSpan(update_)).ok());
   ASSERT_TRUE(trainer.ComputeUpdate(MakeTask(1, 1), params2, shard2, absl::MakeSpan(update2)).ok());
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -98,7 +100,7 @@ TEST_F(TrainerTest, OneLocalStepSendsTheShardGradient) {
   auto stats = trainer_.ComputeUpdate(MakeTask(1, 0), params_, shard, absl::MakeSpan(update_));
   ASSERT_TRUE(stats.ok()) << stats.status();
   std::vector<float> grads(params_.size());
-  const LossStats expected = reference_->ForwardBackward(params_, Bytes(shard), absl::MakeSpan(grads));
+  const LossStats expected = reference_->ForwardBackward(params_, Bytes(shard), absl::MakeSpan(grads)).value();
   EXPECT_EQ(stats->examples, 8);
   EXPECT_DOUBLE_EQ(stats->loss_sum, expected.loss_sum);
   EXPECT_EQ(update_, grads);
@@ -112,9 +114,9 @@ TEST_F(TrainerTest, LocalStepsSendBaseMinusLocalAtTheScheduledRates) {
   ASSERT_TRUE(stats.ok()) << stats.status();
 
   std::vector<float> local = params_, grads(params_.size());
-  LossStats expected = reference_->ForwardBackward(local, Bytes(shard).subspan(0, 4 * 7), absl::MakeSpan(grads));
+  LossStats expected = reference_->ForwardBackward(local, Bytes(shard).subspan(0, 4 * 7), absl::MakeSpan(grads)).value();
   for (size_t i = 0; i < local.size(); ++i) local[i] -= 0.4f * grads[i];
-  expected += reference_->ForwardBackward(local, Bytes(shard).subspan(4 * 7), absl::MakeSpan(grads));
+  expected += reference_->ForwardBackward(local, Bytes(shard).subspan(4 * 7), absl::MakeSpan(grads)).value();
   for (size_t i = 0; i < local.size(); ++i) local[i] -= 0.5f * grads[i];
 
   EXPECT_EQ(stats->examples, 8);
@@ -174,6 +176,16 @@ TEST_F(TrainerTest, LocalStepsAreBoundedAsInTheJob) {
                                             kMaxLocalSteps + 1));
 }
 
+TEST_F(TrainerTest, RejectsAStepLargerThanTheModelWasBuiltFor) {
+  const std::string shard = Records(kMaxBatch + 1);
+  const auto one_step = trainer_.ComputeUpdate(MakeTask(1, 0), params_, shard, absl::MakeSpan(update_));
+  EXPECT_EQ(one_step.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(one_step.status().message().find("exceeds the 12 the model was built for"), absl::string_view::npos)
+      << one_step.status();
+  EXPECT_TRUE(trainer_.ComputeUpdate(MakeTask(2, 0), params_, shard, absl::MakeSpan(update_)).ok())
+      << "two steps of 7 examples fit";
+}
+
 // Step by step, as overlapped tasks run: the same as ComputeUpdate.
 TEST_F(TrainerTest, StepByStepIsComputeUpdate) {
   const std::string shard = Records(9);
@@ -184,7 +196,7 @@ TEST_F(TrainerTest, StepByStepIsComputeUpdate) {
   stepped.Begin(params_);
   ASSERT_EQ(stepped.Steps(task, shard), 3);
   LossStats stats;
-  for (int i = 0; i < 3; ++i) stats += stepped.Step(task, i, shard);
+  for (int i = 0; i < 3; ++i) stats += stepped.Step(task, i, shard).value();
   std::vector<float> update(params_.size());
   stepped.PseudoGradient(params_, absl::MakeSpan(update));
   EXPECT_EQ(update, update_);
@@ -201,16 +213,16 @@ TEST_F(TrainerTest, RebaseCarriesTheProgressSinceTheSendOntoTheNewModel) {
   // One long run of four local steps, for reference.
   Trainer straight(TinyMlp(), WarmupSgd(), 100);
   straight.Begin(params_);
-  for (int i = 0; i < 2; ++i) straight.Step(task1, i, shard1);
+  for (int i = 0; i < 2; ++i) straight.Step(task1, i, shard1).value();
   const std::vector<float> sent(straight.local().begin(), straight.local().end());
-  for (int i = 0; i < 2; ++i) straight.Step(task2, i, shard2);
+  for (int i = 0; i < 2; ++i) straight.Step(task2, i, shard2).value();
 
   Trainer overlapped(TinyMlp(), WarmupSgd(), 100);
   overlapped.Begin(params_);
-  for (int i = 0; i < 2; ++i) overlapped.Step(task1, i, shard1);
+  for (int i = 0; i < 2; ++i) overlapped.Step(task1, i, shard1).value();
   std::vector<float> first(params_.size());
   overlapped.PseudoGradient(params_, absl::MakeSpan(first));
-  for (int i = 0; i < 2; ++i) overlapped.Step(task2, i, shard2);
+  for (int i = 0; i < 2; ++i) overlapped.Step(task2, i, shard2).value();
   // The coordinator applied the first update and more: g' = base - first + d.
   std::vector<float> global(params_.size());
   for (size_t i = 0; i < global.size(); ++i) global[i] = params_[i] - first[i] + 0.01f * static_cast<float>(i % 7);

@@ -221,6 +221,7 @@ class FakeCoordinator : public CoordinatorApi {
     response.mutable_inner_optimizer()->set_lr(0.1f);
     response.set_inner_schedule_steps(100);
     response.set_overlap(faults_.overlap);
+    response.set_max_batch_examples(kExamples);  // One-step tasks take the whole shard.
     return response;
   }
 

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -69,7 +70,8 @@ absl::Status PrintLoss() {
   const int B = absl::GetFlag(FLAGS_batch), batches = absl::GetFlag(FLAGS_batches);
   if (B < 1 || B > kMaxBatches) return absl::InvalidArgumentError("--batch: must be in [1, 65536]");
   if (batches < 1 || batches > kMaxBatches) return absl::InvalidArgumentError("--batches: must be in [1, 65536]");
-  absl::StatusOr<GptCheckpoint> loaded = LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint));
+  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  absl::StatusOr<GptCheckpoint> loaded = LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint), {B, threads});
   if (!loaded.ok()) return loaded.status();
   GptModel& model = *loaded->model;  // Its activations are scratch.
   absl::StatusOr<std::vector<uint8_t>> tokens = ReadTokens(absl::GetFlag(FLAGS_tokens));
@@ -85,8 +87,9 @@ absl::Status PrintLoss() {
   for (int64_t r = 0; r < rows; ++r) std::copy_n(tokens->data() + r * T, T + 1, records.data() + r * (T + 1));
   // Every row has T tokens, so the mean over rows is train_gpt2.c's mean
   // over batches of each batch's mean over tokens.
-  const LossStats stats = EvaluateInBatches(model, loaded->params, records, B);
-  std::printf("ours: val loss %f (%d batches of %d x %lld tokens, model version %llu)\n", stats.mean_loss(), batches, B,
+  const absl::StatusOr<LossStats> stats = EvaluateInBatches(model, loaded->params, records, B);
+  if (!stats.ok()) return stats.status();
+  std::printf("ours: val loss %f (%d batches of %d x %lld tokens, model version %llu)\n", stats->mean_loss(), batches, B,
               static_cast<long long>(T), static_cast<unsigned long long>(loaded->checkpoint.model_version()));
   return absl::OkStatus();
 }

@@ -15,7 +15,6 @@
 #include "common/checkpoint.h"
 #include "common/models/gpt.h"
 #include "common/models/sampling.h"
-#include "common/parallel.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "Checkpoint file, or a --state_dir (its newest valid checkpoint)");
 ABSL_FLAG(std::string, prompt, "", "Text the sample continues");
@@ -32,10 +31,12 @@ absl::Status Sample() {
   if (absl::GetFlag(FLAGS_length) < 0) return absl::InvalidArgumentError("--length: must not be negative");
   if (absl::GetFlag(FLAGS_temperature) < 0) return absl::InvalidArgumentError("--temperature: must not be negative");
   if (absl::GetFlag(FLAGS_top_k) < 0) return absl::InvalidArgumentError("--top_k: must not be negative");
-  absl::StatusOr<GptCheckpoint> loaded = LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint));
+  if (absl::GetFlag(FLAGS_threads) < 1) return absl::InvalidArgumentError("--threads: must be at least 1");
+  // One sequence at a time.
+  absl::StatusOr<GptCheckpoint> loaded =
+      LoadGptCheckpoint(absl::GetFlag(FLAGS_checkpoint), {/*max_batch_examples=*/1, absl::GetFlag(FLAGS_threads)});
   if (!loaded.ok()) return loaded.status();
   GptModel& model = *loaded->model;  // Its activations are scratch.
-  SetComputeThreads(absl::GetFlag(FLAGS_threads));
 
   SamplingOptions options;
   options.temperature = absl::GetFlag(FLAGS_temperature);
@@ -51,7 +52,9 @@ absl::Status Sample() {
   const size_t window = model.context();
   for (int i = 0; i < absl::GetFlag(FLAGS_length); ++i) {
     const size_t start = text.size() > window ? text.size() - window : 0;
-    model.NextByteLogits(loaded->params, absl::MakeConstSpan(text).subspan(start), absl::MakeSpan(logits));
+    const absl::Status s =
+        model.NextByteLogits(loaded->params, absl::MakeConstSpan(text).subspan(start), absl::MakeSpan(logits));
+    if (!s.ok()) return s;
     const uint8_t next = static_cast<uint8_t>(SampleToken(logits, options, rng));
     text.push_back(next);
     std::fputc(next, stdout);

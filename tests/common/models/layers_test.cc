@@ -43,6 +43,9 @@ void ExpectGradient(std::vector<float>& x, const std::vector<float>& analytic,
   }
 }
 
+// The serial kernels; gpt_test checks that threads agree with them.
+constexpr int kThreads = 1;
+
 class LayersTest : public ::testing::Test {
  protected:
   std::mt19937 rng_{20261125};
@@ -54,9 +57,9 @@ TEST_F(LayersTest, Encoder) {
   std::vector<float> wte = Random(V * C, rng_), wpe = Random(T * C, rng_), out(B * T * C);
   const std::vector<float> r = Random(out.size(), rng_);
   std::vector<float> dwte(wte.size()), dwpe(wpe.size());
-  EncoderBackward(dwte.data(), dwpe.data(), r.data(), tokens.data(), B, T, C);
+  EncoderBackward(kThreads, dwte.data(), dwpe.data(), r.data(), tokens.data(), B, T, C);
   auto f = [&] {
-    EncoderForward(out.data(), tokens.data(), wte.data(), wpe.data(), B, T, C);
+    EncoderForward(kThreads, out.data(), tokens.data(), wte.data(), wpe.data(), B, T, C);
     return Dot(out, r);
   };
   ExpectGradient(wte, dwte, f, "wte");
@@ -69,23 +72,33 @@ TEST_F(LayersTest, LayerNorm) {
   std::vector<float> out(N * C), mean(N), rstd(N);
   const std::vector<float> r = Random(out.size(), rng_);
   auto f = [&] {
-    LayerNormForward(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+    LayerNormForward(kThreads, out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
     return Dot(out, r);
   };
   f();
   std::vector<float> dinp(inp.size()), dw(C), db(C);
-  LayerNormBackward(dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(), mean.data(),
+  LayerNormBackward(kThreads, dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(), mean.data(),
                     rstd.data(), N, C);
   ExpectGradient(inp, dinp, f, "inp");
   ExpectGradient(w, dw, f, "weight");
   ExpectGradient(b, db, f, "bias");
 }
 
+TEST_F(LayersTest, MatmulBackwardSkipsANullInputGradient) {
+  const int N = 3, C = 4, OC = 2;
+  const std::vector<float> inp = Random(N * C, rng_), w = Random(OC * C, rng_), dout = Random(N * OC, rng_);
+  std::vector<float> dinp(inp.size()), dw(w.size()), db(OC), dw_alone(w.size()), db_alone(OC);
+  MatmulBackward(kThreads, dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+  MatmulBackward(kThreads, nullptr, dw_alone.data(), db_alone.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+  EXPECT_EQ(dw_alone, dw);
+  EXPECT_EQ(db_alone, db);
+}
+
 TEST_F(LayersTest, LayerNormOutputIsNormalised) {
   const int N = 3, C = 16;
   const std::vector<float> inp = Random(N * C, rng_, 3.0f), w(C, 1.0f), b(C, 0.0f);
   std::vector<float> out(N * C), mean(N), rstd(N);
-  LayerNormForward(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+  LayerNormForward(kThreads, out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
   for (int n = 0; n < N; ++n) {
     double sum = 0, sq = 0;
     for (int c = 0; c < C; ++c) {
@@ -103,7 +116,7 @@ TEST_F(LayersTest, Matmul) {
   std::vector<float> out(N * OC);
   const std::vector<float> r = Random(out.size(), rng_);
   auto f = [&] {
-    MatmulForward(out.data(), inp.data(), w.data(), b.data(), N, C, OC);
+    MatmulForward(kThreads, out.data(), inp.data(), w.data(), b.data(), N, C, OC);
     return Dot(out, r);
   };
   f();
@@ -116,7 +129,7 @@ TEST_F(LayersTest, Matmul) {
     }
   }
   std::vector<float> dinp(inp.size()), dw(w.size()), db(OC);
-  MatmulBackward(dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(), N, C, OC);
+  MatmulBackward(kThreads, dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(), N, C, OC);
   ExpectGradient(inp, dinp, f, "inp");
   ExpectGradient(w, dw, f, "weight");
   ExpectGradient(b, db, f, "bias");
@@ -127,7 +140,7 @@ TEST_F(LayersTest, AttentionIsCausalAndItsGradientMatches) {
   std::vector<float> qkv = Random(B * T * 3 * C, rng_), out(B * T * C), att(B * NH * T * T);
   const std::vector<float> r = Random(out.size(), rng_);
   auto f = [&] {
-    AttentionForward(out.data(), att.data(), qkv.data(), B, T, C, NH);
+    AttentionForward(kThreads, out.data(), att.data(), qkv.data(), B, T, C, NH);
     return Dot(out, r);
   };
   f();
@@ -147,7 +160,7 @@ TEST_F(LayersTest, AttentionIsCausalAndItsGradientMatches) {
   // The first position sees only itself: its output is its own v.
   for (int c = 0; c < C; ++c) EXPECT_NEAR(out[c], qkv[2 * C + c], 1e-5);
   std::vector<float> dqkv(qkv.size()), datt(att.size());
-  AttentionBackward(dqkv.data(), datt.data(), r.data(), qkv.data(), att.data(), B, T, C, NH);
+  AttentionBackward(kThreads, dqkv.data(), datt.data(), r.data(), qkv.data(), att.data(), B, T, C, NH);
   ExpectGradient(qkv, dqkv, f, "qkv");
 }
 
@@ -156,23 +169,39 @@ TEST_F(LayersTest, Gelu) {
   std::vector<float> inp = Random(n, rng_, 2.0f), out(n);
   const std::vector<float> r = Random(n, rng_);
   auto f = [&] {
-    GeluForward(out.data(), inp.data(), n);
+    GeluForward(kThreads, out.data(), inp.data(), n);
     return Dot(out, r);
   };
   f();
   EXPECT_NEAR(out[0], 0.5 * inp[0] * (1 + std::erf(inp[0] / std::sqrt(2.0))), 2e-3) << "close to exact GELU";
   std::vector<float> dinp(n);
-  GeluBackward(dinp.data(), inp.data(), r.data(), n);
+  GeluBackward(kThreads, dinp.data(), inp.data(), r.data(), n);
   ExpectGradient(inp, dinp, f, "inp", 1e-3f);
+}
+
+TEST_F(LayersTest, Relu) {
+  const int64_t n = 40;
+  std::vector<float> inp = Random(n, rng_), r = Random(n, rng_), out(n);
+  // Keep inputs away from the kink, where finite differences straddle it.
+  for (float& x : inp) x += x > 0 ? 0.1f : -0.1f;
+  auto f = [&] {
+    ReluForward(kThreads, out.data(), inp.data(), n);
+    return Dot(out, r);
+  };
+  f();
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(out[i], std::max(inp[i], 0.0f));
+  std::vector<float> dinp(n);
+  ReluBackward(kThreads, dinp.data(), inp.data(), r.data(), n);
+  ExpectGradient(inp, dinp, f, "inp");
 }
 
 TEST_F(LayersTest, ResidualAccumulatesIntoBothBranches) {
   const std::vector<float> dout = {1, 2, 3};
   std::vector<float> da = {1, 1, 1}, db = {0, 0, 0}, out(3);
-  ResidualBackward(da.data(), db.data(), dout.data(), 3);
+  ResidualBackward(kThreads, da.data(), db.data(), dout.data(), 3);
   EXPECT_EQ(da, (std::vector<float>{2, 3, 4}));
   EXPECT_EQ(db, dout);
-  ResidualForward(out.data(), da.data(), db.data(), 3);
+  ResidualForward(kThreads, out.data(), da.data(), db.data(), 3);
   EXPECT_EQ(out, (std::vector<float>{3, 5, 7}));
 }
 
@@ -181,7 +210,7 @@ TEST_F(LayersTest, CrossEntropy) {
   std::vector<float> logits = Random(N * V, rng_, 2.0f), probs(N * V), losses(N);
   const std::vector<uint8_t> targets = {0, 5, 2, 2};
   auto f = [&] {
-    CrossEntropyForward(probs.data(), losses.data(), logits.data(), targets.data(), N, V);
+    CrossEntropyForward(kThreads, probs.data(), losses.data(), logits.data(), targets.data(), N, V);
     double mean = 0;
     for (float l : losses) mean += l;
     return mean / N;
@@ -189,7 +218,7 @@ TEST_F(LayersTest, CrossEntropy) {
   f();
   for (int n = 0; n < N; ++n) EXPECT_NEAR(losses[n], -std::log(probs[n * V + targets[n]]), 1e-5);
   std::vector<float> dlogits(logits.size());
-  CrossEntropyBackward(dlogits.data(), probs.data(), targets.data(), 1.0f / N, N, V);
+  CrossEntropyBackward(kThreads, dlogits.data(), probs.data(), targets.data(), 1.0f / N, N, V);
   ExpectGradient(logits, dlogits, f, "logits");
 }
 
