@@ -66,6 +66,7 @@
 #include "common/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
+#include "worker/client.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7070", "The coordinator's gRPC address");
 ABSL_FLAG(std::string, http, "127.0.0.1:8080", "The coordinator's status address (for /metrics)");
@@ -231,17 +232,6 @@ class Timers {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
-
-grpc::ChannelArguments ChannelArgs() {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // A connection per channel, as a real worker.
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kClientKeepaliveTimeMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return args;
-}
 
 std::optional<absl::Duration> RetryHint(const grpc::ClientContext& context) {
   const auto& trailers = context.GetServerTrailingMetadata();
@@ -511,7 +501,8 @@ double SelfCpuSeconds() {
 }
 
 absl::Status LoadGen::Prepare() {
-  auto channel = grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), ChannelArgs());
+  auto channel =
+      grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), worker::WorkerChannelArgs());
   auto stub = Coordinator::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kJoinTimeout));
@@ -828,9 +819,9 @@ void LoadGen::Run() {
     auto w = std::make_unique<SimWorker>();
     w->index = i;
     w->control = Coordinator::NewStub(
-        grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), ChannelArgs()));
+        grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), worker::WorkerChannelArgs()));
     w->bulk = Coordinator::NewStub(
-        grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), ChannelArgs()));
+        grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), worker::WorkerChannelArgs()));
     w->rng.seed(rng());
     workers_.push_back(std::move(w));
   }

@@ -29,23 +29,6 @@ absl::Status FromGrpc(const grpc::Status& status, const grpc::ClientContext& con
   return converted;
 }
 
-grpc::ChannelArguments ChannelArgs() {
-  grpc::ChannelArguments args;
-  // Each channel its own connection (gRPC would otherwise share one
-  // between channels to the same address).
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Reconnect promptly when the coordinator comes back; our own backoff paces retries.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
-  // Off by default in gRPC; see common/wire.h.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kClientKeepaliveTimeMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return args;
-}
 
 // Calls `call` again while the coordinator answers with a short retry hint
 // (a rate limit hit mid-task), up to kHintedRetries times, so the limit
@@ -64,10 +47,28 @@ auto HonouringShortHints(const Call& call) -> decltype(call()) {
 
 }  // namespace
 
+grpc::ChannelArguments WorkerChannelArgs() {
+  grpc::ChannelArguments args;
+  // Each channel its own connection (gRPC would otherwise share one
+  // between channels to the same address).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Reconnect promptly when the coordinator comes back; our own backoff paces retries.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
+  // Off by default in gRPC; see common/wire.h.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kClientKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return args;
+}
+
 CoordinatorClient::CoordinatorClient(const std::string& address,
                                      std::shared_ptr<grpc::ChannelCredentials> credentials)
-    : control_channel_(grpc::CreateCustomChannel(address, credentials, ChannelArgs())),
-      bulk_channel_(grpc::CreateCustomChannel(address, credentials, ChannelArgs())),
+    : control_channel_(grpc::CreateCustomChannel(address, credentials, WorkerChannelArgs())),
+      bulk_channel_(grpc::CreateCustomChannel(address, credentials, WorkerChannelArgs())),
       control_(tributary::v1::Coordinator::NewStub(control_channel_)),
       bulk_(tributary::v1::Coordinator::NewStub(bulk_channel_)) {}
 

@@ -22,6 +22,11 @@
 
 namespace tributary::worker {
 
+// The channel settings of a worker's connections: one connection per
+// channel, prompt reconnects, the stream window and keepalives of
+// common/wire.h. bench/loadgen's simulated workers use them too.
+grpc::ChannelArguments WorkerChannelArgs();
+
 class CoordinatorClient : public CoordinatorApi {
  public:
   CoordinatorClient(const std::string& address,
