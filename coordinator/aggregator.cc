@@ -105,6 +105,26 @@ void Aggregator::RecordNorm(absl::string_view contributor, double norm) {
   if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
 }
 
+double Aggregator::Norm(absl::Span<const float> update) {
+  return ConstVectorMap(update.data(), update.size()).cast<double>().norm();
+}
+
+absl::Status Aggregator::AdmitNorm(double norm, absl::string_view contributor) {
+  if (!norm_check()) return absl::OkStatus();
+  const absl::Status checked = CheckNorm(norm);
+  // Rejected norms join the window too. Were only accepted ones kept, a
+  // real rise of every honest norm (a loss spike, a larger learning rate)
+  // would be rejected for good, and the run would redo the same shards
+  // forever; this way the median follows it once half the contributors
+  // rose. The window holds one norm per contributor: a rejected update
+  // comes back in milliseconds (no apply, no wait), so a minority whose
+  // updates are all rejected once filled a window of the last N updates
+  // by itself and moved the median until its x100 updates passed (the
+  // Byzantine e2e test saw 24 get through). Now it moves only its own entry.
+  if (std::isfinite(norm)) RecordNorm(contributor, norm);
+  return checked;
+}
+
 absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version,
                                            absl::string_view contributor) {
   if (absl::Status s = CheckStaleness(base_version); !s.ok()) return s;
@@ -112,22 +132,13 @@ absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint6
     return absl::InvalidArgumentError(absl::StrCat("update has ", update.size(),
                                                    " values, model has ", params_.size()));
   }
-  if (options_.aggregation.norm_check_factor() > 0) {
-    const double norm = ConstVectorMap(update.data(), update.size()).cast<double>().norm();
-    const absl::Status checked = CheckNorm(norm);
-    // Rejected norms join the window too. Were only accepted ones kept, a
-    // real rise of every honest norm (a loss spike, a larger learning rate)
-    // would be rejected for good, and the run would redo the same shards
-    // forever; this way the median follows it once half the contributors
-    // rose. The window holds one norm per contributor: a rejected update
-    // comes back in milliseconds (no apply, no wait), so a minority whose
-    // updates are all rejected once filled a window of the last N updates
-    // by itself and moved the median until its x100 updates passed (the
-    // Byzantine e2e test saw 24 get through). Now it moves only its own entry.
-    if (std::isfinite(norm)) RecordNorm(contributor, norm);
-    if (!checked.ok()) return checked;
+  if (norm_check()) {
+    if (absl::Status s = AdmitNorm(Norm(update), contributor); !s.ok()) return s;
   }
+  return Add(update, base_version, contributor);
+}
 
+Accepted Aggregator::Add(absl::Span<const float> update, uint64_t base_version, absl::string_view contributor) {
   Accepted accepted;
   accepted.staleness = version_ - base_version;
   const double weight = StalenessWeight(accepted.staleness);

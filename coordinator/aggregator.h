@@ -83,6 +83,17 @@ class Aggregator {
   absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version,
                                  absl::string_view contributor = {});
 
+  // Apply in three steps, for an owner that does the heavy ones outside
+  // its lock (run.h): Norm, pure; then AdmitNorm, cheap, which judges and
+  // records the norm (OK when the check is off, OUT_OF_RANGE as Apply);
+  // then Add, which weights and buffers the update and steps when the
+  // buffer is full. Add's precondition: CheckStaleness(base_version) and
+  // AdmitNorm passed, and the update is params-sized and finite.
+  bool norm_check() const { return options_.aggregation.norm_check_factor() > 0; }
+  static double Norm(absl::Span<const float> update);
+  absl::Status AdmitNorm(double norm, absl::string_view contributor);
+  Accepted Add(absl::Span<const float> update, uint64_t base_version, absl::string_view contributor);
+
   // Applies a partly filled buffer now (the budget is spent and no more
   // updates will come). Returns whether it stepped.
   bool Flush();

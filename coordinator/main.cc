@@ -255,7 +255,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   }
   Checkpointer checkpointer(run, options.state_dir, clock);
   LiftBans(run, options.unban_file);
-  CoordinatorService service(run, **dataset, **codec, num_params, *std::move(join_tokens), clock);
+  CoordinatorService service(run, **dataset, **codec, *std::move(join_tokens), clock);
   LogTransportSecurity(options.tls, options.listen);
   absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));

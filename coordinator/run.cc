@@ -10,6 +10,7 @@
 #include "common/models/gpt.h"
 #include "common/params.h"
 #include "coordinator/identity.h"
+#include "coordinator/task_builder.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace tributary::coordinator {
@@ -49,9 +50,9 @@ LedgerOptions MakeLedgerOptions(const tributary::v1::JobSpec& job, const Dataset
 int UpdatesPerVersion(const tributary::v1::JobSpec& job) { return std::max(1, job.aggregation().buffer_size()); }
 
 // The optimizer schedule's length under the epoch budget: one step per
-// buffer of updates.
-int64_t EpochScheduleSteps(const tributary::v1::JobSpec& job, const ShardLedger& ledger) {
-  return ledger.counts().total / UpdatesPerVersion(job);
+// buffer of updates, of epochs x shards.
+int64_t EpochScheduleSteps(const tributary::v1::JobSpec& job, const Dataset& dataset) {
+  return static_cast<int64_t>(dataset.shards.size()) * job.budget().epochs() / UpdatesPerVersion(job);
 }
 
 // One digest of the dataset's shards, in order.
@@ -84,15 +85,18 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       tokens_per_example_(job.model().has_gpt() ? job.model().gpt().context() : 0),
       max_plausible_loss_(kMaxLossOverUniform *
                           std::log(job.model().has_gpt() ? GptModel::kVocab : job.model().mlp().classes())),
-      ledger_(MakeLedgerOptions(job, dataset)),
-      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, ledger_),
+      aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, dataset),
                                     aggregation_threads},
                   std::move(initial_params)),
-      budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, ledger_)),
+      snapshots_(job.aggregation().max_staleness()),
+      ledger_(MakeLedgerOptions(job, dataset)),
+      budget_(job.budget().seconds(), job.lease().lease_timeout_s(), EpochScheduleSteps(job, dataset)),
       counters_(job.aggregation().max_staleness()),
-      next_eval_version_(job.eval().interval_versions()),
+      eval_(job.eval().interval_versions()),
       samples_rate_(kRateWindow, kRateResolution),
-      tokens_rate_(kRateWindow, kRateResolution) {}
+      tokens_rate_(kRateWindow, kRateResolution) {
+  snapshots_.Publish(std::make_shared<const ModelSnapshot>(0, aggregator_.params()));
+}
 
 uint64_t TrainingRun::InnerScheduleSteps() {
   absl::MutexLock lock(&mu_);
@@ -104,8 +108,60 @@ double TrainingRun::SecondsSinceStart(absl::Time now) const {
 }
 
 void TrainingRun::Tick() {
+  bool flush_due;
+  {
+    absl::MutexLock lock(&mu_);
+    TickLocked(clock_.Now());
+    flush_due = flush_due_;
+  }
+  if (flush_due) {
+    absl::MutexLock apply_lock(&apply_mu_);
+    FlushIfDue();
+  }
+}
+
+std::shared_ptr<const ModelSnapshot> TrainingRun::SnapshotIfNew(uint64_t published) {
+  if (aggregator_.version() == published) return nullptr;
+  return std::make_shared<const ModelSnapshot>(aggregator_.version(), aggregator_.params());
+}
+
+void TrainingRun::PublishLocked(std::shared_ptr<const ModelSnapshot> fresh) {
+  if (fresh) snapshots_.Publish(std::move(fresh));
+  version_ = aggregator_.version();
+  buffered_ = aggregator_.buffered();
+}
+
+void TrainingRun::FlushIfDue() {
+  uint64_t published;
+  int64_t total_steps;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!flush_due_) return;
+    published = version_;
+    total_steps = budget_.schedule_steps();
+  }
+  aggregator_.set_total_steps(total_steps);
+  aggregator_.Flush();
+  std::shared_ptr<const ModelSnapshot> fresh = SnapshotIfNew(published);
   absl::MutexLock lock(&mu_);
-  TickLocked(clock_.Now());
+  PublishLocked(std::move(fresh));
+  flush_due_ = false;  // Only now: until the new version is served, GetTask leases nothing.
+}
+
+void TrainingRun::TickWithoutWaiting() {
+  bool flush_due;
+  {
+    absl::MutexLock lock(&mu_);
+    TickLocked(clock_.Now());
+    flush_due = flush_due_;
+  }
+  if (flush_due) TryFlushIfDue();
+}
+
+void TrainingRun::TryFlushIfDue() {
+  if (!apply_mu_.TryLock()) return;  // A submit is applying; it flushes when it ends.
+  FlushIfDue();
+  apply_mu_.Unlock();
 }
 
 void TrainingRun::TickLocked(absl::Time now) {
@@ -127,9 +183,9 @@ bool TrainingRun::sync() const { return job_.aggregation().mode() == tributary::
 
 void TrainingRun::CloseRoundOnQuorum(absl::Time now) {
   const tributary::v1::AggregationSpec& agg = job_.aggregation();
-  if (!sync() || agg.sync_quorum() == 0 || TrainingEnded()) return;
-  const uint64_t version = aggregator_.version();
-  const int updates = aggregator_.buffered();
+  if (!sync() || agg.sync_quorum() == 0 || TrainingEnded() || flush_due_) return;
+  const uint64_t version = version_;
+  const int updates = buffered_;
   if (updates < agg.sync_quorum()) {
     round_quorum_since_.reset();
     return;
@@ -138,9 +194,9 @@ void TrainingRun::CloseRoundOnQuorum(absl::Time now) {
   if (now - round_quorum_since_->second < absl::Seconds(agg.straggler_grace_s())) return;
   // Every lease out belongs to this round (each earlier round ended so).
   const size_t stragglers = ledger_.RevokeAll().size();
-  aggregator_.Flush();
+  flush_due_ = true;
   round_quorum_since_.reset();
-  TLOG(INFO) << "round at version " << version << " applied with " << updates << " of "
+  TLOG(INFO) << "round at version " << version << " closed with " << updates << " of "
              << agg.buffer_size() << " updates after a grace of " << agg.straggler_grace_s() << " s; "
              << stragglers << " straggler(s) revoked, their shards back in the queue";
 }
@@ -149,20 +205,19 @@ void TrainingRun::AdvanceBudget(absl::Time now) {
   if (!budget_.enabled() || ledger_.finished()) return;
   const int64_t leased = ledger_.counts().leased;
   const bool was_leasing = budget_.leasing();
-  const BudgetEvent event = budget_.Advance(SecondsSinceStart(now), aggregator_.version(), leased);
-  aggregator_.set_total_steps(budget_.schedule_steps());
+  const BudgetEvent event = budget_.Advance(SecondsSinceStart(now), version_, leased);
   // With no lease out at the deadline, it ends the training at once
   // (kEnded, no kDeadline): say that the time is up either way.
   if (was_leasing && !budget_.leasing()) {
-    TLOG(INFO) << "time budget of " << budget_.seconds() << " s spent at version " << aggregator_.version()
+    TLOG(INFO) << "time budget of " << budget_.seconds() << " s spent at version " << version_
                << ": no new tasks; " << leased << " task(s) in flight may still submit for "
                << job_.lease().lease_timeout_s() << " s";
   }
   if (event != BudgetEvent::kEnded) return;
   const size_t released = ledger_.RevokeAll().size();
-  aggregator_.Flush();
+  flush_due_ = true;  // The partly filled buffer, applied as it is.
   const EpochProgress epochs = CountEpochProgress(ledger_.items(), static_cast<int64_t>(dataset_.shards.size()));
-  TLOG(INFO) << "training ended by its time budget at version " << aggregator_.version() << ": "
+  TLOG(INFO) << "training ended by its time budget at version " << version_ << ": "
              << epochs.complete_epochs << " whole epoch(s), every shard once, and " << epochs.partial_epoch_shards
              << " shard(s) of a partial one; " << released << " unfinished lease(s) released";
 }
@@ -172,9 +227,9 @@ void TrainingRun::ReleaseAll(const std::vector<std::string>& ids) {
 }
 
 absl::StatusOr<std::string> TrainingRun::Join(const WorkerInfo& info, const std::string& session_token) {
+  TickWithoutWaiting();
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  TickLocked(now);
   if (std::optional<Ban> ban = bans_.Find(info.identity, now)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "banned until ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", ban->until, absl::UTCTimeZone()), ": ",
@@ -221,9 +276,9 @@ void TrainingRun::RecordSubmitLatency(absl::Duration total, absl::Duration apply
 }
 
 absl::StatusOr<std::string> TrainingRun::Authenticate(const std::string& session_token) {
+  TickWithoutWaiting();
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  TickLocked(now);
   WorkerRecord* worker = registry_.FindActiveBySession(session_token);
   if (worker == nullptr) {
     return absl::UnauthenticatedError("unknown or expired session; join again");
@@ -252,26 +307,14 @@ std::vector<uint64_t> TrainingRun::Heartbeat(const std::string& worker_id, uint6
   return revoked;
 }
 
-std::shared_ptr<const ModelSnapshot> TrainingRun::CurrentSnapshot() {
-  const uint64_t version = aggregator_.version();
-  if (!snapshots_.empty() && snapshots_.rbegin()->first == version) {
-    return snapshots_.rbegin()->second;
-  }
-  auto snapshot = std::make_shared<const ModelSnapshot>(version, aggregator_.params());
-  snapshots_[version] = snapshot;
-  // Versions older than the staleness bound can no longer yield an accepted update.
-  const uint64_t bound = job_.aggregation().max_staleness();
-  if (version > bound) snapshots_.erase(snapshots_.begin(), snapshots_.lower_bound(version - bound));
-  return snapshot;
-}
-
 TaskDecision TrainingRun::GetTask(const std::string& worker_id, absl::Span<const uint64_t> keep) {
+  TickWithoutWaiting();
   TaskDecision decision;
   std::shared_ptr<const ModelSnapshot> model;
   {
     absl::MutexLock lock(&mu_);
     decision = GetTaskLocked(worker_id, keep);
-    if (decision.task) model = CurrentSnapshot();
+    if (decision.task) model = snapshots_.current();
   }
   // Hashing the weights takes a while: once per version, never under the lock.
   if (decision.task) decision.task->set_model_sha256(DigestBytes(model->sha256()));
@@ -280,7 +323,6 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id, absl::Span<const
 
 TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span<const uint64_t> keep) {
   const absl::Time now = clock_.Now();
-  TickLocked(now);
   TaskDecision decision;
   if (ledger_.finished()) {
     decision.job_done = true;
@@ -291,49 +333,39 @@ TaskDecision TrainingRun::GetTaskLocked(const std::string& worker_id, absl::Span
     decision.job_done = true;
     return decision;
   }
+  if (flush_due_) {
+    // A round's last buffer is being applied: its next round starts from it.
+    decision.retry_after = kRetryWhenRoundFull;
+    return decision;
+  }
   if (sync()) {
     // A round has buffer_size tasks, at most one per worker at a time: a
     // worker leasing ahead would otherwise take a slot and compute two of
     // them while another waits.
     bool holds = false;  // A loop, not a lambda: the analysis sees mu_ held here.
     for (uint64_t task : keep) holds = holds || ledger_.HoldsLease(task, worker_id);
-    if (holds || aggregator_.buffered() + ledger_.counts().leased >= UpdatesPerVersion(job_)) {
+    if (holds || buffered_ + ledger_.counts().leased >= UpdatesPerVersion(job_)) {
       decision.retry_after = kRetryWhenRoundFull;
       return decision;
     }
   }
-  std::optional<Lease> lease = ledger_.LeaseNext(worker_id, aggregator_.version(), now);
+  std::optional<Lease> lease = ledger_.LeaseNext(worker_id, version_, now);
   if (!lease) {
     decision.retry_after = kRetryWhenDrained;
     return decision;
   }
-  std::shared_ptr<const ModelSnapshot> model = CurrentSnapshot();
-  const Shard& shard = dataset_.shards[lease->shard];
-  tributary::v1::Task& task = decision.task.emplace();
-  task.set_task_id(lease->task_id);
-  task.set_shard_id(lease->shard);
-  task.set_epoch(lease->epoch);
-  task.set_shard_sha256(DigestBytes(shard.sha256));
-  task.set_shard_bytes(shard.bytes);
-  task.set_shard_examples(shard.examples);
-  task.set_base_version(model->version);
-  task.set_model_bytes(model->bytes.size());
-  // A task's local steps continue the run's inner schedule where the model
-  // it starts from stands: a version stands for the UpdatesPerVersion
-  // tasks that made it, H steps each (InnerScheduleSteps).
-  const int local_steps = job_.local_steps();
-  const uint64_t steps_per_version = static_cast<uint64_t>(UpdatesPerVersion(job_)) * local_steps;
-  task.set_local_steps(local_steps);
-  task.set_batch_examples((shard.examples + local_steps - 1) / local_steps);
-  task.set_schedule_step(model->version * steps_per_version);
-  if (budget_.enabled()) task.set_schedule_total_steps(budget_.schedule_steps() * steps_per_version);
-  task.set_lease_deadline_unix_s(absl::ToDoubleSeconds(lease->deadline - absl::UnixEpoch()));
+  const ModelSnapshot& model = *snapshots_.current();
+  TaskSchedule schedule;
+  schedule.local_steps = job_.local_steps();
+  schedule.updates_per_version = UpdatesPerVersion(job_);
+  if (budget_.enabled()) schedule.total_versions = budget_.schedule_steps();
+  decision.task = BuildTask(*lease, dataset_.shards[lease->shard], model.version, model.bytes.size(), schedule);
   return decision;
 }
 
 uint64_t TrainingRun::version() {
   absl::MutexLock lock(&mu_);
-  return aggregator_.version();
+  return version_;
 }
 
 int TrainingRun::ActiveWorkers() {
@@ -343,20 +375,25 @@ int TrainingRun::ActiveWorkers() {
 
 RunProgress TrainingRun::Progress() {
   absl::MutexLock lock(&mu_);
-  return RunProgress{aggregator_.version(), counters_.updates_applied(), done_, ban_changes_};
+  return RunProgress{version_, counters_.updates_applied(), eval_.done(), ban_changes_};
 }
 
 tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
   std::shared_ptr<const ModelSnapshot> model;
   tributary::v1::Checkpoint checkpoint;
   tributary::v1::RunState& state = *checkpoint.mutable_run();
+  // Holding apply_mu_, no submit is between its commit in the ledger and
+  // its weights: the two agree. A flush asked for is done first (it is
+  // not part of what a checkpoint records).
   {
+    absl::MutexLock apply_lock(&apply_mu_);
+    FlushIfDue();
+    *state.mutable_aggregator() = aggregator_.SaveState();  // Copies the buffer: outside mu_.
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
-    model = CurrentSnapshot();
+    model = snapshots_.current();
     checkpoint.set_tokens_processed(counters_.tokens_processed());
     checkpoint.set_samples_processed(counters_.samples_processed());
-    *state.mutable_aggregator() = aggregator_.SaveState();
     *state.mutable_ledger() = ledger_.SaveState();
     registry_.SaveState(state);
     bans_.SaveState(state);
@@ -372,7 +409,7 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
     state.set_elapsed_s(SecondsSinceStart(now));
     checkpoint.set_written_unix_s(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
   }
-  // The weights are copied outside the lock: snapshots are immutable.
+  // The weights are copied outside the locks: snapshots are immutable.
   *checkpoint.mutable_job() = job_;
   checkpoint.set_model_version(model->version);
   checkpoint.set_params(model->bytes);
@@ -382,8 +419,8 @@ tributary::v1::Checkpoint TrainingRun::MakeCheckpoint() {
 
 tributary::v1::RunCounters TrainingRun::SaveCounters() const {
   tributary::v1::RunCounters saved = counters_.proto();
-  saved.set_next_eval_version(next_eval_version_);
-  saved.set_done(done_);
+  saved.set_next_eval_version(eval_.next_version());
+  saved.set_done(eval_.done());
   absl::MutexLock lock(&requests_mu_);
   saved.mutable_refused_by_reason()->insert(refused_by_reason_.begin(), refused_by_reason_.end());
   return saved;
@@ -401,6 +438,7 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   if (state.dataset_sha256() != DigestBytes(DatasetDigest(dataset_))) {
     return absl::FailedPreconditionError("the dataset changed since the checkpoint (its shards' digests differ)");
   }
+  absl::MutexLock apply_lock(&apply_mu_);
   absl::MutexLock lock(&mu_);
   if (state.aggregator().version() != checkpoint.model_version() || !std::isfinite(state.elapsed_s()) ||
       state.elapsed_s() < 0) {
@@ -424,8 +462,8 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   registry_ = std::move(registry);
   bans_ = std::move(bans);
   counters_ = *std::move(counters);
-  next_eval_version_ = state.counters().next_eval_version();
-  done_ = state.counters().done();
+  eval_ = EvalSchedule(job_.eval().interval_versions(), state.counters().next_eval_version(),
+                       state.counters().done());
   {
     absl::MutexLock requests_lock(&requests_mu_);
     refused_by_reason_ = std::map<std::string, int64_t>(state.counters().refused_by_reason().begin(),
@@ -443,8 +481,10 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   history_.Assign(std::move(history));
   samples_rate_ = RateWindow(kRateWindow, kRateResolution);
   tokens_rate_ = RateWindow(kRateWindow, kRateResolution);
-  snapshots_.clear();
-  eval_in_flight_ = false;
+  snapshots_.Clear();
+  flush_due_ = false;
+  applying_ = false;
+  PublishLocked(std::make_shared<const ModelSnapshot>(aggregator_.version(), aggregator_.params()));
   start_ = clock_.Now() - absl::Seconds(state.elapsed_s());
   budget_.Resume(state.elapsed_s(), aggregator_.version());
   aggregator_.set_total_steps(budget_.schedule_steps());
@@ -453,12 +493,7 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {
   absl::MutexLock lock(&mu_);
-  if (version == aggregator_.version()) return CurrentSnapshot();
-  auto it = snapshots_.find(version);
-  if (it == snapshots_.end()) {
-    return absl::NotFoundError(absl::StrCat("model version ", version, " is no longer served"));
-  }
-  return it->second;
+  return snapshots_.Find(version);
 }
 
 void TrainingRun::CountRejected(WorkerRecord& worker, const std::string& reason) {
@@ -467,18 +502,98 @@ void TrainingRun::CountRejected(WorkerRecord& worker, const std::string& reason)
   ++worker.rejected_by_reason[reason];
 }
 
+void TrainingRun::CountRejected(const std::string& worker_id, const std::string& reason) {
+  if (WorkerRecord* worker = registry_.Find(worker_id)) {
+    CountRejected(*worker, reason);
+  } else {
+    counters_.CountRejected(reason);
+  }
+}
+
 absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
                                                  const tributary::v1::UpdateHeader& header,
-                                                 absl::Span<const float> update,
+                                                 absl::Span<const float> update, int64_t wire_bytes) {
+  return Submit(
+      worker_id, header,
+      [update](absl::Span<float> out) {
+        if (update.size() != out.size()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("update has ", update.size(), " values, model has ", out.size()));
+        }
+        std::copy(update.begin(), update.end(), out.begin());
+        return absl::OkStatus();
+      },
+      wire_bytes);
+}
+
+absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
+                                                 const tributary::v1::UpdateHeader& header, Decoder decode,
                                                  int64_t wire_bytes) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  FlushIfDue();  // One a call that could not wait left, so that this update meets its version.
+  absl::StatusOr<SubmitResult> result = ApplySubmit(worker_id, header, decode, wire_bytes);
+  FlushIfDue();  // One this submit's round or budget check asked for.
+  return result;
+}
+
+absl::StatusOr<SubmitResult> TrainingRun::ApplySubmit(const std::string& worker_id,
+                                                      const tributary::v1::UpdateHeader& header, Decoder decode,
+                                                      int64_t wire_bytes) {
+  absl::StatusOr<Checked> checked;
+  {
+    absl::MutexLock lock(&mu_);
+    checked = CheckSubmit(worker_id, header, wire_bytes);
+  }
+  if (!checked.ok()) return checked.status();
+  if (!checked->live) return SubmitResult{false, checked->version};
+
+  // Outside the bookkeeping lock: decoding, the norm, folding in, stepping.
+  decoded_.resize(aggregator_.params().size());
+  if (absl::Status s = decode(absl::MakeSpan(decoded_)); !s.ok()) {
+    return RecordInvalid(worker_id, absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": ", s.message())));
+  }
+  const double norm = aggregator_.norm_check() ? Aggregator::Norm(decoded_) : 0;
+  int64_t total_steps = 0;
+  bool last = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::StatusOr<uint64_t> committed = CommitSubmit(worker_id, header, norm); !committed.ok()) {
+      return committed.status();
+    }
+    total_steps = budget_.schedule_steps();
+    last = ledger_.finished();
+  }
+  aggregator_.set_total_steps(total_steps);
+  aggregator_.Add(decoded_, header.base_version(), worker_id);
+  // The last updates of the budget do not wait for a buffer to fill.
+  if (last) aggregator_.Flush();
+  std::shared_ptr<const ModelSnapshot> fresh = SnapshotIfNew(checked->version);
+
   absl::MutexLock lock(&mu_);
+  // Every version a reply names can be fetched while it is within the
+  // staleness bound: a pipelining worker asks for it next.
+  PublishLocked(std::move(fresh));
+  applying_ = false;
+  const absl::Time now = clock_.Now();
+  if (counters_.updates_applied() % kHistoryEveryUpdates == 0) {
+    history_.Append({version_, SecondsSinceStart(now), counters_.samples_processed(), counters_.train_loss(),
+                     std::nullopt});
+  }
+  CloseRoundOnQuorum(now);
+  return SubmitResult{true, version_};
+}
+
+absl::StatusOr<TrainingRun::Checked> TrainingRun::CheckSubmit(const std::string& worker_id,
+                                                              const tributary::v1::UpdateHeader& header,
+                                                              int64_t wire_bytes) {
   const absl::Time now = clock_.Now();
   TickLocked(now);
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");
+  const int64_t raw_bytes = static_cast<int64_t>(aggregator_.params().size() * sizeof(float));
   worker->bytes_received_wire += wire_bytes;
-  worker->bytes_received_raw += update.size() * sizeof(float);
-  counters_.CountReceived(wire_bytes, update.size() * sizeof(float));
+  worker->bytes_received_raw += raw_bytes;
+  counters_.CountReceived(wire_bytes, raw_bytes);
 
   const uint64_t task_id = header.task_id();
   absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now);
@@ -487,36 +602,57 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
     CountRejected(*worker, "lease");
     return live.status();
   }
-  if (!*live) return SubmitResult{false, aggregator_.version()};
+  if (!*live) return Checked{false, version_};
   const WorkItem& item = *ledger_.Find(task_id);
-  const absl::Time leased_at = item.leased_at;
   // A pipelining worker computes on the newest model it has, which may be
   // newer than the lease's; never on one older, nor on one not made yet.
-  if (header.base_version() < item.base_version || header.base_version() > aggregator_.version() ||
+  if (header.base_version() < item.base_version || header.base_version() > version_ ||
       header.epoch() != item.epoch || header.shard_id() != item.shard) {
     CountRejected(*worker, "invalid");
     return absl::InvalidArgumentError(absl::StrCat(
         "task ", task_id, ": an update from version ", header.base_version(), " for epoch ", header.epoch(),
-        " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " (now ",
-        aggregator_.version(), ") epoch ", item.epoch, " shard ", item.shard));
+        " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " (now ", version_,
+        ") epoch ", item.epoch, " shard ", item.shard));
   }
   if (absl::Status claims = CheckClaims(header, item); !claims.ok()) {
     CountRejected(*worker, "invalid");
     return claims;
   }
-  absl::StatusOr<Accepted> accepted = aggregator_.Apply(update, header.base_version(), worker_id);
-  if (!accepted.ok()) {
+  // Refused before it is decoded: a stale update costs no model-sized work.
+  if (absl::Status stale = aggregator_.CheckStaleness(header.base_version()); !stale.ok()) {
     ledger_.Abandon(task_id);
-    const absl::Status& error = accepted.status();
-    CountRejected(*worker, absl::IsAborted(error) ? "stale" : absl::IsOutOfRange(error) ? "norm" : "invalid");
-    return absl::Status(error.code(), absl::StrCat("task ", task_id, ": ", error.message()));
+    CountRejected(*worker, absl::IsAborted(stale) ? "stale" : "invalid");
+    return absl::Status(stale.code(), absl::StrCat("task ", task_id, ": ", stale.message()));
   }
-  worker->staleness_last = accepted->staleness;
-  worker->staleness_sum += accepted->staleness;
+  return Checked{true, version_};
+}
+
+absl::StatusOr<uint64_t> TrainingRun::CommitSubmit(const std::string& worker_id,
+                                                   const tributary::v1::UpdateHeader& header, double norm) {
+  const absl::Time now = clock_.Now();
+  const uint64_t task_id = header.task_id();
+  // The lease may have lapsed, or its worker been lost, while the update
+  // was decoded (Tick runs meanwhile).
+  if (absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now); !live.ok() || !*live) {
+    CountRejected(worker_id, "lease");
+    return live.ok() ? absl::FailedPreconditionError(absl::StrCat("task ", task_id, ": completed meanwhile"))
+                     : live.status();
+  }
+  if (absl::Status s = aggregator_.AdmitNorm(norm, worker_id); !s.ok()) {
+    ledger_.Abandon(task_id);
+    CountRejected(worker_id, "norm");
+    return absl::Status(s.code(), absl::StrCat("task ", task_id, ": ", s.message()));
+  }
+  WorkerRecord* worker = registry_.Find(worker_id);
+  if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");  // A lease outlives no worker.
+  const absl::Time leased_at = ledger_.Find(task_id)->leased_at;
+  const uint64_t staleness = version_ - header.base_version();
   ledger_.Complete(task_id);
-  // The last updates of the budget do not wait for a buffer to fill.
-  if (ledger_.finished() && aggregator_.Flush()) accepted->version = aggregator_.version();
-  counters_.CountApplied(accepted->staleness, header.examples(), header.examples() * tokens_per_example_);
+  ++buffered_;       // Folded in next, outside this lock; a SYNC round counts it now.
+  applying_ = true;  // Until the version it makes is published.
+  worker->staleness_last = staleness;
+  worker->staleness_sum += staleness;
+  counters_.CountApplied(staleness, header.examples(), header.examples() * tokens_per_example_);
   ++worker->updates_accepted;
   ++worker->tasks_done;
   samples_rate_.Record(now, counters_.samples_processed());
@@ -525,15 +661,7 @@ absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
   if (header.loss() <= max_plausible_loss_) {
     counters_.SmoothTrainLoss(header.loss(), kTrainLossSmoothing);
   }
-  if (counters_.updates_applied() % kHistoryEveryUpdates == 0) {
-    history_.Append({accepted->version, SecondsSinceStart(now), counters_.samples_processed(),
-                     counters_.train_loss(), std::nullopt});
-  }
-  // Every version a reply names can be fetched while it is within the
-  // staleness bound: a pipelining worker asks for it next.
-  CurrentSnapshot();
-  CloseRoundOnQuorum(now);
-  return SubmitResult{true, accepted->version};
+  return staleness;
 }
 
 void TrainingRun::RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header) {
@@ -596,31 +724,24 @@ void TrainingRun::CountSent(const std::string& worker_id, int64_t wire_bytes, in
   if (WorkerRecord* worker = registry_.Find(worker_id)) worker->bytes_sent_wire += wire_bytes;
 }
 
-bool TrainingRun::EvalDue() const {
-  if (eval_in_flight_ || done_) return false;
-  return TrainingEnded() || aggregator_.version() >= next_eval_version_;
-}
-
 std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   if (!mu_.AwaitWithTimeout(absl::Condition(this, &TrainingRun::EvalDue), timeout)) {
     return std::nullopt;
   }
-  eval_in_flight_ = true;
-  return EvalRequest{CurrentSnapshot(), TrainingEnded(), counters_.samples_processed()};
+  eval_.Start();
+  return EvalRequest{snapshots_.current(), TrainingEnded(), counters_.samples_processed()};
 }
 
 void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
   absl::MutexLock lock(&mu_);
-  eval_in_flight_ = false;
+  eval_.Finish(request.model->version, request.final);
   counters_.RecordEval(stats);
-  next_eval_version_ = request.model->version + job_.eval().interval_versions();
   history_.Append({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
                    counters_.train_loss(), stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
              << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
              << (request.final ? " (final)" : "");
-  if (request.final) done_ = true;
 }
 
 bool TrainingRun::WaitUntilDone(absl::Duration timeout) {
@@ -633,13 +754,13 @@ RunStatus TrainingRun::Status() {
   const absl::Time now = clock_.Now();
   RunStatus s;
   s.job = job_.name();
-  s.done = done_;
-  s.model_version = aggregator_.version();
+  s.done = eval_.done();
+  s.model_version = version_;
   s.updates_applied = counters_.updates_applied();
   s.updates_rejected = counters_.proto().updates_rejected();
   s.rejected_by_reason = counters_.rejected_by_reason();
   s.staleness_histogram = counters_.staleness_histogram();
-  s.buffered_updates = aggregator_.buffered();
+  s.buffered_updates = buffered_;
   s.sync = sync();
   s.updates_per_version = UpdatesPerVersion(job_);
   s.samples_processed = counters_.samples_processed();

@@ -1,7 +1,23 @@
 // TrainingRun is the coordinator's state for one job: the ledger, the
 // aggregator (master weights), the worker registry, counters and history.
-// It owns them and serialises every call behind one mutex, so the cores
-// inside stay lock-free. It decides; the gRPC and HTTP shells only translate.
+// It decides; the gRPC and HTTP shells only translate.
+//
+// Two locks. `mu_` guards the bookkeeping (ledger, registry, bans,
+// counters, the served snapshots, the eval schedule) and is held only for
+// bookkeeping: no call does model-sized work under it. `apply_mu_` guards
+// the aggregator and serialises what changes or reads the weights whole:
+// a submit holds it while its update is decoded, checked and folded in and
+// the optimizer steps, and while the new version's snapshot is copied;
+// checkpoints and Restore hold it too, so that they see the ledger and the
+// weights agree. Heartbeat, GetTask, Status, Model and the rest take `mu_`
+// alone, so they never wait for an upload, an apply or a checkpoint (the
+// one exception: a call that closes a SYNC round or the time budget
+// applies the last buffer if no submit is applying, TryLock, never waiting).
+//
+// A submit commits in the ledger first (under `mu_`, after every check
+// that can reject it), then folds its update into the weights outside
+// `mu_`, then publishes the new version; a checkpoint, holding
+// `apply_mu_`, never falls between the two.
 //
 // Time comes from the injected Clock; no call blocks on I/O or the network.
 // Thread-safe.
@@ -17,7 +33,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -30,11 +46,13 @@
 #include "coordinator/ban_list.h"
 #include "coordinator/counters.h"
 #include "coordinator/dataset.h"
+#include "coordinator/eval_schedule.h"
 #include "coordinator/histogram.h"
 #include "coordinator/history.h"
 #include "coordinator/ledger.h"
 #include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
+#include "coordinator/snapshot_cache.h"
 #include "coordinator/wall_clock_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
@@ -239,6 +257,16 @@ class TrainingRun {
   // for a stale update, INVALID_ARGUMENT for a base version outside that
   // range or an epoch or shard not the lease's. A retried submit of an
   // applied task returns OK with applied = false.
+  //
+  // `decode` writes the update into a params-sized buffer the run keeps
+  // (no model-sized allocation per submit); it is called outside `mu_`,
+  // and only once the cheap checks passed (a stale update is refused
+  // before it is decoded). An error from it is counted as an invalid
+  // request (RecordInvalid) and returned.
+  using Decoder = absl::FunctionRef<absl::Status(absl::Span<float> update)>;
+  absl::StatusOr<SubmitResult> Submit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
+                                      Decoder decode, int64_t wire_bytes);
+  // The same with the update decoded already.
   absl::StatusOr<SubmitResult> Submit(const std::string& worker_id,
                                       const tributary::v1::UpdateHeader& header,
                                       absl::Span<const float> update, int64_t wire_bytes);
@@ -270,6 +298,42 @@ class TrainingRun {
   std::vector<WorkItem> LedgerItems();
 
  private:
+  // What Submit's checks under `mu_` found.
+  struct Checked {
+    bool live = true;        // False: the task was applied before (a retry).
+    uint64_t version = 0;    // The model's, when checked.
+  };
+
+  // Submit's first part, under `mu_`: the lease, the header against it,
+  // the claims and the staleness bound, each rejection counted.
+  absl::StatusOr<Checked> CheckSubmit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
+                                      int64_t wire_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, apply_mu_);
+  // Its second, under `mu_` again once the update is decoded: the lease
+  // may have lapsed meanwhile; the norm check; then the ledger's commit
+  // and the counters. Returns the staleness.
+  absl::StatusOr<uint64_t> CommitSubmit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
+                                        double norm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, apply_mu_);
+  // Submit, holding apply_mu_: CheckSubmit, decode (outside `mu_`),
+  // CommitSubmit, fold the update in and step (outside `mu_`), publish.
+  absl::StatusOr<SubmitResult> ApplySubmit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
+                                           Decoder decode, int64_t wire_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // The aggregator's weights as a new snapshot, if its version is not
+  // the one published; nullptr otherwise. A model-sized copy: call it
+  // outside `mu_`.
+  std::shared_ptr<const ModelSnapshot> SnapshotIfNew(uint64_t published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  // Serves `fresh` (if any) as the current version and mirrors the
+  // aggregator's version and buffer.
+  void PublishLocked(std::shared_ptr<const ModelSnapshot> fresh) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, apply_mu_);
+  // Applies the partly filled buffer a SYNC round's close or the time
+  // budget's end asked for (flush_due_), if they did.
+  void FlushIfDue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same from a call that must not wait: only if no submit holds
+  // apply_mu_ (a submit flushes when it ends; so does the timer's Tick).
+  void TryFlushIfDue() ABSL_LOCKS_EXCLUDED(mu_, apply_mu_);
+  // Tick for calls that must not wait: TickLocked, then TryFlushIfDue.
+  void TickWithoutWaiting() ABSL_LOCKS_EXCLUDED(mu_, apply_mu_);
+
   void TickLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the leases of the workers `ids` to the queue.
   void ReleaseAll(const std::vector<std::string>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -279,24 +343,26 @@ class TrainingRun {
   // GetTask but the task's model digest, which is computed outside the lock.
   TaskDecision GetTaskLocked(const std::string& worker_id, absl::Span<const uint64_t> keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The current version's snapshot, made (a copy of the weights; its digest
-  // comes later, outside the lock) if none was yet.
-  std::shared_ptr<const ModelSnapshot> CurrentSnapshot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool EvalDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !applying_ && !flush_due_ && eval_.Due(version_, TrainingEnded());
+  }
   // No more updates will be applied: the epochs are done or the time is up.
   bool TrainingEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ledger_.finished() || budget_.ended(); }
   // Moves the time budget to `now`; at its end, releases the leases still
-  // out and applies a partly filled buffer.
+  // out and asks for the partly filled buffer to be applied.
   void AdvanceBudget(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   BudgetStatus BudgetStatusAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; }
+  bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return eval_.done(); }
   // aggregation.mode SYNC.
   bool sync() const;
-  // SYNC with a sync_quorum: applies the round once the quorum of its
-  // updates has been in for straggler_grace_s, revoking the leases still out.
+  // SYNC with a sync_quorum: once the quorum of the round's updates has
+  // been in for straggler_grace_s, revokes the leases still out and asks
+  // for the round to be applied.
   void CloseRoundOnQuorum(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountRejected(WorkerRecord& worker, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CountRejected for the worker `worker_id`, if it is still known.
+  void CountRejected(const std::string& worker_id, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds a reported time budget to the worker's and the run's (see Submit).
   void RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -311,20 +377,30 @@ class TrainingRun {
   const int64_t tokens_per_example_;  // Predicted tokens per sequence; 0 for classifiers.
   const double max_plausible_loss_;   // Reported losses above it are not folded into train_loss.
 
-  absl::Mutex mu_;
+  absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  Aggregator aggregator_ ABSL_GUARDED_BY(apply_mu_);
+  std::vector<float> decoded_ ABSL_GUARDED_BY(apply_mu_);  // Submit's update; params-sized once used.
+
+  absl::Mutex mu_ ABSL_ACQUIRED_AFTER(apply_mu_);
+  // The aggregator's version and buffered(), as last published.
+  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  int buffered_ ABSL_GUARDED_BY(mu_) = 0;
+  // A SYNC round closed, or the time ran out, with updates in the buffer:
+  // they are to be applied as they are (FlushIfDue).
+  bool flush_due_ ABSL_GUARDED_BY(mu_) = false;
+  // A submit is committed in the ledger but not yet published: no
+  // evaluation starts on the version before it.
+  bool applying_ ABSL_GUARDED_BY(mu_) = false;
+  SnapshotCache snapshots_ ABSL_GUARDED_BY(mu_);
   ShardLedger ledger_ ABSL_GUARDED_BY(mu_);
-  Aggregator aggregator_ ABSL_GUARDED_BY(mu_);
   WallClockBudget budget_ ABSL_GUARDED_BY(mu_);
   WorkerRegistry registry_ ABSL_GUARDED_BY(mu_);
   BanList bans_ ABSL_GUARDED_BY(mu_);
   int64_t ban_changes_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::btree_map<uint64_t, std::shared_ptr<const ModelSnapshot>> snapshots_ ABSL_GUARDED_BY(mu_);
   Counters counters_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_eval_version_ ABSL_GUARDED_BY(mu_);
-  bool eval_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  EvalSchedule eval_ ABSL_GUARDED_BY(mu_);
   // SYNC: the version whose round reached its sync_quorum, and when.
   std::optional<std::pair<uint64_t, absl::Time>> round_quorum_since_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
   LossHistory history_ ABSL_GUARDED_BY(mu_);
   RateWindow samples_rate_ ABSL_GUARDED_BY(mu_);
   RateWindow tokens_rate_ ABSL_GUARDED_BY(mu_);

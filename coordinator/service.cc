@@ -159,9 +159,20 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
       header = upload_.header();
       payload = upload_.TakePayload();
     }
-    // Decoding and applying take a while: outside the lock, so Cut() never
-    // waits on them.
+    // Decoding and applying take a while: on the applier's thread, not
+    // this one of gRPC's, and outside the lock, so Cut() never waits on them.
     const absl::Time received = absl::Now();
+    service_.applier().Post([this, received, header = std::move(header), payload = std::move(payload)] {
+      Apply(received, header, payload);
+    });
+  }
+  void OnDone() override {
+    on_done_();
+    delete this;
+  }
+
+ private:
+  void Apply(absl::Time received, const tributary::v1::UpdateHeader& header, const std::string& payload) {
     absl::StatusOr<SubmitResult> result = service_.CompleteSubmit(worker_id_, header, payload);
     if (result.ok()) {
       response_->set_applied(result->applied);
@@ -170,15 +181,15 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
     }
     const absl::Time replied = absl::Now();
     run_.RecordSubmitLatency(replied - started_, replied - received);
-    absl::MutexLock lock(&mu_);
-    FinishLocked(ToGrpcStatus(result.status()));
-  }
-  void OnDone() override {
-    on_done_();
-    delete this;
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    // Outside every reaction, Finish may run OnDone (which deletes this) on
+    // another thread before it returns: it is the last thing done here.
+    Finish(ToGrpcStatus(result.status()));
   }
 
- private:
   // Takes one read's outcome: reads on, or finishes the stream, or returns
   // true when the whole upload is in and may be applied.
   bool ReadyToApply(bool ok) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -262,11 +273,10 @@ grpc::Status Reply(grpc::CallbackServerContext* context, const absl::Status& sta
 }
 
 CoordinatorService::CoordinatorService(TrainingRun& run, const Dataset& dataset, const Codec& codec,
-                                       int64_t num_params, JoinTokens tokens, Clock& clock)
+                                       JoinTokens tokens, Clock& clock)
     : run_(run),
       dataset_(dataset),
       codec_(codec),
-      num_params_(num_params),
       clock_(clock),
       limits_(run.job().limits()),
       tokens_(std::make_shared<const JoinTokens>(std::move(tokens))),
@@ -541,12 +551,9 @@ absl::Status CoordinatorService::CheckHeader(const tributary::v1::UpdateHeader& 
 absl::StatusOr<SubmitResult> CoordinatorService::CompleteSubmit(
     const std::string& worker_id, const tributary::v1::UpdateHeader& header,
     const std::string& payload) {
-  std::vector<float> update(num_params_);
-  if (absl::Status s = codec_.Decode(payload, absl::MakeSpan(update)); !s.ok()) {
-    return run_.RecordInvalid(
-        worker_id, absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": ", s.message())));
-  }
-  return run_.Submit(worker_id, header, update, payload.size());
+  return run_.Submit(
+      worker_id, header, [&](absl::Span<float> update) { return codec_.Decode(payload, update); },
+      static_cast<int64_t>(payload.size()));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Leave(grpc::CallbackServerContext* context,

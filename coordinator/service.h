@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/codec/codec.h"
+#include "common/serial_executor.h"
 #include "coordinator/dataset.h"
 #include "coordinator/delta_cache.h"
 #include "coordinator/join_tokens.h"
@@ -55,8 +56,8 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
  public:
   // All references are borrowed and must outlive the service. An empty
   // `tokens` table lets anyone join.
-  CoordinatorService(TrainingRun& run, const Dataset& dataset, const Codec& codec,
-                     int64_t num_params, JoinTokens tokens, Clock& clock);
+  CoordinatorService(TrainingRun& run, const Dataset& dataset, const Codec& codec, JoinTokens tokens,
+                     Clock& clock);
 
   // Replaces the join tokens (a reloaded --join_token_file); sessions of
   // tokens no longer listed end. Returns how many ended.
@@ -88,10 +89,12 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
                                   tributary::v1::LeaveResponse* response) override;
 
   // Decodes, validates and applies a fully received upload. Used by the
-  // SubmitUpdate reactor once the stream ends.
+  // SubmitUpdate reactor once the stream ends, on the applier's thread.
   absl::StatusOr<SubmitResult> CompleteSubmit(const std::string& worker_id,
                                               const tributary::v1::UpdateHeader& header,
                                               const std::string& payload);
+  // Where the reactors post finished uploads (serial_executor.h).
+  SerialExecutor& applier() { return applier_; }
   // Checks an upload's header before its payload is buffered.
   absl::Status CheckHeader(const tributary::v1::UpdateHeader& header) const;
 
@@ -125,7 +128,6 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   TrainingRun& run_;
   const Dataset& dataset_;
   const Codec& codec_;
-  const int64_t num_params_;
   Clock& clock_;
   const tributary::v1::LimitsSpec limits_;
 
@@ -143,6 +145,10 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   absl::Mutex streams_mu_;
   StreamTable streams_ ABSL_GUARDED_BY(streams_mu_);
   absl::flat_hash_map<uint64_t, Cuttable*> live_streams_ ABSL_GUARDED_BY(streams_mu_);
+
+  // Last: destroyed first, running the uploads still queued while the
+  // rest of the service is alive.
+  SerialExecutor applier_;
 };
 
 struct RunningServer {

@@ -36,7 +36,7 @@ class ServiceTest : public ::testing::Test {
   ServiceTest()
       : dataset_(TinyDataset(12, 4)),
         run_(ServiceJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_),
-        service_(run_, *dataset_, codec_, kNumParams, JoinTokens::Parse("secret", "test").value(), clock_) {
+        service_(run_, *dataset_, codec_, JoinTokens::Parse("secret", "test").value(), clock_) {
     absl::StatusOr<RunningServer> server =
         StartGrpcServer("127.0.0.1:0", grpc::InsecureServerCredentials(), &service_);
     EXPECT_TRUE(server.ok()) << server.status();

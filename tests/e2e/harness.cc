@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -131,10 +133,15 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
 
 std::string Binary(const std::string& name) { return absl::StrCat(TRIBUTARY_BIN_DIR, "/", name); }
 
+// mkdtemp, not the pid: a CI container's pids repeat from run to run while
+// its /tmp may survive, and a reused directory's logs (opened for append)
+// would hold an earlier run's "workers connect to port" line.
 std::string TestDir(const std::string& name) {
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/tributary-", name, "-", getpid());
-  mkdir(dir.c_str(), 0755);
-  return dir;
+  std::string pattern = absl::StrCat(::testing::TempDir(), "/tributary-", name, "-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp " << pattern << ": " << strerror(errno);
+  }
+  return pattern;
 }
 
 void WriteFile(const std::string& path, const std::string& contents) {

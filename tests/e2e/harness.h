@@ -67,7 +67,7 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
 // Path of a built binary, e.g. Binary("tributary-worker").
 std::string Binary(const std::string& name);
 
-// A fresh directory for one test's files.
+// A fresh, empty directory for one test's files (never one an earlier run left).
 std::string TestDir(const std::string& name);
 
 void WriteFile(const std::string& path, const std::string& contents);
