@@ -1,7 +1,10 @@
 #include "coordinator/run.h"
 
 #include <limits>
+#include <thread>
 #include <vector>
+
+#include "absl/synchronization/notification.h"
 
 #include "common/clock.h"
 #include "common/sha256.h"
@@ -666,6 +669,102 @@ TEST(RunRestoreTest, RefusesACheckpointOfAnotherJobOrDatasetAndStaysAsItWas) {
   EXPECT_TRUE(absl::IsInvalidArgument(fresh.Restore(short_weights)));
   EXPECT_EQ(fresh.Status().shards.done, 0);
   EXPECT_EQ(fresh.version(), 0u);
+}
+
+// The lock split (run.h): while a submit is being decoded and applied,
+// the calls workers make all the time go on without waiting for it, and
+// a checkpoint waits and then holds the update in the ledger and in the
+// weights alike. The decoder blocks until the test lets it go; the test
+// fails (rather than hangs) if any of those calls waited for the apply.
+TEST_F(RunTest, CallsDoNotWaitForAnApplyAndCheckpointsSeeAllOfIt) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run_.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const tributary::v1::Task task = Lease(a);
+  absl::Notification decoding;
+  absl::Notification release;
+  absl::StatusOr<SubmitResult> submitted;
+  std::thread submitter([&] {
+    submitted = run_.Submit(
+        a, HeaderFor(task),
+        [&](absl::Span<float> update) {
+          decoding.Notify();
+          release.WaitForNotification();
+          std::fill(update.begin(), update.end(), 0.5f);
+          return absl::OkStatus();
+        },
+        100);
+  });
+  decoding.WaitForNotification();
+
+  absl::Notification served;
+  std::thread caller([&] {
+    EXPECT_TRUE(run_.Authenticate("sb").ok());
+    EXPECT_TRUE(run_.Heartbeat(b, 0).empty());
+    EXPECT_TRUE(run_.GetTask(b).task.has_value());
+    EXPECT_EQ(run_.Status().model_version, 0u);
+    EXPECT_TRUE(run_.Model(0).ok());
+    EXPECT_EQ(run_.version(), 0u);
+    served.Notify();
+  });
+  const bool in_time = served.WaitForNotificationWithTimeout(absl::Seconds(30));
+  EXPECT_TRUE(in_time) << "a call waited for the apply";
+
+  tributary::v1::Checkpoint checkpoint;
+  absl::Notification checkpointed;
+  std::thread checkpointer([&] {
+    checkpoint = run_.MakeCheckpoint();
+    checkpointed.Notify();
+  });
+  release.Notify();
+  submitter.join();
+  caller.join();
+  checkpointer.join();
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->model_version, 1u);
+  // The checkpoint was taken before or after the whole submit, never between.
+  const bool after = checkpoint.model_version() == 1;
+  int done = 0;
+  for (const auto& item : checkpoint.run().ledger().items()) {
+    done += item.state() == tributary::v1::LedgerItemState::DONE;
+  }
+  EXPECT_EQ(done, after ? 1 : 0);
+  EXPECT_EQ(checkpoint.run().counters().updates_applied(), after ? 1 : 0);
+}
+
+// A stale update is refused before it is decoded.
+TEST_F(RunTest, AStaleUpdateIsNotDecoded) {
+  job_.mutable_aggregation()->set_max_staleness(0);
+  TrainingRun run(job_, *dataset_, std::vector<float>(kNumParams, 0.0f), clock_);
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const tributary::v1::Task old = LeaseTask(run, a);
+  ASSERT_TRUE(SubmitConstant(run, b, LeaseTask(run, b)).ok());
+  bool decoded = false;
+  absl::StatusOr<SubmitResult> result = run.Submit(
+      a, HeaderFor(old),
+      [&](absl::Span<float>) {
+        decoded = true;
+        return absl::OkStatus();
+      },
+      100);
+  EXPECT_TRUE(absl::IsAborted(result.status())) << result.status();
+  EXPECT_FALSE(decoded);
+  EXPECT_EQ(run.Status().rejected_by_reason.at("stale"), 1);
+}
+
+// An update the codec cannot decode is an invalid request: counted against
+// its worker, its lease kept (the worker may send it again).
+TEST_F(RunTest, AnUndecodableUpdateCountsAsInvalid) {
+  const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const tributary::v1::Task task = Lease(a);
+  absl::StatusOr<SubmitResult> result = run_.Submit(
+      a, HeaderFor(task), [](absl::Span<float>) { return absl::DataLossError("truncated block"); }, 100);
+  EXPECT_TRUE(absl::IsInvalidArgument(result.status())) << result.status();
+  EXPECT_NE(result.status().message().find("truncated block"), std::string::npos);
+  const RunStatus status = run_.Status();
+  EXPECT_EQ(status.workers.at(0).invalid_requests, 1);
+  EXPECT_EQ(status.shards.leased, 1);
+  EXPECT_TRUE(Submit(a, task).ok());
 }
 
 }  // namespace
