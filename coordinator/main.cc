@@ -1,10 +1,14 @@
 // tributary-coordinator: serves one training job to any number of workers.
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -77,6 +81,8 @@ struct CoordinatorOptions {
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 // How often the coordinator's timers run.
 constexpr absl::Duration kTimerInterval = absl::Milliseconds(100);
+// The evaluation thread's nice value (EvalLoop).
+constexpr int kEvalNice = 10;
 
 absl::StatusOr<JoinTokens> LoadJoinTokens(const std::string& path) {
   if (path.empty()) return JoinTokens();
@@ -127,8 +133,22 @@ absl::StatusOr<StatusHttpOptions> MakeHttpOptions(const CoordinatorOptions& opti
   return http;
 }
 
+// The evaluation's batch: a task's (shard_examples / local_steps), the
+// activation arena a worker needs. A whole shard per batch made the
+// flagship GPT job's coordinator hold ~3 GB of activations (8x a task's).
+int EvalBatchExamples(const tributary::v1::JobSpec& job) {
+  const int local_steps = std::max(1, job.local_steps());
+  return std::max(1, (job.data().shard_examples() + local_steps - 1) / local_steps);
+}
+
 // Evaluates `model` (this thread's own) whenever the run asks, until `stop`.
+// At a lower priority than the threads that serve workers: on a busy
+// coordinator an evaluation waits (the schedule never builds a backlog,
+// eval_schedule.h), a heartbeat does not.
 void EvalLoop(TrainingRun& run, Model& model, const Dataset& dataset, const std::atomic<bool>& stop) {
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kEvalNice) != 0) {
+    TLOG(WARNING) << "evaluation thread: setpriority: " << strerror(errno) << "; it runs at normal priority";
+  }
   const int64_t max_examples = run.job().eval().max_examples();
   absl::string_view test = dataset.test;
   if (max_examples > 0) test = test.substr(0, max_examples * dataset.example_bytes);
@@ -136,9 +156,9 @@ void EvalLoop(TrainingRun& run, Model& model, const Dataset& dataset, const std:
   while (!stop.load()) {
     std::optional<EvalRequest> request = run.WaitForEval(absl::Milliseconds(200));
     if (!request) continue;
-    // Batches of the job's own size: the eval model was built for them.
+    // Batches of the size the eval model was built for.
     absl::StatusOr<LossStats> stats =
-        EvaluateInBatches(model, request->model->params(), records, run.job().data().shard_examples());
+        EvaluateInBatches(model, request->model->params(), records, EvalBatchExamples(run.job()));
     if (!stats.ok()) {
       // The test split and the model were both checked against the job.
       TLOG(ERROR) << "evaluation at version " << request->model->version << ": " << stats.status().message();
@@ -223,11 +243,11 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!dataset.ok()) return InJob(options, dataset.status());
   absl::StatusOr<std::unique_ptr<Model>> model = CreateModel(job->model());
   if (!model.ok()) return InJob(options, model.status());
-  // Evaluation takes batches of the job's own size (the activation arena a
-  // worker needs, no more) on one thread: it runs beside the workers
-  // (local ones share this machine), never a burst across all cores.
+  // Evaluation takes a task's batches (the activation arena a worker
+  // needs, no more) on one thread: it runs beside the workers (local ones
+  // share this machine), never a burst across all cores.
   absl::StatusOr<std::unique_ptr<Model>> eval_model =
-      CreateModel(job->model(), {job->data().shard_examples(), /*threads=*/1});
+      CreateModel(job->model(), {EvalBatchExamples(*job), /*threads=*/1});
   if (!eval_model.ok()) return InJob(options, eval_model.status());
   absl::StatusOr<std::unique_ptr<Codec>> codec = CreateCodec(job->codec(), (*model)->layout());
   if (!codec.ok()) return InJob(options, codec.status());

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --hardening
 jobs=$(nproc 2>/dev/null || echo 2)
-tsan_tests=(service_test run_test delta_cache_test attack_test backoff_test payload_cache_test progress_test trainer_test)
+tsan_tests=(service_test run_test delta_cache_test attack_test backoff_test payload_cache_test progress_test trainer_test serial_executor_test worker_simulation_test)
 
 stage_start=$SECONDS
 stage_done() {

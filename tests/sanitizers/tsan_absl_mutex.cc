@@ -9,8 +9,9 @@
 // with dlsym(RTLD_NEXT)) and tells TSan what happened: a release before the
 // mutex is let go, an acquire once it is held. A Condition is evaluated
 // under the lock, possibly by another thread, so it acquires first too;
-// Await builds the Condition it hands Abseil before its release, since the
-// thread that evaluates it reads it before that acquire.
+// Await and LockWhen* build the Condition they hand Abseil before a release,
+// and Unlock acquires before Abseil evaluates the waiters' Conditions, since
+// the thread that evaluates one reads it before that Condition's acquire.
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
@@ -46,9 +47,13 @@ struct AnnotatedCondition {
   absl::Mutex* mu;
 };
 
+// A Condition's evaluation is a critical section of its own: it may run
+// after its thread's last release (inside Await), so it releases too.
 bool EvalHoldingLock(AnnotatedCondition* c) {
   __tsan_acquire(c->mu);
-  return c->condition->Eval();
+  const bool met = c->condition->Eval();
+  __tsan_release(c->mu);
+  return met;
 }
 
 }  // namespace
@@ -82,14 +87,19 @@ bool Mutex::ReaderTryLock() {
   return locked;
 }
 
+// Unlocking evaluates the waiters' Conditions, which LockWhen* built on
+// their own stacks before they released `this` (Abseil's enqueueing is the
+// real edge, invisible here): acquire it first.
 void Mutex::Unlock() {
   static const auto real = Real<void (*)(Mutex*)>("5Mutex6UnlockEv");
+  __tsan_acquire(this);
   __tsan_release(this);
   real(this);
 }
 
 void Mutex::ReaderUnlock() {
   static const auto real = Real<void (*)(Mutex*)>("5Mutex12ReaderUnlockEv");
+  __tsan_acquire(this);
   __tsan_release(this);
   real(this);
 }
@@ -97,14 +107,18 @@ void Mutex::ReaderUnlock() {
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>("5Mutex8LockWhenERKNS0_9ConditionE");
   AnnotatedCondition annotated{&cond, this};
-  real(this, Condition(&EvalHoldingLock, &annotated));
+  const Condition wrapped(&EvalHoldingLock, &annotated);
+  __tsan_release(this);  // Before the lock holder reads `wrapped` (see Unlock).
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>("5Mutex14ReaderLockWhenERKNS0_9ConditionE");
   AnnotatedCondition annotated{&cond, this};
-  real(this, Condition(&EvalHoldingLock, &annotated));
+  const Condition wrapped(&EvalHoldingLock, &annotated);
+  __tsan_release(this);  // Before the lock holder reads `wrapped` (see Unlock).
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -112,7 +126,9 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real =
       Real<bool (*)(Mutex*, const Condition&, Duration)>("5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   AnnotatedCondition annotated{&cond, this};
-  const bool met = real(this, Condition(&EvalHoldingLock, &annotated), timeout);
+  const Condition wrapped(&EvalHoldingLock, &annotated);
+  __tsan_release(this);  // Before the lock holder reads `wrapped` (see Unlock).
+  const bool met = real(this, wrapped, timeout);
   __tsan_acquire(this);
   return met;
 }
@@ -121,7 +137,9 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real =
       Real<bool (*)(Mutex*, const Condition&, Time)>("5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   AnnotatedCondition annotated{&cond, this};
-  const bool met = real(this, Condition(&EvalHoldingLock, &annotated), deadline);
+  const Condition wrapped(&EvalHoldingLock, &annotated);
+  __tsan_release(this);  // Before the lock holder reads `wrapped` (see Unlock).
+  const bool met = real(this, wrapped, deadline);
   __tsan_acquire(this);
   return met;
 }
