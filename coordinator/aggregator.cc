@@ -105,10 +105,6 @@ void Aggregator::RecordNorm(absl::string_view contributor, double norm) {
   if (static_cast<int>(recent_norms_.size()) > options_.aggregation.norm_window()) recent_norms_.pop_front();
 }
 
-double Aggregator::Norm(absl::Span<const float> update) {
-  return ConstVectorMap(update.data(), update.size()).cast<double>().norm();
-}
-
 absl::Status Aggregator::AdmitNorm(double norm, absl::string_view contributor) {
   if (!norm_check()) return absl::OkStatus();
   const absl::Status checked = CheckNorm(norm);
@@ -127,36 +123,54 @@ absl::Status Aggregator::AdmitNorm(double norm, absl::string_view contributor) {
 
 absl::StatusOr<Accepted> Aggregator::Apply(absl::Span<const float> update, uint64_t base_version,
                                            absl::string_view contributor) {
+  return Apply(DecodedUpdate(update, params_.size()), base_version, contributor);
+}
+
+absl::StatusOr<Accepted> Aggregator::Apply(const UpdateSource& update, uint64_t base_version,
+                                           absl::string_view contributor) {
   if (absl::Status s = CheckStaleness(base_version); !s.ok()) return s;
-  if (update.size() != params_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("update has ", update.size(),
-                                                   " values, model has ", params_.size()));
-  }
-  if (norm_check()) {
-    if (absl::Status s = AdmitNorm(Norm(update), contributor); !s.ok()) return s;
-  }
+  absl::StatusOr<double> norm = update.Inspect();
+  if (!norm.ok()) return norm.status();
+  if (absl::Status s = AdmitNorm(*norm, contributor); !s.ok()) return s;
   return Add(update, base_version, contributor);
 }
 
-Accepted Aggregator::Add(absl::Span<const float> update, uint64_t base_version, absl::string_view contributor) {
+bool Aggregator::Sums() const {
+  return options_.aggregation.rule() == AggregationSpec::MEAN && options_.aggregation.quorum() <= 1;
+}
+
+Accepted Aggregator::Add(const UpdateSource& update, uint64_t base_version, absl::string_view contributor) {
   Accepted accepted;
   accepted.staleness = version_ - base_version;
   const double weight = StalenessWeight(accepted.staleness);
-  if (const int slot = FoldingSlot(contributor); slot >= 0) {
+  const size_t n = params_.size();
+  if (Sums() && filled_ == 1) {
+    // The running sum of the buffer's weighted updates: this one is decoded
+    // and added in one pass.
+    Slot& sum = slots_[0];
+    VectorMap total(sum.update.data(), n);
+    if (sum.weight != 1.0) total *= static_cast<float>(sum.weight);
+    sum.weight = 1.0;
+    update.AccumulateTo(static_cast<float>(weight), absl::MakeSpan(sum.update), options_.threads);
+    ++sum.count;
+  } else if (const int slot = FoldingSlot(contributor); slot >= 0) {
     // The running mean of this contributor's weighted updates.
+    folded_.resize(n);
+    update.DecodeTo(absl::MakeSpan(folded_));
     Slot& folded = slots_[slot];
-    VectorMap mean(folded.update.data(), folded.update.size());
+    VectorMap mean(folded.update.data(), n);
     if (folded.weight != 1.0) mean *= static_cast<float>(folded.weight);
     folded.weight = 1.0;
     const int count = ++folded.count;
-    mean += (static_cast<float>(weight) * ConstVectorMap(update.data(), update.size()) - mean) /
-            static_cast<float>(count);
+    mean += (static_cast<float>(weight) * ConstVectorMap(folded_.data(), n) - mean) / static_cast<float>(count);
   } else {
+    // Decoded straight into the buffer (its slots stay allocated).
     if (filled_ == static_cast<int>(slots_.size())) slots_.emplace_back();
     Slot& fresh = slots_[filled_++];
-    fresh.update.assign(update.begin(), update.end());
+    fresh.update.resize(n);
+    update.DecodeTo(absl::MakeSpan(fresh.update));
     fresh.weight = weight;
-    fresh.contributor = std::string(contributor);
+    fresh.contributor = Sums() ? std::string() : std::string(contributor);
     fresh.count = 1;
   }
   if (BufferReady()) accepted.stepped = Flush();
@@ -168,10 +182,12 @@ bool Aggregator::Flush() {
   if (filled_ == 0) return false;
   const float lr = static_cast<float>(LearningRate(version_));
   if (filled_ == 1) {
-    // Every rule returns a lone update as is. Its staleness weight goes to
-    // the optimizer, which knows how to scale a step (optimizer.h).
-    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(slots_[0].update), lr,
-                    static_cast<float>(slots_[0].weight));
+    // Every rule returns a lone update as is (a running sum, divided by its
+    // count). Its staleness weight goes to the optimizer, which knows how
+    // to scale a step (optimizer.h).
+    Slot& only = slots_[0];
+    if (Sums() && only.count > 1) VectorMap(only.update.data(), only.update.size()) /= static_cast<float>(only.count);
+    optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(only.update), lr, static_cast<float>(only.weight));
   } else {
     CombineBuffer();
     optimizer_.Step(absl::MakeSpan(params_), absl::MakeSpan(step_), lr);

@@ -10,7 +10,9 @@
 //   - buffer_size 1: applied at once, one version each;
 //   - buffer_size K: kept until K are in, then combined by the job's rule
 //     (mean, trimmed mean, median, centered clip; rules.h), each scaled by
-//     its weight, and applied as one version (FedBuff). Under a robust rule
+//     its weight, and applied as one version (FedBuff). Under the mean
+//     (without a quorum) the buffer is one running sum: each update is
+//     decoded and added to it in one pass (UpdateSource), no copy each. Under a robust rule
 //     the updates of one contributor (a worker) in a buffer are averaged
 //     into one vote, so a fast worker, or an attacker, cannot fill a buffer
 //     with its own updates and outvote the rest; with a quorum q the
@@ -32,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/optim/optimizer.h"
+#include "coordinator/update_source.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/job.pb.h"
 
@@ -82,17 +85,20 @@ class Aggregator {
   // (whose window still records the rejected norm).
   absl::StatusOr<Accepted> Apply(absl::Span<const float> update, uint64_t base_version,
                                  absl::string_view contributor = {});
+  // The same for an update as it arrived; INVALID_ARGUMENT too when its
+  // Inspect() fails.
+  absl::StatusOr<Accepted> Apply(const UpdateSource& update, uint64_t base_version,
+                                 absl::string_view contributor = {});
 
-  // Apply in three steps, for an owner that does the heavy ones outside
-  // its lock (run.h): Norm, pure; then AdmitNorm, cheap, which judges and
-  // records the norm (OK when the check is off, OUT_OF_RANGE as Apply);
-  // then Add, which weights and buffers the update and steps when the
-  // buffer is full. Add's precondition: CheckStaleness(base_version) and
-  // AdmitNorm passed, and the update is params-sized and finite.
+  // Apply in steps, for an owner that does the heavy ones outside its lock
+  // (run.h): the update's Inspect() (its norm); then AdmitNorm, cheap,
+  // which judges and records the norm (OK when the check is off,
+  // OUT_OF_RANGE as Apply); then Add, which weights and buffers the update
+  // and steps when the buffer is full. Add's precondition:
+  // CheckStaleness(base_version), the update's Inspect() and AdmitNorm passed.
   bool norm_check() const { return options_.aggregation.norm_check_factor() > 0; }
-  static double Norm(absl::Span<const float> update);
   absl::Status AdmitNorm(double norm, absl::string_view contributor);
-  Accepted Add(absl::Span<const float> update, uint64_t base_version, absl::string_view contributor);
+  Accepted Add(const UpdateSource& update, uint64_t base_version, absl::string_view contributor);
 
   // Applies a partly filled buffer now (the budget is spent and no more
   // updates will come). Returns whether it stepped.
@@ -116,6 +122,8 @@ class Aggregator {
   // The buffered update of `contributor` that a robust rule folds a new
   // one into, or -1.
   int FoldingSlot(absl::string_view contributor) const;
+  // The buffer is one running sum (MEAN without a quorum).
+  bool Sums() const;
 
   // One place in the buffer: an accepted update not yet applied or, under
   // a robust rule, the weighted mean of one contributor's updates (then
@@ -133,6 +141,7 @@ class Aggregator {
   std::vector<Slot> slots_;  // The first filled_ are the buffer.
   int filled_ = 0;
   std::vector<float> step_;      // Scratch: the combined update.
+  std::vector<float> folded_;    // Scratch: an update folded into a contributor's mean.
   std::vector<float> center_;    // Centered clip's starting point.
   // The norm check's window: the newest norm of each of the last
   // norm_window contributors, least recently heard from first (an empty

@@ -85,6 +85,7 @@ TrainingRun::TrainingRun(const tributary::v1::JobSpec& job, const Dataset& datas
       tokens_per_example_(job.model().has_gpt() ? job.model().gpt().context() : 0),
       max_plausible_loss_(kMaxLossOverUniform *
                           std::log(job.model().has_gpt() ? GptModel::kVocab : job.model().mlp().classes())),
+      num_params_(initial_params.size()),
       aggregator_(AggregatorOptions{job.optimizer(), job.aggregation(), EpochScheduleSteps(job, dataset),
                                     aggregation_threads},
                   std::move(initial_params)),
@@ -513,32 +514,22 @@ void TrainingRun::CountRejected(const std::string& worker_id, const std::string&
 absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
                                                  const tributary::v1::UpdateHeader& header,
                                                  absl::Span<const float> update, int64_t wire_bytes) {
-  return Submit(
-      worker_id, header,
-      [update](absl::Span<float> out) {
-        if (update.size() != out.size()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("update has ", update.size(), " values, model has ", out.size()));
-        }
-        std::copy(update.begin(), update.end(), out.begin());
-        return absl::OkStatus();
-      },
-      wire_bytes);
+  return Submit(worker_id, header, DecodedUpdate(update, num_params_), wire_bytes);
 }
 
 absl::StatusOr<SubmitResult> TrainingRun::Submit(const std::string& worker_id,
-                                                 const tributary::v1::UpdateHeader& header, Decoder decode,
-                                                 int64_t wire_bytes) {
+                                                 const tributary::v1::UpdateHeader& header,
+                                                 const UpdateSource& update, int64_t wire_bytes) {
   absl::MutexLock apply_lock(&apply_mu_);
   FlushIfDue();  // One a call that could not wait left, so that this update meets its version.
-  absl::StatusOr<SubmitResult> result = ApplySubmit(worker_id, header, decode, wire_bytes);
+  absl::StatusOr<SubmitResult> result = ApplySubmit(worker_id, header, update, wire_bytes);
   FlushIfDue();  // One this submit's round or budget check asked for.
   return result;
 }
 
 absl::StatusOr<SubmitResult> TrainingRun::ApplySubmit(const std::string& worker_id,
-                                                      const tributary::v1::UpdateHeader& header, Decoder decode,
-                                                      int64_t wire_bytes) {
+                                                      const tributary::v1::UpdateHeader& header,
+                                                      const UpdateSource& update, int64_t wire_bytes) {
   absl::StatusOr<Checked> checked;
   {
     absl::MutexLock lock(&mu_);
@@ -547,24 +538,25 @@ absl::StatusOr<SubmitResult> TrainingRun::ApplySubmit(const std::string& worker_
   if (!checked.ok()) return checked.status();
   if (!checked->live) return SubmitResult{false, checked->version};
 
-  // Outside the bookkeeping lock: decoding, the norm, folding in, stepping.
-  decoded_.resize(aggregator_.params().size());
-  if (absl::Status s = decode(absl::MakeSpan(decoded_)); !s.ok()) {
-    return RecordInvalid(worker_id, absl::InvalidArgumentError(absl::StrCat("task ", header.task_id(), ": ", s.message())));
+  // Outside the bookkeeping lock: checking the update and its norm,
+  // folding it in, stepping.
+  const absl::StatusOr<double> norm = update.Inspect();
+  if (!norm.ok()) {
+    return RecordInvalid(worker_id, absl::InvalidArgumentError(
+                                        absl::StrCat("task ", header.task_id(), ": ", norm.status().message())));
   }
-  const double norm = aggregator_.norm_check() ? Aggregator::Norm(decoded_) : 0;
   int64_t total_steps = 0;
   bool last = false;
   {
     absl::MutexLock lock(&mu_);
-    if (absl::StatusOr<uint64_t> committed = CommitSubmit(worker_id, header, norm); !committed.ok()) {
+    if (absl::StatusOr<uint64_t> committed = CommitSubmit(worker_id, header, *norm); !committed.ok()) {
       return committed.status();
     }
     total_steps = budget_.schedule_steps();
     last = ledger_.finished();
   }
   aggregator_.set_total_steps(total_steps);
-  aggregator_.Add(decoded_, header.base_version(), worker_id);
+  aggregator_.Add(update, header.base_version(), worker_id);
   // The last updates of the budget do not wait for a buffer to fill.
   if (last) aggregator_.Flush();
   std::shared_ptr<const ModelSnapshot> fresh = SnapshotIfNew(checked->version);
@@ -590,7 +582,7 @@ absl::StatusOr<TrainingRun::Checked> TrainingRun::CheckSubmit(const std::string&
   TickLocked(now);
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return absl::UnauthenticatedError("unknown worker");
-  const int64_t raw_bytes = static_cast<int64_t>(aggregator_.params().size() * sizeof(float));
+  const int64_t raw_bytes = static_cast<int64_t>(num_params_ * sizeof(float));
   worker->bytes_received_wire += wire_bytes;
   worker->bytes_received_raw += raw_bytes;
   counters_.CountReceived(wire_bytes, raw_bytes);

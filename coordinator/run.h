@@ -33,7 +33,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -53,6 +52,7 @@
 #include "coordinator/model_snapshot.h"
 #include "coordinator/registry.h"
 #include "coordinator/snapshot_cache.h"
+#include "coordinator/update_source.h"
 #include "coordinator/wall_clock_budget.h"
 #include "tributary/v1/checkpoint.pb.h"
 #include "tributary/v1/coordinator.pb.h"
@@ -258,14 +258,13 @@ class TrainingRun {
   // range or an epoch or shard not the lease's. A retried submit of an
   // applied task returns OK with applied = false.
   //
-  // `decode` writes the update into a params-sized buffer the run keeps
-  // (no model-sized allocation per submit); it is called outside `mu_`,
-  // and only once the cheap checks passed (a stale update is refused
-  // before it is decoded). An error from it is counted as an invalid
-  // request (RecordInvalid) and returned.
-  using Decoder = absl::FunctionRef<absl::Status(absl::Span<float> update)>;
+  // `update` is read outside `mu_`, and only once the cheap checks passed
+  // (a stale update is refused before it is decoded), straight into the
+  // aggregator's buffer (aggregator.h): no model-sized allocation per
+  // submit. An update its Inspect() refuses is counted as an invalid
+  // request (RecordInvalid) and the error returned.
   absl::StatusOr<SubmitResult> Submit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
-                                      Decoder decode, int64_t wire_bytes);
+                                      const UpdateSource& update, int64_t wire_bytes);
   // The same with the update decoded already.
   absl::StatusOr<SubmitResult> Submit(const std::string& worker_id,
                                       const tributary::v1::UpdateHeader& header,
@@ -313,10 +312,10 @@ class TrainingRun {
   // and the counters. Returns the staleness.
   absl::StatusOr<uint64_t> CommitSubmit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
                                         double norm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_, apply_mu_);
-  // Submit, holding apply_mu_: CheckSubmit, decode (outside `mu_`),
+  // Submit, holding apply_mu_: CheckSubmit, Inspect (outside `mu_`),
   // CommitSubmit, fold the update in and step (outside `mu_`), publish.
   absl::StatusOr<SubmitResult> ApplySubmit(const std::string& worker_id, const tributary::v1::UpdateHeader& header,
-                                           Decoder decode, int64_t wire_bytes)
+                                           const UpdateSource& update, int64_t wire_bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // The aggregator's weights as a new snapshot, if its version is not
   // the one published; nullptr otherwise. A model-sized copy: call it
@@ -376,10 +375,10 @@ class TrainingRun {
   absl::Time start_;  // Of the run: a resumed run's is moved back by its earlier run time.
   const int64_t tokens_per_example_;  // Predicted tokens per sequence; 0 for classifiers.
   const double max_plausible_loss_;   // Reported losses above it are not folded into train_loss.
+  const size_t num_params_;
 
   absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Aggregator aggregator_ ABSL_GUARDED_BY(apply_mu_);
-  std::vector<float> decoded_ ABSL_GUARDED_BY(apply_mu_);  // Submit's update; params-sized once used.
 
   absl::Mutex mu_ ABSL_ACQUIRED_AFTER(apply_mu_);
   // The aggregator's version and buffered(), as last published.

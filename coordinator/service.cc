@@ -551,9 +551,7 @@ absl::Status CoordinatorService::CheckHeader(const tributary::v1::UpdateHeader& 
 absl::StatusOr<SubmitResult> CoordinatorService::CompleteSubmit(
     const std::string& worker_id, const tributary::v1::UpdateHeader& header,
     const std::string& payload) {
-  return run_.Submit(
-      worker_id, header, [&](absl::Span<float> update) { return codec_.Decode(payload, update); },
-      static_cast<int64_t>(payload.size()));
+  return run_.Submit(worker_id, header, EncodedUpdate(codec_, payload), static_cast<int64_t>(payload.size()));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Leave(grpc::CallbackServerContext* context,

@@ -3,12 +3,14 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/dense.h"
 #include "common/codec/error_feedback.h"
 #include "common/codec/powersgd.h"
 #include "common/codec/topk.h"
+#include "common/parallel.h"
 
 namespace tributary {
 
@@ -104,6 +106,35 @@ std::unique_ptr<Encoder> NewWorkerEncoder(const Codec& codec, const CodecSpec& s
   std::unique_ptr<Encoder> encoder = codec.NewEncoder();
   if (!ErrorFeedbackOn(spec)) return encoder;
   return std::make_unique<ErrorFeedbackEncoder>(codec, std::move(encoder));
+}
+
+namespace {
+
+// The decoded copy a codec without a fused path uses, one per thread: a
+// coordinator decodes on one thread, so this is one model-sized buffer,
+// allocated once.
+std::vector<float>& DecodedCopy(size_t n) {
+  thread_local std::vector<float> decoded;
+  decoded.resize(n);
+  return decoded;
+}
+
+}  // namespace
+
+absl::StatusOr<double> Codec::Inspect(absl::string_view payload) const {
+  std::vector<float>& decoded = DecodedCopy(size());
+  if (absl::Status s = Decode(payload, absl::MakeSpan(decoded)); !s.ok()) return s;
+  double sum_squares = 0;
+  for (float v : decoded) sum_squares += static_cast<double>(v) * v;
+  return std::sqrt(sum_squares);
+}
+
+void Codec::DecodeAccumulate(absl::string_view payload, float weight, absl::Span<float> acc, int threads) const {
+  std::vector<float>& decoded = DecodedCopy(size());
+  if (!Decode(payload, absl::MakeSpan(decoded)).ok()) return;  // Inspected: cannot happen.
+  ParallelFor(threads, static_cast<int64_t>(acc.size()), 2, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) acc[i] += weight * decoded[i];
+  });
 }
 
 absl::Status CheckFinite(absl::Span<const float> values, absl::string_view what) {

@@ -1,5 +1,7 @@
 #include "common/codec/dense.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace tributary {
@@ -26,6 +28,23 @@ absl::Status DenseCodec::Decode(absl::string_view payload, absl::Span<float> upd
   }
   PayloadReader in(payload);
   return coding_.Read(in, update, absl::StrCat("codec ", name()));
+}
+
+absl::StatusOr<double> DenseCodec::Inspect(absl::string_view payload) const {
+  if (payload.size() != MaxEncodedBytes()) {
+    return absl::InvalidArgumentError(absl::StrCat("codec ", name(), ": payload has ", payload.size(),
+                                                   " bytes, want ", MaxEncodedBytes()));
+  }
+  PayloadReader in(payload);
+  absl::StatusOr<double> sum_squares = coding_.Inspect(in, size_, absl::StrCat("codec ", name()));
+  if (!sum_squares.ok()) return sum_squares.status();
+  return std::sqrt(*sum_squares);
+}
+
+void DenseCodec::DecodeAccumulate(absl::string_view payload, float weight, absl::Span<float> acc,
+                                  int threads) const {
+  PayloadReader in(payload);
+  coding_.Accumulate(in, weight, acc, threads);
 }
 
 }  // namespace tributary

@@ -21,6 +21,8 @@ class DenseCodec : public Codec {
   size_t size() const override { return size_; }
   std::unique_ptr<Encoder> NewEncoder() const override;
   absl::Status Decode(absl::string_view payload, absl::Span<float> update) const override;
+  absl::StatusOr<double> Inspect(absl::string_view payload) const override;
+  void DecodeAccumulate(absl::string_view payload, float weight, absl::Span<float> acc, int threads) const override;
   size_t MaxEncodedBytes() const override { return coding_.Bytes(size_); }
 
   std::string Encode(absl::Span<const float> update) const;

@@ -1,8 +1,14 @@
 #include "common/codec/int8.h"
 
+#include <algorithm>
 #include <cstdint>
 
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 #include "common/codec/blockwise.h"
+#include "common/parallel.h"
 
 namespace tributary {
 
@@ -23,12 +29,102 @@ void AppendInt8Blocks(absl::Span<const float> values, int block_size, std::strin
                  [bytes](size_t i, int q) { bytes[i] = static_cast<int8_t>(q); });
 }
 
+namespace {
+
+// One block's levels in one vectorisable pass: the smallest, the largest
+// magnitude and the sum of squares (256 x 127^2 fits an int32 many times).
+struct BlockLevels {
+  int min = 0;
+  int max_abs = 0;
+  int64_t sum_squares = 0;
+};
+
+BlockLevels ScanLevels(const int8_t* levels, size_t count) {
+  int lo = 0, hi = 0;
+  int32_t sum_squares = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const int q = levels[i];
+    lo = std::min(lo, q);
+    hi = std::max(hi, q);
+    sum_squares += q * q;
+  }
+  return {lo, std::max(-lo, hi), sum_squares};
+}
+
+// Checks block `b` (levels [begin, end)): its scale, no level below -127,
+// and no value whose decoding overflows. Counts those into `not_finite`.
+absl::Status CheckBlock(float scale, size_t b, const int8_t* levels, size_t begin, size_t end,
+                        const BlockLevels& scanned, int64_t* not_finite) {
+  if (absl::Status s = CheckBlockScale(scale, b); !s.ok()) return s;
+  if (scanned.min < -kMaxLevel) {
+    for (size_t i = begin; i < end; ++i) {
+      if (levels[i] < -kMaxLevel) return absl::InvalidArgumentError(absl::StrCat("int8 value ", i, " is ", levels[i]));
+    }
+  }
+  if (!std::isfinite(scanned.max_abs * scale)) {
+    for (size_t i = begin; i < end; ++i) *not_finite += !std::isfinite(levels[i] * scale);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFinite(int64_t count) {
+  return absl::InvalidArgumentError(absl::StrCat(count, " NaN or Inf values"));
+}
+
+}  // namespace
+
 absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float> values) {
   const size_t n = values.size();
   absl::string_view scales, bytes;
   if (absl::Status s = TakeBlocks(in, n, block_size, n, "int8", &scales, &bytes); !s.ok()) return s;
-  auto level = [bytes](size_t i) { return static_cast<int>(static_cast<int8_t>(bytes[i])); };
-  return DequantizeBlocks(scales, block_size, kMaxLevel, "int8", level, values);
+  const auto* levels = reinterpret_cast<const int8_t*>(bytes.data());
+  int64_t not_finite = 0;
+  for (size_t b = 0; b < NumBlocks(n, block_size); ++b) {
+    float scale;
+    std::memcpy(&scale, scales.data() + b * sizeof(float), sizeof(float));
+    const size_t begin = b * block_size, end = std::min(n, begin + block_size);
+    const BlockLevels scanned = ScanLevels(levels + begin, end - begin);
+    if (absl::Status s = CheckBlock(scale, b, levels, begin, end, scanned, &not_finite); !s.ok()) return s;
+    float* out = values.data();
+    for (size_t i = begin; i < end; ++i) out[i] = levels[i] * scale;
+  }
+  return not_finite > 0 ? NotFinite(not_finite) : absl::OkStatus();
+}
+
+absl::StatusOr<double> InspectInt8Blocks(PayloadReader& in, int block_size, size_t n) {
+  absl::string_view scales, bytes;
+  if (absl::Status s = TakeBlocks(in, n, block_size, n, "int8", &scales, &bytes); !s.ok()) return s;
+  const auto* levels = reinterpret_cast<const int8_t*>(bytes.data());
+  double sum_squares = 0;
+  int64_t not_finite = 0;
+  for (size_t b = 0; b < NumBlocks(n, block_size); ++b) {
+    float scale;
+    std::memcpy(&scale, scales.data() + b * sizeof(float), sizeof(float));
+    const size_t begin = b * block_size, end = std::min(n, begin + block_size);
+    const BlockLevels scanned = ScanLevels(levels + begin, end - begin);
+    if (absl::Status s = CheckBlock(scale, b, levels, begin, end, scanned, &not_finite); !s.ok()) return s;
+    sum_squares += static_cast<double>(scale) * scale * static_cast<double>(scanned.sum_squares);
+  }
+  if (not_finite > 0) return NotFinite(not_finite);
+  return sum_squares;
+}
+
+void AccumulateInt8Blocks(PayloadReader& in, int block_size, float weight, absl::Span<float> acc, int threads) {
+  const size_t n = acc.size();
+  absl::string_view scales, bytes;
+  if (!TakeBlocks(in, n, block_size, n, "int8", &scales, &bytes).ok()) return;  // Inspected: cannot happen.
+  const auto* levels = reinterpret_cast<const int8_t*>(bytes.data());
+  const int64_t blocks = static_cast<int64_t>(NumBlocks(n, block_size));
+  ParallelFor(threads, blocks, 2 * block_size, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      float scale;
+      std::memcpy(&scale, scales.data() + b * sizeof(float), sizeof(float));
+      const float weighted = weight * scale;
+      const size_t begin = b * block_size, end = std::min(n, begin + block_size);
+      float* out = acc.data();
+      for (size_t i = begin; i < end; ++i) out[i] += levels[i] * weighted;
+    }
+  });
 }
 
 }  // namespace tributary

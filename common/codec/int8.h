@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/codec/bytes.h"
 
@@ -18,8 +19,17 @@ size_t Int8Bytes(size_t n, int block_size);
 void AppendInt8Blocks(absl::Span<const float> values, int block_size, std::string* out);
 
 // INVALID_ARGUMENT (to be prefixed with what is read) on a short payload, a scale that is negative, NaN or Inf,
-// or the byte -128 (which the encoder never writes).
+// the byte -128 (which the encoder never writes), or a value that decodes to Inf.
 absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float> values);
+
+// Checks `n` values as ReadInt8Blocks would, without writing them (their
+// NaN or Inf too); returns their sum of squares.
+absl::StatusOr<double> InspectInt8Blocks(PayloadReader& in, int block_size, size_t n);
+
+// acc[i] += weight * value i, in one pass over the levels and `acc` (on up
+// to `threads` threads): decoding and accumulating fused, no decoded copy.
+// Precondition: InspectInt8Blocks passed on the same bytes.
+void AccumulateInt8Blocks(PayloadReader& in, int block_size, float weight, absl::Span<float> acc, int threads);
 
 }  // namespace tributary
 

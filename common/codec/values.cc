@@ -1,12 +1,15 @@
 #include "common/codec/values.h"
 
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/codec.h"
 #include "common/codec/fp16.h"
 #include "common/codec/int4.h"
 #include "common/codec/int8.h"
+#include "common/parallel.h"
 
 namespace tributary {
 
@@ -67,6 +70,8 @@ absl::Status ValueCoding::Read(PayloadReader& in, absl::Span<float> values, absl
     absl::Status s = format == tributary::v1::CodecSpec::INT8 ? ReadInt8Blocks(in, block_size, values)
                                                               : ReadInt4Blocks(in, block_size, values);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+    // int8 checks each block's largest value itself.
+    if (format == tributary::v1::CodecSpec::INT8) return absl::OkStatus();
   } else {
     absl::string_view bytes;
     if (!in.Take(Bytes(values.size()), &bytes)) {
@@ -82,6 +87,61 @@ absl::Status ValueCoding::Read(PayloadReader& in, absl::Span<float> values, absl
   }
   // Also catches a blockwise scale so large that 127 or 7 of it overflows.
   return CheckFinite(values, what);
+}
+
+absl::StatusOr<double> ValueCoding::Inspect(PayloadReader& in, size_t n, absl::string_view what) const {
+  if (format == tributary::v1::CodecSpec::INT8) {
+    absl::StatusOr<double> sum_squares = InspectInt8Blocks(in, block_size, n);
+    if (!sum_squares.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", sum_squares.status().message()));
+    return sum_squares;
+  }
+  if (format == tributary::v1::CodecSpec::FP32) {
+    absl::string_view bytes;
+    if (!in.Take(Bytes(n), &bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": payload too short for ", n, " fp32 values"));
+    }
+    double sum_squares = 0;
+    int64_t bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      float v;
+      std::memcpy(&v, bytes.data() + i * sizeof(float), sizeof(float));
+      bad += !std::isfinite(v);
+      sum_squares += static_cast<double>(v) * v;
+    }
+    if (bad > 0) return absl::InvalidArgumentError(absl::StrCat(what, ": ", bad, " NaN or Inf values"));
+    return sum_squares;
+  }
+  thread_local std::vector<float> decoded;
+  decoded.resize(n);
+  if (absl::Status s = Read(in, absl::MakeSpan(decoded), what); !s.ok()) return s;
+  double sum_squares = 0;
+  for (float v : decoded) sum_squares += static_cast<double>(v) * v;
+  return sum_squares;
+}
+
+void ValueCoding::Accumulate(PayloadReader& in, float weight, absl::Span<float> acc, int threads) const {
+  const size_t n = acc.size();
+  if (format == tributary::v1::CodecSpec::INT8) {
+    AccumulateInt8Blocks(in, block_size, weight, acc, threads);
+    return;
+  }
+  if (format == tributary::v1::CodecSpec::FP32) {
+    absl::string_view bytes;
+    if (!in.Take(Bytes(n), &bytes)) return;  // Inspected: cannot happen.
+    ParallelFor(threads, static_cast<int64_t>(n), 2, [&](int64_t begin, int64_t end) {
+      float* out = acc.data();
+      for (int64_t i = begin; i < end; ++i) {
+        float v;
+        std::memcpy(&v, bytes.data() + i * sizeof(float), sizeof(float));
+        out[i] += weight * v;
+      }
+    });
+    return;
+  }
+  thread_local std::vector<float> decoded;
+  decoded.resize(n);
+  if (!Read(in, absl::MakeSpan(decoded), "").ok()) return;  // Inspected: cannot happen.
+  for (size_t i = 0; i < n; ++i) acc[i] += weight * decoded[i];
 }
 
 }  // namespace tributary

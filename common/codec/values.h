@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/codec/bytes.h"
@@ -29,6 +30,14 @@ struct ValueCoding {
   // Reads values.size() values. INVALID_ARGUMENT, prefixed with `what`, when
   // the payload is short or a value is malformed, NaN or Inf.
   absl::Status Read(PayloadReader& in, absl::Span<float> values, absl::string_view what) const;
+  // Checks `n` values as Read would, without writing them; returns their
+  // sum of squares. Errors as Read's.
+  absl::StatusOr<double> Inspect(PayloadReader& in, size_t n, absl::string_view what) const;
+  // acc[i] += weight * value i: fp32 and int8 in one fused pass over the
+  // payload and `acc` (up to `threads` threads), fp16 and int4 through a
+  // decoded copy kept per thread. Precondition: Inspect passed on the same
+  // bytes.
+  void Accumulate(PayloadReader& in, float weight, absl::Span<float> acc, int threads) const;
 };
 
 // "fp32", "fp16", "int8" or "int4".

@@ -1,5 +1,6 @@
 #include "coordinator/run.h"
 
+#include <functional>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -671,6 +672,27 @@ TEST(RunRestoreTest, RefusesACheckpointOfAnotherJobOrDatasetAndStaysAsItWas) {
   EXPECT_EQ(fresh.version(), 0u);
 }
 
+// An update whose Inspect() runs `inspect` first (to block, or to see
+// whether the run read it at all), then reads as `value` everywhere.
+class ProbedUpdate final : public UpdateSource {
+ public:
+  ProbedUpdate(std::function<absl::Status()> inspect, float value = 0.5f)
+      : inspect_(std::move(inspect)), values_(kNumParams, value), inner_(values_, kNumParams) {}
+  absl::StatusOr<double> Inspect() const override {
+    if (absl::Status s = inspect_(); !s.ok()) return s;
+    return inner_.Inspect();
+  }
+  void DecodeTo(absl::Span<float> out) const override { inner_.DecodeTo(out); }
+  void AccumulateTo(float weight, absl::Span<float> acc, int threads) const override {
+    inner_.AccumulateTo(weight, acc, threads);
+  }
+
+ private:
+  std::function<absl::Status()> inspect_;
+  std::vector<float> values_;
+  DecodedUpdate inner_;
+};
+
 // The lock split (run.h): while a submit is being decoded and applied,
 // the calls workers make all the time go on without waiting for it, and
 // a checkpoint waits and then holds the update in the ledger and in the
@@ -684,15 +706,12 @@ TEST_F(RunTest, CallsDoNotWaitForAnApplyAndCheckpointsSeeAllOfIt) {
   absl::Notification release;
   absl::StatusOr<SubmitResult> submitted;
   std::thread submitter([&] {
-    submitted = run_.Submit(
-        a, HeaderFor(task),
-        [&](absl::Span<float> update) {
-          decoding.Notify();
-          release.WaitForNotification();
-          std::fill(update.begin(), update.end(), 0.5f);
-          return absl::OkStatus();
-        },
-        100);
+    submitted = run_.Submit(a, HeaderFor(task), ProbedUpdate([&] {
+                              decoding.Notify();
+                              release.WaitForNotification();
+                              return absl::OkStatus();
+                            }),
+                            100);
   });
   decoding.WaitForNotification();
 
@@ -740,13 +759,11 @@ TEST_F(RunTest, AStaleUpdateIsNotDecoded) {
   const tributary::v1::Task old = LeaseTask(run, a);
   ASSERT_TRUE(SubmitConstant(run, b, LeaseTask(run, b)).ok());
   bool decoded = false;
-  absl::StatusOr<SubmitResult> result = run.Submit(
-      a, HeaderFor(old),
-      [&](absl::Span<float>) {
-        decoded = true;
-        return absl::OkStatus();
-      },
-      100);
+  absl::StatusOr<SubmitResult> result = run.Submit(a, HeaderFor(old), ProbedUpdate([&] {
+                                                     decoded = true;
+                                                     return absl::OkStatus();
+                                                   }),
+                                                   100);
   EXPECT_TRUE(absl::IsAborted(result.status())) << result.status();
   EXPECT_FALSE(decoded);
   EXPECT_EQ(run.Status().rejected_by_reason.at("stale"), 1);
@@ -757,8 +774,8 @@ TEST_F(RunTest, AStaleUpdateIsNotDecoded) {
 TEST_F(RunTest, AnUndecodableUpdateCountsAsInvalid) {
   const std::string a = run_.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
   const tributary::v1::Task task = Lease(a);
-  absl::StatusOr<SubmitResult> result = run_.Submit(
-      a, HeaderFor(task), [](absl::Span<float>) { return absl::DataLossError("truncated block"); }, 100);
+  absl::StatusOr<SubmitResult> result =
+      run_.Submit(a, HeaderFor(task), ProbedUpdate([] { return absl::DataLossError("truncated block"); }), 100);
   EXPECT_TRUE(absl::IsInvalidArgument(result.status())) << result.status();
   EXPECT_NE(result.status().message().find("truncated block"), std::string::npos);
   const RunStatus status = run_.Status();

@@ -2,6 +2,7 @@
 #include "common/codec/dense.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -78,6 +79,63 @@ TEST(DenseCodecTest, RefusesWrongLengthAndNonFiniteValues) {
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << name;
     EXPECT_NE(s.message().find("NaN or Inf"), absl::string_view::npos) << s;
   }
+}
+
+// Inspect and DecodeAccumulate, the aggregator's way in (fused for fp32 and
+// int8): the norm of what Decode gives, and acc + w x what Decode gives,
+// on one thread or two; the same refusals as Decode. topk stands for the
+// codecs without a fused path (Codec's own decoded copy).
+TEST(DenseCodecTest, InspectAndDecodeAccumulateAgreeWithDecode) {
+  const size_t n = 70001;  // Blocks of 256, the last partial; enough for ParallelFor to split.
+  std::vector<float> update(n), acc0(n);
+  for (size_t i = 0; i < n; ++i) {
+    update[i] = std::sin(0.37f * i) * (1 + i % 7);
+    acc0[i] = std::cos(0.11f * i);
+  }
+  for (const char* name : {"none", "fp16", "int8", "int4", "topk"}) {
+    const std::unique_ptr<Codec> codec = Create(name, n);
+    const std::string payload = codec->NewEncoder()->Encode(update);
+    const std::vector<float> decoded = Decode(*codec, payload);
+    double sum_squares = 0;
+    for (float v : decoded) sum_squares += static_cast<double>(v) * v;
+    const absl::StatusOr<double> norm = codec->Inspect(payload);
+    ASSERT_TRUE(norm.ok()) << name << ": " << norm.status();
+    EXPECT_NEAR(*norm, std::sqrt(sum_squares), 1e-6 * std::sqrt(sum_squares)) << name;
+    for (int threads : {1, 2}) {
+      std::vector<float> acc = acc0;
+      codec->DecodeAccumulate(payload, 0.75f, absl::MakeSpan(acc), threads);
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(acc[i], acc0[i] + 0.75f * decoded[i], 1e-5f * (1 + std::abs(acc[i]))) << name << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(DenseCodecTest, InspectRefusesWhatDecodeRefuses) {
+  for (const char* name : {"none", "fp16", "int8", "int4"}) {
+    const std::unique_ptr<Codec> codec = Create(name, 3);
+    const std::string good = codec->NewEncoder()->Encode(std::vector<float>{1, 2, 3});
+    EXPECT_TRUE(absl::IsInvalidArgument(codec->Inspect(good.substr(1)).status())) << name;
+    EXPECT_TRUE(absl::IsInvalidArgument(codec->Inspect(good + "x").status())) << name;
+    const std::vector<float> poisoned = {1.0f, std::numeric_limits<float>::quiet_NaN(), 2.0f};
+    const absl::Status s = codec->Inspect(codec->NewEncoder()->Encode(poisoned)).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << name;
+    EXPECT_NE(s.message().find("NaN or Inf"), absl::string_view::npos) << s;
+  }
+  // int8's level -128, which the encoder never writes, and a negative scale.
+  const std::unique_ptr<Codec> int8 = Create("int8", 3);
+  std::string payload = int8->NewEncoder()->Encode(std::vector<float>{1, 2, 3});
+  payload[4] = static_cast<char>(-128);
+  EXPECT_TRUE(absl::IsInvalidArgument(int8->Inspect(payload).status()));
+  payload = int8->NewEncoder()->Encode(std::vector<float>{1, 2, 3});
+  const float negative = -1.0f;
+  std::memcpy(payload.data(), &negative, sizeof(float));
+  EXPECT_TRUE(absl::IsInvalidArgument(int8->Inspect(payload).status()));
+  // A scale so large that 127 of it overflows decodes to Inf: refused too.
+  payload = int8->NewEncoder()->Encode(std::vector<float>{1, 2, 3});
+  const float huge = std::numeric_limits<float>::max();
+  std::memcpy(payload.data(), &huge, sizeof(float));
+  EXPECT_TRUE(absl::IsInvalidArgument(int8->Inspect(payload).status()));
 }
 
 TEST(CodecFactoryTest, ErrorsNameTheField) {
