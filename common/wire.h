@@ -21,6 +21,11 @@ inline constexpr int kMaxReceiveMessageBytes = static_cast<int>(kMaxChunkBytes) 
 // MiB is streamed; a payload-sized window lets it flow in one go.
 inline constexpr int kStreamWindowBytes = 16 << 20;
 
+// What a coordinator's gRPC server may hold in buffers for all its
+// connections together (grpc::ResourceQuota): a few dozen uploads in
+// flight at full window; beyond it gRPC slows the senders down.
+inline constexpr size_t kServerMemoryQuotaBytes = size_t{512} << 20;
+
 // Keepalive: home routers and NATs drop idle TCP state after a minute or
 // two, and a worker whose link died should notice before its deadline. So
 // clients ping an idle connection every kClientKeepaliveTime and give up

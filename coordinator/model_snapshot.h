@@ -1,9 +1,8 @@
 // One model version as sent to workers: its fp32 weights, little-endian,
-// frozen when the snapshot is made. The run makes a snapshot under its lock
-// (a copy of the weights); the SHA-256 of the bytes, which takes far longer
-// on a large model, is computed on first use instead, by whichever caller
-// needs it first, outside the run's lock: once per version however many
-// workers ask.
+// frozen when the snapshot is made. The SHA-256 of the bytes is computed on
+// first use, by whichever caller needs it first, outside the run's locks:
+// once per version however many workers ask (the run asks as it makes the
+// snapshot, on the thread that applies updates).
 //
 // Immutable once made: share it as std::shared_ptr<const ModelSnapshot>.
 // Thread-safe.

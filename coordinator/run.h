@@ -270,6 +270,12 @@ class TrainingRun {
                                       const tributary::v1::UpdateHeader& header,
                                       absl::Span<const float> update, int64_t wire_bytes);
 
+  // ABORTED, counted as a stale rejection and the lease given back, when an
+  // upload whose header just arrived is already beyond the staleness bound
+  // (the service stops it before its payload is received); OK otherwise,
+  // for Submit to check in full.
+  absl::Status RefuseIfStale(const std::string& worker_id, const tributary::v1::UpdateHeader& header);
+
   // Counts an invalid request against the worker; at the job's limit, bans
   // its identity for limits.ban_duration_s and ends all its sessions.
   // Returns `error`, noting a ban.
@@ -318,8 +324,8 @@ class TrainingRun {
                                            const UpdateSource& update, int64_t wire_bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // The aggregator's weights as a new snapshot, if its version is not
-  // the one published; nullptr otherwise. A model-sized copy: call it
-  // outside `mu_`.
+  // the one published, its digest computed; nullptr otherwise. A
+  // model-sized copy and hash: call it outside `mu_`.
   std::shared_ptr<const ModelSnapshot> SnapshotIfNew(uint64_t published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   // Serves `fresh` (if any) as the current version and mirrors the
   // aggregator's version and buffer.

@@ -769,6 +769,24 @@ TEST_F(RunTest, AStaleUpdateIsNotDecoded) {
   EXPECT_EQ(run.Status().rejected_by_reason.at("stale"), 1);
 }
 
+// An upload's header is enough to refuse a stale update, before its payload.
+TEST_F(RunTest, AStaleUploadIsRefusedOnItsHeader) {
+  job_.mutable_aggregation()->set_max_staleness(0);
+  TrainingRun run(job_, *dataset_, std::vector<float>(kNumParams, 0.0f), clock_);
+  const std::string a = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  const std::string b = run.Join({"b", "cpu", 1, "ip:test"}, "sb").value();
+  const tributary::v1::Task old = LeaseTask(run, a);
+  const tributary::v1::Task fresh = LeaseTask(run, b);
+  EXPECT_TRUE(run.RefuseIfStale(a, HeaderFor(old)).ok()) << "not stale yet";
+  ASSERT_TRUE(SubmitConstant(run, b, fresh).ok());
+  const absl::Status refused = run.RefuseIfStale(a, HeaderFor(old));
+  EXPECT_TRUE(absl::IsAborted(refused)) << refused;
+  const RunStatus status = run.Status();
+  EXPECT_EQ(status.rejected_by_reason.at("stale"), 1);
+  EXPECT_EQ(status.shards.leased, 0) << "its shard is back in the queue";
+  EXPECT_TRUE(absl::IsFailedPrecondition(SubmitConstant(run, a, old).status())) << "the lease is gone";
+}
+
 // An update the codec cannot decode is an invalid request: counted against
 // its worker, its lease kept (the worker may send it again).
 TEST_F(RunTest, AnUndecodableUpdateCountsAsInvalid) {
