@@ -363,7 +363,14 @@ Worker::Outcome Worker::NextTask() {
   absl::Status s = overlap_ && task.local_steps() > 1 ? RunOverlapped(task, *fetched->shard)
                                                       : RunTask(task, *fetched->shard);
   display_.TaskEnded(id);
-  if (!s.ok()) Recover(s, absl::StrCat("task ", id));
+  if (!s.ok()) {
+    // A task that failed (its model no longer served, a bad shard, ...) is
+    // given up: it must leave the held set too, or every such failure
+    // grows what heartbeats name until the coordinator refuses them as
+    // invalid (kMaxHeldTasks) and bans the identity (the soak saw it).
+    Release(id);
+    Recover(s, absl::StrCat("task ", id));
+  }
   return Outcome::kContinue;
 }
 
