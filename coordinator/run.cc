@@ -322,7 +322,8 @@ TaskDecision TrainingRun::GetTask(const std::string& worker_id, absl::Span<const
     decision = GetTaskLocked(worker_id, keep);
     if (decision.task) model = snapshots_.current();
   }
-  // Hashing the weights takes a while: once per version, never under the lock.
+  // Outside the lock: the applier hashed the version as it made it, but the
+  // first (and a restored) version is hashed by whoever asks first.
   if (decision.task) decision.task->set_model_sha256(DigestBytes(model->sha256()));
   return decision;
 }

@@ -2,7 +2,9 @@
 // the worker's ApplyModelDelta, on payloads straight from the input. Beyond
 // the sanitizers' checks, an accepted payload must keep Decode's contract:
 // no larger than MaxEncodedBytes (receivers refuse larger uploads unread),
-// and every decoded value finite.
+// and every decoded value finite. The coordinator's way in must agree with
+// it: Inspect accepts exactly what Decode accepts, with the decoded
+// update's norm, and DecodeAccumulate into zeros gives the decoded update.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -49,9 +51,19 @@ class CodecFuzzer {
       return;
     }
     const Codec& codec = *codecs_[pick];
-    if (!codec.Decode(payload, absl::MakeSpan(update)).ok()) return;
+    const bool decoded = codec.Decode(payload, absl::MakeSpan(update)).ok();
+    const absl::StatusOr<double> norm = codec.Inspect(payload);
+    FUZZ_REQUIRE(norm.ok() == decoded, "Inspect accepts exactly what Decode accepts");
+    if (!decoded) return;
     FUZZ_REQUIRE(payload.size() <= codec.MaxEncodedBytes(), "a payload Decode accepts fits MaxEncodedBytes");
     FUZZ_REQUIRE(AllFinite(update), "a decoded update is finite");
+    double sum_squares = 0;
+    for (float v : update) sum_squares += static_cast<double>(v) * v;
+    FUZZ_REQUIRE(std::isfinite(*norm) && std::abs(*norm - std::sqrt(sum_squares)) <= 1e-5 * (1 + *norm),
+                 "Inspect's norm is the decoded update's");
+    std::vector<float> sum(update.size(), 0.0f);
+    codec.DecodeAccumulate(payload, 1.0f, absl::MakeSpan(sum), 2);
+    FUZZ_REQUIRE(sum == update, "DecodeAccumulate into zeros gives the decoded update");
   }
 
  private:
