@@ -71,10 +71,11 @@ absl::Status NotFinite(int64_t count) {
   return absl::InvalidArgumentError(absl::StrCat(count, " NaN or Inf values"));
 }
 
-}  // namespace
-
-absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float> values) {
-  const size_t n = values.size();
+// Takes `n` values' blocks from `in` and calls visit(begin, end, scale,
+// levels, scanned) for each block that passed CheckBlock; the first bad
+// block ends it, and values that decode to Inf fail it at the end.
+template <typename Visit>  // void visit(size_t begin, size_t end, float scale, const int8_t* levels, const BlockLevels&)
+absl::Status VisitCheckedBlocks(PayloadReader& in, int block_size, size_t n, Visit visit) {
   absl::string_view scales, bytes;
   if (absl::Status s = TakeBlocks(in, n, block_size, n, "int8", &scales, &bytes); !s.ok()) return s;
   const auto* levels = reinterpret_cast<const int8_t*>(bytes.data());
@@ -85,27 +86,28 @@ absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float>
     const size_t begin = b * block_size, end = std::min(n, begin + block_size);
     const BlockLevels scanned = ScanLevels(levels + begin, end - begin);
     if (absl::Status s = CheckBlock(scale, b, levels, begin, end, scanned, &not_finite); !s.ok()) return s;
-    float* out = values.data();
-    for (size_t i = begin; i < end; ++i) out[i] = levels[i] * scale;
+    visit(begin, end, scale, levels, scanned);
   }
   return not_finite > 0 ? NotFinite(not_finite) : absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ReadInt8Blocks(PayloadReader& in, int block_size, absl::Span<float> values) {
+  float* out = values.data();
+  return VisitCheckedBlocks(in, block_size, values.size(),
+                            [out](size_t begin, size_t end, float scale, const int8_t* levels, const BlockLevels&) {
+                              for (size_t i = begin; i < end; ++i) out[i] = levels[i] * scale;
+                            });
+}
+
 absl::StatusOr<double> InspectInt8Blocks(PayloadReader& in, int block_size, size_t n) {
-  absl::string_view scales, bytes;
-  if (absl::Status s = TakeBlocks(in, n, block_size, n, "int8", &scales, &bytes); !s.ok()) return s;
-  const auto* levels = reinterpret_cast<const int8_t*>(bytes.data());
   double sum_squares = 0;
-  int64_t not_finite = 0;
-  for (size_t b = 0; b < NumBlocks(n, block_size); ++b) {
-    float scale;
-    std::memcpy(&scale, scales.data() + b * sizeof(float), sizeof(float));
-    const size_t begin = b * block_size, end = std::min(n, begin + block_size);
-    const BlockLevels scanned = ScanLevels(levels + begin, end - begin);
-    if (absl::Status s = CheckBlock(scale, b, levels, begin, end, scanned, &not_finite); !s.ok()) return s;
-    sum_squares += static_cast<double>(scale) * scale * static_cast<double>(scanned.sum_squares);
-  }
-  if (not_finite > 0) return NotFinite(not_finite);
+  const absl::Status s = VisitCheckedBlocks(
+      in, block_size, n, [&sum_squares](size_t, size_t, float scale, const int8_t*, const BlockLevels& scanned) {
+        sum_squares += static_cast<double>(scale) * scale * static_cast<double>(scanned.sum_squares);
+      });
+  if (!s.ok()) return s;
   return sum_squares;
 }
 
