@@ -35,6 +35,7 @@
 #include "coordinator/grpc_log.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/run.h"
+#include "coordinator/task_builder.h"
 #include "coordinator/service.h"
 #include "coordinator/status_http.h"
 #include "coordinator/time_budget.h"
@@ -133,12 +134,11 @@ absl::StatusOr<StatusHttpOptions> MakeHttpOptions(const CoordinatorOptions& opti
   return http;
 }
 
-// The evaluation's batch: a task's (shard_examples / local_steps), the
-// activation arena a worker needs. A whole shard per batch made the
-// flagship GPT job's coordinator hold ~3 GB of activations (8x a task's).
+// The evaluation's batch: a task's, the activation arena a worker needs.
+// A whole shard per batch made the flagship GPT job's coordinator hold
+// ~3 GB of activations (8x a task's). The job is validated: local_steps >= 1.
 int EvalBatchExamples(const tributary::v1::JobSpec& job) {
-  const int local_steps = std::max(1, job.local_steps());
-  return std::max(1, (job.data().shard_examples() + local_steps - 1) / local_steps);
+  return BatchExamples(job.data().shard_examples(), job.local_steps());
 }
 
 // Evaluates `model` (this thread's own) whenever the run asks, until `stop`.

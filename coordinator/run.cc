@@ -108,14 +108,14 @@ double TrainingRun::SecondsSinceStart(absl::Time now) const {
   return absl::ToDoubleSeconds(now - start_);
 }
 
+bool TrainingRun::TickAndCheckFlush() {
+  absl::MutexLock lock(&mu_);
+  TickLocked(clock_.Now());
+  return flush_due_;
+}
+
 void TrainingRun::Tick() {
-  bool flush_due;
-  {
-    absl::MutexLock lock(&mu_);
-    TickLocked(clock_.Now());
-    flush_due = flush_due_;
-  }
-  if (flush_due) {
+  if (TickAndCheckFlush()) {
     absl::MutexLock apply_lock(&apply_mu_);
     FlushIfDue();
   }
@@ -155,13 +155,7 @@ void TrainingRun::FlushIfDue() {
 }
 
 void TrainingRun::TickWithoutWaiting() {
-  bool flush_due;
-  {
-    absl::MutexLock lock(&mu_);
-    TickLocked(clock_.Now());
-    flush_due = flush_due_;
-  }
-  if (flush_due) TryFlushIfDue();
+  if (TickAndCheckFlush()) TryFlushIfDue();
 }
 
 void TrainingRun::TryFlushIfDue() {

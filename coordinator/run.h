@@ -336,7 +336,10 @@ class TrainingRun {
   // The same from a call that must not wait: only if no submit holds
   // apply_mu_ (a submit flushes when it ends; so does the timer's Tick).
   void TryFlushIfDue() ABSL_LOCKS_EXCLUDED(mu_, apply_mu_);
-  // Tick for calls that must not wait: TickLocked, then TryFlushIfDue.
+  // TickLocked; returns whether a flush is due. Tick then waits for the
+  // apply lock to flush; TickWithoutWaiting, for calls that must not
+  // wait, only tries (TryFlushIfDue).
+  bool TickAndCheckFlush() ABSL_LOCKS_EXCLUDED(mu_);
   void TickWithoutWaiting() ABSL_LOCKS_EXCLUDED(mu_, apply_mu_);
 
   void TickLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -17,6 +17,7 @@
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "coordinator/identity.h"
+#include "coordinator/task_builder.h"
 #include "coordinator/tls.h"
 #include "coordinator/upload.h"
 
@@ -417,7 +418,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   response->set_worker_momentum(job.worker_momentum());
   response->set_overlap(job.overlap() && job.local_steps() > 1);
   // As every task's batch_examples for the largest shard.
-  response->set_max_batch_examples((job.data().shard_examples() + job.local_steps() - 1) / job.local_steps());
+  response->set_max_batch_examples(BatchExamples(job.data().shard_examples(), job.local_steps()));
   if (job.local_steps() > 1) {
     *response->mutable_inner_optimizer() = job.inner_optimizer();
     response->set_inner_schedule_steps(run_.InnerScheduleSteps());

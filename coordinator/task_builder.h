@@ -27,6 +27,11 @@ struct TaskSchedule {
   std::optional<int64_t> total_versions;
 };
 
+// Examples per local step of a task over a shard of `shard_examples`
+// (ceil: the last step may have fewer). The largest, over the largest
+// shard, is what a worker's (and the evaluation's) activation arena holds.
+int BatchExamples(int shard_examples, int local_steps);
+
 tributary::v1::Task BuildTask(const Lease& lease, const Shard& shard, uint64_t model_version, uint64_t model_bytes,
                               const TaskSchedule& schedule);
 

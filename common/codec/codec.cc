@@ -124,16 +124,24 @@ std::vector<float>& DecodedCopy(size_t n) {
 absl::StatusOr<double> Codec::Inspect(absl::string_view payload) const {
   std::vector<float>& decoded = DecodedCopy(size());
   if (absl::Status s = Decode(payload, absl::MakeSpan(decoded)); !s.ok()) return s;
-  double sum_squares = 0;
-  for (float v : decoded) sum_squares += static_cast<double>(v) * v;
-  return std::sqrt(sum_squares);
+  return std::sqrt(SumOfSquares(decoded));
 }
 
 void Codec::DecodeAccumulate(absl::string_view payload, float weight, absl::Span<float> acc, int threads) const {
   std::vector<float>& decoded = DecodedCopy(size());
   if (!Decode(payload, absl::MakeSpan(decoded)).ok()) return;  // Inspected: cannot happen.
+  AddScaled(weight, decoded, acc, threads);
+}
+
+double SumOfSquares(absl::Span<const float> values) {
+  double sum = 0;
+  for (float v : values) sum += static_cast<double>(v) * v;
+  return sum;
+}
+
+void AddScaled(float weight, absl::Span<const float> values, absl::Span<float> acc, int threads) {
   ParallelFor(threads, static_cast<int64_t>(acc.size()), 2, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) acc[i] += weight * decoded[i];
+    for (int64_t i = begin; i < end; ++i) acc[i] += weight * values[i];
   });
 }
 

@@ -105,6 +105,12 @@ std::unique_ptr<Encoder> NewWorkerEncoder(const Codec& codec, const tributary::v
 // INVALID_ARGUMENT when any value is NaN or Inf; `what` names the payload.
 absl::Status CheckFinite(absl::Span<const float> values, absl::string_view what);
 
+// The sum of `values`' squares, in double (an update's squared norm).
+double SumOfSquares(absl::Span<const float> values);
+
+// acc[i] += weight * values[i] (same sizes), on up to `threads` threads.
+void AddScaled(float weight, absl::Span<const float> values, absl::Span<float> acc, int threads);
+
 }  // namespace tributary
 
 #endif  // TRIBUTARY_COMMON_CODEC_CODEC_H_

@@ -31,6 +31,7 @@ absl::Status DenseCodec::Decode(absl::string_view payload, absl::Span<float> upd
 }
 
 absl::StatusOr<double> DenseCodec::Inspect(absl::string_view payload) const {
+  if (!HasFusedPath(coding_.format)) return Codec::Inspect(payload);
   if (payload.size() != MaxEncodedBytes()) {
     return absl::InvalidArgumentError(absl::StrCat("codec ", name(), ": payload has ", payload.size(),
                                                    " bytes, want ", MaxEncodedBytes()));
@@ -43,6 +44,10 @@ absl::StatusOr<double> DenseCodec::Inspect(absl::string_view payload) const {
 
 void DenseCodec::DecodeAccumulate(absl::string_view payload, float weight, absl::Span<float> acc,
                                   int threads) const {
+  if (!HasFusedPath(coding_.format)) {
+    Codec::DecodeAccumulate(payload, weight, acc, threads);
+    return;
+  }
   PayloadReader in(payload);
   coding_.Accumulate(in, weight, acc, threads);
 }

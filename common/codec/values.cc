@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/codec.h"
@@ -28,6 +27,10 @@ absl::string_view FormatName(ValueFormat format) {
     default:
       return "fp32";
   }
+}
+
+bool HasFusedPath(ValueFormat format) {
+  return format == tributary::v1::CodecSpec::FP32 || format == tributary::v1::CodecSpec::INT8;
 }
 
 bool IsBlockwise(ValueFormat format) {
@@ -111,12 +114,7 @@ absl::StatusOr<double> ValueCoding::Inspect(PayloadReader& in, size_t n, absl::s
     if (bad > 0) return absl::InvalidArgumentError(absl::StrCat(what, ": ", bad, " NaN or Inf values"));
     return sum_squares;
   }
-  thread_local std::vector<float> decoded;
-  decoded.resize(n);
-  if (absl::Status s = Read(in, absl::MakeSpan(decoded), what); !s.ok()) return s;
-  double sum_squares = 0;
-  for (float v : decoded) sum_squares += static_cast<double>(v) * v;
-  return sum_squares;
+  return absl::InternalError(absl::StrCat(what, ": no fused path for ", FormatName(format)));
 }
 
 void ValueCoding::Accumulate(PayloadReader& in, float weight, absl::Span<float> acc, int threads) const {
@@ -136,12 +134,7 @@ void ValueCoding::Accumulate(PayloadReader& in, float weight, absl::Span<float> 
         out[i] += weight * v;
       }
     });
-    return;
   }
-  thread_local std::vector<float> decoded;
-  decoded.resize(n);
-  if (!Read(in, absl::MakeSpan(decoded), "").ok()) return;  // Inspected: cannot happen.
-  for (size_t i = 0; i < n; ++i) acc[i] += weight * decoded[i];
 }
 
 }  // namespace tributary

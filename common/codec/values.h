@@ -30,19 +30,21 @@ struct ValueCoding {
   // Reads values.size() values. INVALID_ARGUMENT, prefixed with `what`, when
   // the payload is short or a value is malformed, NaN or Inf.
   absl::Status Read(PayloadReader& in, absl::Span<float> values, absl::string_view what) const;
-  // Checks `n` values as Read would, without writing them; returns their
-  // sum of squares. Errors as Read's.
+  // For the formats HasFusedPath names (fp32, int8): Inspect checks `n`
+  // values as Read would, without writing them, and returns their sum of
+  // squares (errors as Read's); Accumulate adds weight x value i to acc[i]
+  // in one pass over the payload and `acc` (up to `threads` threads).
+  // Accumulate's precondition: Inspect passed on the same bytes. Other
+  // formats go through a decoded copy (Codec::Inspect, DecodeAccumulate).
   absl::StatusOr<double> Inspect(PayloadReader& in, size_t n, absl::string_view what) const;
-  // acc[i] += weight * value i: fp32 and int8 in one fused pass over the
-  // payload and `acc` (up to `threads` threads), fp16 and int4 through a
-  // decoded copy kept per thread. Precondition: Inspect passed on the same
-  // bytes.
   void Accumulate(PayloadReader& in, float weight, absl::Span<float> acc, int threads) const;
 };
 
 // "fp32", "fp16", "int8" or "int4".
 absl::string_view FormatName(ValueFormat format);
 
+// Whether ValueCoding::Inspect and Accumulate read `format` in one pass.
+bool HasFusedPath(ValueFormat format);
 // Whether `format` sends one scale per block_size values (INT8, INT4).
 bool IsBlockwise(ValueFormat format);
 
