@@ -15,7 +15,8 @@
 # in the other. --test adds the real systems the end-to-end tests drive
 # (tools/test.sh): Chromium for the dashboard, Prometheus and promtool for
 # /metrics, PyTorch for the reference forward pass that checks
-# tributary-export --format=hf, tmux for the worker's status line.
+# tributary-export --format=hf, tmux for the worker's status line, etcd for
+# the coordinators' failover, nginx for the blob cache in front of them.
 set -euo pipefail
 
 build_packages=(
@@ -49,7 +50,7 @@ case "${1:-}" in
       case "$arg" in
         --hardening) packages+=(clang-14 libclang-rt-14-dev) ;;
         --containers) packages+=(podman runc catatonit debootstrap) ;;
-        --test) packages+=(chromium fonts-dejavu-core prometheus python3-torch tmux) ;;
+        --test) packages+=(chromium fonts-dejavu-core prometheus python3-torch tmux etcd-server nginx-light) ;;
         *) usage ;;
       esac
     done
@@ -68,7 +69,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Debian starts the packaged Prometheus as a service; the tests start
   # their own on 127.0.0.1, so a machine that only runs them keeps none.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-    $sudo_cmd systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # The same for etcd and nginx.
+  if [ -d /run/systemd/system ]; then
+    for service in prometheus etcd nginx; do
+      [[ " ${missing[*]} " == *" $service"* ]] && $sudo_cmd systemctl disable --now "$service" >/dev/null 2>&1 || true
+    done
   fi
 fi
