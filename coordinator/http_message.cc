@@ -137,13 +137,18 @@ absl::StatusOr<HttpRequest> ParseRequestHead(absl::string_view head) {
   return request;
 }
 
-std::string SerializeResponse(const HttpResponse& response, bool head_only) {
+std::string SerializeHead(const HttpResponse& response) {
   std::string out = absl::StrCat("HTTP/1.1 ", response.status, " ", ReasonPhrase(response.status), "\r\n");
   if (!response.content_type.empty()) absl::StrAppend(&out, "Content-Type: ", response.content_type, "\r\n");
-  absl::StrAppend(&out, "Content-Length: ", response.body.size(), "\r\nConnection: close\r\n");
+  absl::StrAppend(&out, "Content-Length: ", response.Body().size(), "\r\nConnection: close\r\n");
   for (const auto& [name, value] : response.headers) absl::StrAppend(&out, name, ": ", value, "\r\n");
   out += "\r\n";
-  if (!head_only) out += response.body;
+  return out;
+}
+
+std::string SerializeResponse(const HttpResponse& response, bool head_only) {
+  std::string out = SerializeHead(response);
+  if (!head_only) absl::StrAppend(&out, response.Body());
   return out;
 }
 

@@ -13,6 +13,8 @@
 #ifndef TRIBUTARY_COORDINATOR_HTTP_MESSAGE_H_
 #define TRIBUTARY_COORDINATOR_HTTP_MESSAGE_H_
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,11 +47,22 @@ struct HttpResponse {
   int status = 200;
   std::string content_type;  // no Content-Type header when empty
   std::string body;
+  // A large body sent in place rather than copied (a model's megabytes):
+  // when set, it is the body instead of `body`, and `body_owner` (may be
+  // null for bytes that outlive the server) keeps it alive until sent.
+  std::optional<absl::string_view> shared_body;
+  std::shared_ptr<const void> body_owner;
   std::vector<std::pair<std::string, std::string>> headers;  // added as given
+
+  absl::string_view Body() const { return shared_body ? *shared_body : absl::string_view(body); }
 };
 
-// The response's bytes, with Content-Length and "Connection: close"; without
-// the body when `head_only` (for HEAD), the length still the body's.
+// The status line and headers, with Content-Length (of Body()) and
+// "Connection: close", through the blank line.
+std::string SerializeHead(const HttpResponse& response);
+
+// The response's bytes: SerializeHead and the body; without the body when
+// `head_only` (for HEAD), the length still the body's.
 std::string SerializeResponse(const HttpResponse& response, bool head_only);
 
 }  // namespace tributary::coordinator

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -37,8 +38,20 @@ struct Connection {
   absl::Time deadline;  // for the head, then for the response
   size_t head_size = 0;
   char head[kMaxHeadBytes];
-  std::string out;  // the response; empty while the head is awaited
-  size_t sent = 0;
+  std::string out;  // the response (or its head); empty while the head is awaited
+  // A shared body sent after `out` (HttpResponse::shared_body), and what
+  // keeps it alive until then.
+  absl::string_view body;
+  std::shared_ptr<const void> body_owner;
+  size_t sent = 0;  // of out, then of body
+};
+
+// A response's bytes: a serialized head (and small body), then a shared
+// body that is never copied.
+struct Reply {
+  std::string bytes;
+  absl::string_view body;
+  std::shared_ptr<const void> body_owner;
 };
 
 // The unit the per-client cap counts: an IPv4 address (also when mapped into
@@ -61,25 +74,32 @@ HttpResponse Plain(int status, absl::string_view text) {
   return response;
 }
 
-// The bytes that answer a complete head.
-std::string Answer(absl::string_view head, const HttpHandler& handler) {
+Reply Whole(const HttpResponse& response, bool head_only) {
+  Reply reply;
+  reply.bytes = SerializeResponse(response, head_only);
+  return reply;
+}
+
+// What answers a complete head.
+Reply Answer(absl::string_view head, const HttpHandler& handler) {
   const absl::StatusOr<HttpRequest> request = ParseRequestHead(head);
-  if (!request.ok()) return SerializeResponse(Plain(400, request.status().message()), false);
+  if (!request.ok()) return Whole(Plain(400, request.status().message()), false);
   const bool head_only = request->method == "HEAD";
   if (request->method != "GET" && !head_only) {
     HttpResponse response = Plain(405, "GET and HEAD only");
     response.headers.emplace_back("Allow", "GET, HEAD");
-    return SerializeResponse(response, false);
+    return Whole(response, false);
   }
-  if (request->announces_body) return SerializeResponse(Plain(413, "requests carry no body here"), head_only);
-  return SerializeResponse(handler(*request), head_only);
+  if (request->announces_body) return Whole(Plain(413, "requests carry no body here"), head_only);
+  HttpResponse response = handler(*request);
+  if (!response.shared_body || head_only) return Whole(response, head_only);
+  return Reply{SerializeHead(response), *response.shared_body, std::move(response.body_owner)};
 }
 
 // The bytes that answer a full buffer that holds no complete head.
-std::string TooLarge(absl::string_view head) {
+Reply TooLarge(absl::string_view head) {
   const bool in_request_line = head.find("\r\n") == absl::string_view::npos;
-  return SerializeResponse(in_request_line ? Plain(414, "request line too long") : Plain(431, "request head too large"),
-                           false);
+  return Whole(in_request_line ? Plain(414, "request line too long") : Plain(431, "request head too large"), false);
 }
 
 bool WouldBlock() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
@@ -239,24 +259,32 @@ class HttpServer::Loop {
     }
   }
 
-  void Respond(Connection& c, std::string bytes, absl::Time now) {
-    c.out = std::move(bytes);
-    c.deadline = now + limits_.write_timeout;
+  void Respond(Connection& c, Reply reply, absl::Time now) {
+    c.out = std::move(reply.bytes);
+    c.body = reply.body;
+    c.body_owner = std::move(reply.body_owner);
+    const double bytes = static_cast<double>(c.out.size() + c.body.size());
+    c.deadline = now + limits_.write_timeout + absl::Seconds(bytes / limits_.min_send_bytes_per_s);
     Write(c);
   }
 
+  // Sends what the socket takes of the head, then of the body.
   void Write(Connection& c) {
-    const ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    const bool in_head = c.sent < c.out.size();
+    const absl::string_view rest = in_head ? absl::string_view(c.out).substr(c.sent)
+                                           : c.body.substr(c.sent - c.out.size());
+    const ssize_t n = send(c.fd, rest.data(), rest.size(), MSG_NOSIGNAL);
     if (n < 0 && WouldBlock()) return;
     if (n < 0) return Close(c);
     c.sent += n;
-    if (c.sent == c.out.size()) Close(c);
+    if (c.sent == c.out.size() + c.body.size()) Close(c);
   }
 
   void Close(Connection& c) {
     if (c.fd < 0) return;
     close(c.fd);
     c.fd = -1;
+    c.body_owner.reset();
     const auto it = per_client_.find(c.client);
     if (--it->second == 0) per_client_.erase(it);
   }

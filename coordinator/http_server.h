@@ -7,8 +7,9 @@
 // line and headers) must arrive whole within `head_timeout` of the accept
 // and fit in kMaxHeadBytes (a full buffer without the end of the head gets
 // 414 if the request line is unfinished, 431 otherwise); the response must
-// be taken by the client within `write_timeout`; past either deadline the
-// connection is closed. Only GET and HEAD (others: 405); a request that
+// be taken by the client within `write_timeout` plus its size at
+// `min_send_bytes_per_s` (a model's 13 MB over a slow link); past either
+// deadline the connection is closed. Only GET and HEAD (others: 405); a request that
 // announces a body gets 413 and the body is never read; a malformed head
 // gets 400 (http_message.h). A client address (an IPv4 address, or an IPv6
 // /64) holds at most `max_connections_per_client` connections and all
@@ -17,7 +18,9 @@
 //
 // The handler runs on the loop thread, so it must be quick (rendering a
 // page under a short lock is; waiting on anything slow is not): while it
-// runs, no other connection is served. In exchange there is no queue and
+// runs, no other connection is served. (A large body goes out as
+// HttpResponse::shared_body, uncopied, a socket buffer at a time between
+// the other connections' turns.) In exchange there is no queue and
 // no lock in the server, and a flood of clients cannot make it start more
 // work than one request at a time.
 #ifndef TRIBUTARY_COORDINATOR_HTTP_SERVER_H_
@@ -42,6 +45,8 @@ inline constexpr size_t kMaxHeadBytes = 16 * 1024;
 struct HttpServerLimits {
   absl::Duration head_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(5);
+  // As slow as worker/timeouts.h lets a gRPC download be: 64 KiB/s.
+  double min_send_bytes_per_s = 64 * 1024;
   // The status page needs few connections; the rest of the process's file
   // descriptors (1024 by default) stay for gRPC.
   int max_connections = 256;

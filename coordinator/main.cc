@@ -46,7 +46,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:7070", "gRPC address workers connect to 
 ABSL_FLAG(std::string, http, "127.0.0.1:8080",
           "Status endpoint address (HOST:PORT); this machine only unless set (README: Status page)");
 ABSL_FLAG(std::string, http_token_file, "",
-          "File holding a token the status endpoint then requires (Authorization: Bearer) on all but / and /healthz");
+          "File holding a token the status endpoint then requires (Authorization: Bearer) on all but /, /healthz "
+          "and /blobs/ (content by SHA-256 digest: a digest, handed out only over the authenticated gRPC API, is "
+          "the capability, so an HTTP cache in front can serve it)");
 ABSL_FLAG(std::string, join_token_file, "",
           "Join tokens, one per line as NAME TOKEN (or one bare token); the name is the volunteer's identity. "
           "SIGHUP reloads it: revoked tokens' sessions end");
@@ -279,7 +281,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   LogTransportSecurity(options.tls, options.listen);
   absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
-  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(*http_options, run);
+  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(*http_options, run, service.blobs());
   if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));
   TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: " << (*http)->url();
 

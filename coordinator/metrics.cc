@@ -204,4 +204,19 @@ std::string PrometheusText(const RunStatus& s) {
   return m.Take();
 }
 
+std::string BlobPrometheusText(const BlobStats& stats) {
+  Exposition m;
+  m.Family("blob_requests_total", "counter",
+           "GET /blobs/ requests by the blob's kind and the result (served, not_found, bad_request).");
+  for (BlobKind kind : {BlobKind::kModel, BlobKind::kDelta, BlobKind::kShard}) {
+    m.Sample("blob_requests_total", static_cast<double>(stats.served[static_cast<int>(kind)]),
+             {{"kind", std::string(BlobKindName(kind))}, {"result", "served"}});
+  }
+  m.Sample("blob_requests_total", static_cast<double>(stats.not_found), {{"kind", "unknown"}, {"result", "not_found"}});
+  m.Sample("blob_requests_total", static_cast<double>(stats.bad_request),
+           {{"kind", "unknown"}, {"result", "bad_request"}});
+  m.Single("blob_bytes_sent_total", "counter", "Body bytes GET /blobs/ sent.", static_cast<double>(stats.bytes_sent));
+  return m.Take();
+}
+
 }  // namespace tributary::coordinator

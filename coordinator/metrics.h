@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "coordinator/blob_counters.h"
 #include "coordinator/run.h"
 
 namespace tributary::coordinator {
@@ -20,6 +21,10 @@ namespace tributary::coordinator {
 inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string PrometheusText(const RunStatus& status);
+
+// GET /blobs/'s counters (blob_http.h): tributary_blob_requests_total by
+// kind and result, tributary_blob_bytes_sent_total. Appended to the above.
+std::string BlobPrometheusText(const BlobStats& stats);
 
 }  // namespace tributary::coordinator
 

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <utility>
@@ -57,18 +58,20 @@ absl::StatusOr<std::string> NewSessionToken() {
 }
 
 // Streams one payload in kMaxChunkBytes pieces, the first carrying its size
-// and SHA-256; or, built with an error, finishes with it at once. Calls
-// `on_done` with the bytes the client received. Deletes itself when done.
+// and SHA-256 (with `digest_only`, that first chunk only, without data);
+// or, built with an error, finishes with it at once. Calls `on_done` with
+// the bytes the client received. Deletes itself when done.
 // Cut() cancels the call: a client that stopped reading leaves a write
 // pending that only a cancellation ends.
 class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cuttable {
  public:
   PayloadWriter(grpc::CallbackServerContext* context, std::shared_ptr<const void> owner, absl::string_view payload,
-                const Sha256Digest& sha256, std::function<void(int64_t)> on_done)
+                const Sha256Digest& sha256, bool digest_only, std::function<void(int64_t)> on_done)
       : context_(context),
         owner_(std::move(owner)),
         payload_(payload),
         sha256_(sha256),
+        digest_only_(digest_only),
         on_done_(std::move(on_done)) {
     NextWrite();
   }
@@ -93,7 +96,7 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cutta
 
  private:
   void NextWrite() {
-    if (started_ && offset_ == payload_.size()) {
+    if (started_ && (digest_only_ || offset_ == payload_.size())) {
       Finish(grpc::Status::OK);
       return;
     }
@@ -103,7 +106,7 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cutta
       chunk_.set_sha256(DigestBytes(sha256_));
     }
     chunk_.set_offset(offset_);
-    const absl::string_view piece = payload_.substr(offset_, kMaxChunkBytes);
+    const absl::string_view piece = digest_only_ ? absl::string_view() : payload_.substr(offset_, kMaxChunkBytes);
     chunk_.set_data(piece.data(), piece.size());
     offset_ += piece.size();
     started_ = true;  // An empty payload still gets its one header chunk.
@@ -114,6 +117,7 @@ class PayloadWriter final : public grpc::ServerWriteReactor<Chunk>, public Cutta
   std::shared_ptr<const void> owner_;  // Keeps payload_ alive.
   absl::string_view payload_;
   Sha256Digest sha256_{};
+  bool digest_only_ = false;
   std::function<void(int64_t)> on_done_;
   Chunk chunk_;
   bool started_ = false;
@@ -292,6 +296,7 @@ CoordinatorService::CoordinatorService(TrainingRun& run, const Dataset& dataset,
       identity_joins_(limits_.joins_per_minute_per_identity() / 60, kJoinBurst, kMaxTrackedKeys),
       address_joins_(limits_.joins_per_minute_per_ip() / 60, kJoinBurst, kMaxTrackedKeys),
       deltas_(kDeltaCacheLimits),
+      blobs_(dataset),
       streams_(limits_.max_streams_per_worker(), limits_.max_concurrent_uploads()) {}
 
 int CoordinatorService::SetJoinTokens(JoinTokens tokens) {
@@ -456,6 +461,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContex
   }
   TaskDecision decision = run_.GetTask(*worker, request->keep_task_ids());
   if (decision.task) {
+    HoldModel(decision.task->base_version(), decision.task->model_sha256());
     *response->mutable_task() = *std::move(decision.task);
   } else if (decision.job_done) {
     response->set_job_done(true);
@@ -465,17 +471,26 @@ grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContex
   return FinishUnary(context, grpc::Status::OK);
 }
 
+void CoordinatorService::HoldModel(uint64_t version, const std::string& sha256) {
+  Sha256Digest digest{};
+  if (sha256.size() != digest.size()) return;
+  std::copy(sha256.begin(), sha256.end(), digest.begin());
+  if (blobs_.Has(digest)) return;
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(version);
+  if (model.ok()) blobs_.Add(BlobKind::kModel, digest, *model, (*model)->bytes);
+}
+
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::StartDownload(grpc::CallbackServerContext* context,
                                                                    const std::string& worker,
                                                                    std::shared_ptr<const void> owner,
                                                                    absl::string_view payload,
                                                                    const Sha256Digest& sha256,
-                                                                   int64_t raw_bytes) {
-  absl::StatusOr<uint64_t> stream = OpenStream(worker, StreamKind::kDownload, payload.size());
+                                                                   int64_t raw_bytes, bool digest_only) {
+  absl::StatusOr<uint64_t> stream = OpenStream(worker, StreamKind::kDownload, digest_only ? 0 : payload.size());
   if (!stream.ok()) return new PayloadWriter(Refuse(context, "streams", stream.status()));
   // A stream cut short counts the same share of its raw size.
   const double raw_per_byte = payload.empty() ? 0 : static_cast<double>(raw_bytes) / payload.size();
-  auto* writer = new PayloadWriter(context, std::move(owner), payload, sha256,
+  auto* writer = new PayloadWriter(context, std::move(owner), payload, sha256, digest_only,
                                    [this, worker, raw_per_byte, id = *stream](int64_t sent) {
                                      UnregisterStream(id);
                                      run_.CountSent(worker, sent, static_cast<int64_t>(sent * raw_per_byte));
@@ -491,8 +506,9 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModel(
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(request->version());
   if (!model.ok()) return new PayloadWriter(ToGrpcStatus(model.status()));
   const ModelSnapshot& snapshot = **model;
+  blobs_.Add(BlobKind::kModel, snapshot.sha256(), *model, snapshot.bytes);
   return StartDownload(context, *worker, *model, snapshot.bytes, snapshot.sha256(),
-                       static_cast<int64_t>(snapshot.bytes.size()));
+                       static_cast<int64_t>(snapshot.bytes.size()), request->digest_only());
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
@@ -510,8 +526,9 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchModelDelta(
   std::shared_ptr<const EncodedDelta> delta = deltas_.Get(
       request->from_version(), request->version(),
       [&] { return EncodeModelDelta((*to)->params(), (*from)->params()); });
+  blobs_.Add(BlobKind::kDelta, delta->sha256, delta, delta->bytes);
   return StartDownload(context, *worker, delta, delta->bytes, delta->sha256,
-                       static_cast<int64_t>((*to)->bytes.size()));
+                       static_cast<int64_t>((*to)->bytes.size()), request->digest_only());
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(
@@ -524,7 +541,8 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::FetchShard(
   }
   const Shard& shard = dataset_.shards[request->shard_id()];
   const absl::string_view bytes = dataset_.ShardBytes(shard);
-  return StartDownload(context, *worker, nullptr, bytes, shard.sha256, static_cast<int64_t>(bytes.size()));
+  return StartDownload(context, *worker, nullptr, bytes, shard.sha256, static_cast<int64_t>(bytes.size()),
+                       /*digest_only=*/false);
 }
 
 grpc::ServerReadReactor<SubmitUpdateChunk>* CoordinatorService::SubmitUpdate(

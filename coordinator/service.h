@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/codec/codec.h"
 #include "common/serial_executor.h"
+#include "coordinator/blob_index.h"
 #include "coordinator/dataset.h"
 #include "coordinator/delta_cache.h"
 #include "coordinator/join_tokens.h"
@@ -93,6 +94,9 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   absl::StatusOr<SubmitResult> CompleteSubmit(const std::string& worker_id,
                                               const tributary::v1::UpdateHeader& header,
                                               const std::string& payload);
+  // The models, deltas and shards the status server's GET /blobs/ serves:
+  // every model and delta this service hands out or names is added.
+  const BlobIndex& blobs() const { return blobs_; }
   // Where the reactors post finished uploads (serial_executor.h).
   SerialExecutor& applier() { return applier_; }
   // Checks an upload's header before its payload is buffered.
@@ -116,14 +120,18 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   absl::Status AdmitJoin(const std::string& identity, const std::string& address);
   // Opens a stream of `worker` of `bytes` (a bound for uploads) in the table.
   absl::StatusOr<uint64_t> OpenStream(const std::string& worker, StreamKind kind, uint64_t bytes);
-  // The reactor for a download of `payload` to `worker`, or one that
-  // refuses with the stream limit's status. `raw_bytes`: what the payload
-  // stands for as fp32 (a model delta stands for a whole model).
+  // The reactor for a download of `payload` to `worker` (or only its size
+  // and digest), or one that refuses with the stream limit's status.
+  // `raw_bytes`: what the payload stands for as fp32 (a model delta stands
+  // for a whole model).
   grpc::ServerWriteReactor<tributary::v1::Chunk>* StartDownload(grpc::CallbackServerContext* context,
                                                                 const std::string& worker,
                                                                 std::shared_ptr<const void> owner,
                                                                 absl::string_view payload, const Sha256Digest& sha256,
-                                                                int64_t raw_bytes);
+                                                                int64_t raw_bytes, bool digest_only);
+  // Adds model `version` (named by a task as `sha256`, the wire form) to
+  // blobs_ unless it is there; the snapshot was hashed when it was made.
+  void HoldModel(uint64_t version, const std::string& sha256);
 
   TrainingRun& run_;
   const Dataset& dataset_;
@@ -141,6 +149,7 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
 
   // Model deltas, encoded once per pair of versions.
   DeltaCache deltas_;
+  BlobIndex blobs_;
 
   absl::Mutex streams_mu_;
   StreamTable streams_ ABSL_GUARDED_BY(streams_mu_);

@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "common/file.h"
 #include "common/sha256.h"
+#include "coordinator/blob_http.h"
 #include "coordinator/dashboard.h"
 #include "coordinator/metrics.h"
 #include "coordinator/status_json.h"
@@ -26,7 +27,12 @@ constexpr char kBearerPrefix[] = "Bearer ";
 struct Route {
   const char* path;
   bool needs_token;
-  std::function<HttpResponse()> render;
+  std::function<HttpResponse(const HttpRequest&)> render;
+  bool prefix = false;  // matches every path that starts with `path`
+
+  bool Matches(absl::string_view request_path) const {
+    return prefix ? absl::StartsWith(request_path, path) : request_path == path;
+  }
 };
 
 HttpResponse Content(std::string body, const char* content_type) {
@@ -42,14 +48,28 @@ HttpResponse Json(const nlohmann::json& body) {
   return Content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
-std::vector<Route> Routes(TrainingRun& run) {
+// `blobs` and `counters` are borrowed; StatusHttpServer keeps them alive.
+std::vector<Route> Routes(TrainingRun& run, const BlobIndex& blobs, BlobCounters& counters) {
+  using Request = const HttpRequest&;
   return {
-      {"/", false, [] { return Content(kDashboardHtml, "text/html; charset=utf-8"); }},
-      {"/healthz", false, [] { return Content("ok\n", "text/plain"); }},
-      {"/api/status", true, [&run] { return Json(StatusJson(run.Status())); }},
-      {"/api/history", true, [&run] { return Json(HistoryJson(run.History())); }},
-      {"/api/ledger", true, [&run] { return Json(LedgerJson(run.LedgerItems())); }},
-      {"/metrics", true, [&run] { return Content(PrometheusText(run.Status()), kPrometheusContentType); }},
+      {"/", false, [](Request) { return Content(kDashboardHtml, "text/html; charset=utf-8"); }},
+      {"/healthz", false, [](Request) { return Content("ok\n", "text/plain"); }},
+      {"/api/status", true,
+       [&run, &counters](Request) {
+         nlohmann::json status = StatusJson(run.Status());
+         status["blobs"] = BlobStatsJson(counters.stats());
+         return Json(status);
+       }},
+      {"/api/history", true, [&run](Request) { return Json(HistoryJson(run.History())); }},
+      {"/api/ledger", true, [&run](Request) { return Json(LedgerJson(run.LedgerItems())); }},
+      {"/api/blobs", true, [&counters](Request) { return Json(BlobServesJson(counters.PerDigest())); }},
+      {"/metrics", true,
+       [&run, &counters](Request) {
+         return Content(PrometheusText(run.Status()) + BlobPrometheusText(counters.stats()), kPrometheusContentType);
+       }},
+      // A digest is its own capability (blob_http.h): no token, so caches can serve it.
+      {kBlobsPathPrefix.data(), false,
+       [&blobs, &counters](Request request) { return ServeBlob(request, blobs, counters); }, /*prefix=*/true},
   };
 }
 
@@ -64,7 +84,7 @@ bool BearerMatches(absl::string_view authorization, const std::string& token) {
 // With a token, unknown paths answer 401 too, so they reveal nothing.
 HttpResponse Serve(const HttpRequest& request, const std::vector<Route>& routes, const std::string& token) {
   const auto route =
-      std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return request.path == r.path; });
+      std::find_if(routes.begin(), routes.end(), [&](const Route& r) { return r.Matches(request.path); });
   const bool needs_token = !token.empty() && (route == routes.end() || route->needs_token);
   if (needs_token && !BearerMatches(request.authorization, token)) {
     HttpResponse response = Content("a bearer token is needed\n", "text/plain");
@@ -77,7 +97,7 @@ HttpResponse Serve(const HttpRequest& request, const std::vector<Route>& routes,
     response.status = 404;
     return response;
   }
-  return route->render();
+  return route->render(request);
 }
 
 }  // namespace
@@ -105,20 +125,23 @@ absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(const StatusHttpOptions& options,
-                                                                         TrainingRun& run) {
+                                                                         TrainingRun& run, const BlobIndex& blobs) {
   absl::StatusOr<HostPort> hp = SplitHostPort(options.address);
   if (!hp.ok()) return hp.status();
+  auto counters = std::make_unique<BlobCounters>();
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       hp->host, hp->port, options.limits,
-      [routes = Routes(run), token = options.bearer_token](const HttpRequest& request) {
+      [routes = Routes(run, blobs, *counters), token = options.bearer_token](const HttpRequest& request) {
         return Serve(request, routes, token);
       });
   if (!server.ok()) return server.status();
-  return std::unique_ptr<StatusHttpServer>(new StatusHttpServer(*std::move(server), hp->host));
+  return std::unique_ptr<StatusHttpServer>(
+      new StatusHttpServer(std::move(counters), *std::move(server), hp->host));
 }
 
-StatusHttpServer::StatusHttpServer(std::unique_ptr<HttpServer> server, std::string host)
-    : server_(std::move(server)), host_(std::move(host)) {}
+StatusHttpServer::StatusHttpServer(std::unique_ptr<BlobCounters> counters, std::unique_ptr<HttpServer> server,
+                                   std::string host)
+    : counters_(std::move(counters)), server_(std::move(server)), host_(std::move(host)) {}
 
 std::string StatusHttpServer::url() const {
   const bool wildcard = host_.empty() || host_ == "0.0.0.0" || host_ == "::";

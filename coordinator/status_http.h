@@ -7,13 +7,16 @@
 //   GET /api/status    the status JSON (status_json.h)
 //   GET /api/history   loss history for plotting
 //   GET /api/ledger    every work item's lease and completion counts
+//   GET /api/blobs     how often GET /blobs/ served each recent digest
+//   GET /blobs/SHA256  a shard, model or delta by its digest (blob_http.h),
+//                      for HTTP caches; never needs a token
 //
 // HEAD works on every route; any other method gets 405 and a request that
 // announces a body gets 413, both before a byte of the body is read. Each
 // connection serves one request ("Connection: close"); a request head must
 // arrive within `limits.head_timeout` and fit in kMaxHeadBytes, and the
 // number of connections is capped per client and in total (http_server.h).
-// With a bearer token, every route but / and /healthz answers 401 unless
+// With a bearer token, every route but /, /healthz and /blobs/ answers 401 unless
 // the request carries "Authorization: Bearer TOKEN"; the dashboard reads the
 // token from its URL fragment (http://HOST:PORT/#token=TOKEN), which
 // browsers never send.
@@ -24,6 +27,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "coordinator/blob_counters.h"
+#include "coordinator/blob_index.h"
 #include "coordinator/http_server.h"
 #include "coordinator/run.h"
 
@@ -39,10 +44,11 @@ struct StatusHttpOptions {
 
 class StatusHttpServer {
  public:
-  // Binds options.address and starts serving. `run` is borrowed and must
-  // outlive the server. UNAVAILABLE when the address cannot be bound.
+  // Binds options.address and starts serving. `run` and `blobs` are
+  // borrowed and must outlive the server. UNAVAILABLE when the address
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<StatusHttpServer>> Start(const StatusHttpOptions& options,
-                                                                  TrainingRun& run);
+                                                                  TrainingRun& run, const BlobIndex& blobs);
   // Stops serving and closes every connection.
   ~StatusHttpServer() = default;
 
@@ -52,8 +58,9 @@ class StatusHttpServer {
   std::string url() const;
 
  private:
-  StatusHttpServer(std::unique_ptr<HttpServer> server, std::string host);
+  StatusHttpServer(std::unique_ptr<BlobCounters> counters, std::unique_ptr<HttpServer> server, std::string host);
 
+  std::unique_ptr<BlobCounters> counters_;  // before server_, whose loop counts into it
   std::unique_ptr<HttpServer> server_;
   std::string host_;
 };

@@ -1,7 +1,9 @@
 #include "coordinator/status_json.h"
 
 #include <optional>
+#include <string>
 
+#include "common/sha256.h"
 #include "coordinator/time_budget.h"
 
 namespace tributary::coordinator {
@@ -161,6 +163,25 @@ json LedgerJson(const std::vector<WorkItem>& items) {
                    {"completions", item.completions}});
   }
   return {{"items", out}};
+}
+
+nlohmann::json BlobStatsJson(const BlobStats& stats) {
+  nlohmann::json served = nlohmann::json::object();
+  for (BlobKind kind : {BlobKind::kModel, BlobKind::kDelta, BlobKind::kShard}) {
+    served[std::string(BlobKindName(kind))] = stats.served[static_cast<int>(kind)];
+  }
+  return {{"served", served},
+          {"bytes_sent", stats.bytes_sent},
+          {"not_found", stats.not_found},
+          {"bad_request", stats.bad_request}};
+}
+
+nlohmann::json BlobServesJson(const std::vector<DigestServes>& serves) {
+  nlohmann::json digests = nlohmann::json::array();
+  for (const DigestServes& d : serves) {
+    digests.push_back({{"sha256", Sha256Hex(d.digest)}, {"kind", BlobKindName(d.kind)}, {"serves", d.serves}});
+  }
+  return {{"digests", digests}};
 }
 
 }  // namespace tributary::coordinator

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "coordinator/blob_counters.h"
 #include "coordinator/ledger.h"
 #include "coordinator/run.h"
 #include "nlohmann/json.hpp"
@@ -19,6 +20,14 @@ nlohmann::json HistoryJson(const std::vector<HistoryPoint>& history);
 
 // GET /api/ledger: the audit of every work item.
 nlohmann::json LedgerJson(const std::vector<WorkItem>& items);
+
+// /api/status's "blobs": {served: {model, delta, shard}, bytes_sent,
+// not_found, bad_request} (GET /blobs/, blob_http.h).
+nlohmann::json BlobStatsJson(const BlobStats& stats);
+
+// GET /api/blobs: {digests: [{sha256, kind, serves}]}, the recent digests
+// first served first (bounded by BlobCounters).
+nlohmann::json BlobServesJson(const std::vector<DigestServes>& serves);
 
 }  // namespace tributary::coordinator
 

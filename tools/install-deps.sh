@@ -23,14 +23,15 @@ build_packages=(
   build-essential cmake pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libssl-dev zlib1g-dev nlohmann-json3-dev
+  libcpp-httplib-dev  # the worker's --blob_url client (worker/http_blob_source.cc)
 )
 # What the binaries link (ldd build/bin/tributary-*), for a machine that
 # only runs them; the -dev packages above depend on the same libraries.
-runtime_packages=(libgrpc++1.51 libprotobuf32 libabsl20220623 libssl3 zlib1g libgomp1)
+runtime_packages=(libgrpc++1.51 libprotobuf32 libabsl20220623 libssl3 zlib1g libgomp1 libcpp-httplib0.11)
 # The example jobs' data (deploy/jobs/): read by the coordinator only.
 data_packages=(dataset-fashion-mnist fortunes)
 test_packages=(
-  curl libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev openssl
+  curl libgtest-dev libgmock-dev libbenchmark-dev openssl
   iproute2 python3  # deploy/netns-cluster.sh and its test: ip, tc; the summary's JSON
   python3-yaml      # tests/deploy: the compose file and Kubernetes manifests
 )

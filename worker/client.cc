@@ -206,6 +206,41 @@ absl::StatusOr<std::string> CoordinatorClient::FetchShard(uint64_t shard_id, con
                   Announced::kByTask);
 }
 
+absl::StatusOr<BlobRef> CoordinatorClient::Describe(const OpenStream& open) {
+  return HonouringShortHints([&]() -> absl::StatusOr<BlobRef> {
+    auto context = NewContext(kUnaryTimeout);
+    std::unique_ptr<grpc::ClientReader<Chunk>> reader = open(context.get());
+    Chunk chunk, extra;
+    const bool got = reader->Read(&chunk);
+    // A coordinator that ignores digest_only streams the payload itself.
+    if (got && (!chunk.data().empty() || reader->Read(&extra))) {
+      context->TryCancel();
+      reader->Finish();
+      return absl::DataLossError("a digest-only answer carries data");
+    }
+    if (absl::Status s = FromGrpc(reader->Finish(), *context); !s.ok()) return s;
+    if (!got || chunk.sha256().size() != Sha256Digest().size()) {
+      return absl::DataLossError("a digest-only answer without a digest");
+    }
+    return BlobRef{chunk.sha256(), chunk.total_bytes()};
+  });
+}
+
+absl::StatusOr<BlobRef> CoordinatorClient::DescribeModel(uint64_t version) {
+  tributary::v1::FetchModelRequest request;
+  request.set_version(version);
+  request.set_digest_only(true);
+  return Describe([&](grpc::ClientContext* c) { return control_->FetchModel(c, request); });
+}
+
+absl::StatusOr<BlobRef> CoordinatorClient::DescribeModelDelta(uint64_t version, uint64_t from_version) {
+  tributary::v1::FetchModelDeltaRequest request;
+  request.set_version(version);
+  request.set_from_version(from_version);
+  request.set_digest_only(true);
+  return Describe([&](grpc::ClientContext* c) { return control_->FetchModelDelta(c, request); });
+}
+
 absl::StatusOr<tributary::v1::SubmitUpdateResponse> CoordinatorClient::SubmitUpdate(
     const tributary::v1::UpdateHeader& header, const std::string& payload, absl::Duration* upload,
     const UploadProgress& progress) {

@@ -42,6 +42,8 @@ class CoordinatorClient : public CoordinatorApi {
                                               uint64_t max_bytes) override;
   absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                          uint64_t bytes) override;
+  absl::StatusOr<BlobRef> DescribeModel(uint64_t version) override;
+  absl::StatusOr<BlobRef> DescribeModelDelta(uint64_t version, uint64_t from_version) override;
   // Progress counts the payload bytes handed to gRPC, which buffers a
   // little: on a slow link the count runs ahead of the wire by about one
   // flow-control window. gRPC buffers the writes, so the end of writing
@@ -74,6 +76,9 @@ class CoordinatorClient : public CoordinatorApi {
                                        Announced announced);
   absl::StatusOr<std::string> DownloadOnce(const OpenStream& open, std::string sha256, uint64_t bytes,
                                            Announced announced);
+  // Reads a digest-only answer (one chunk: size and digest, no data) of the
+  // stream `open` starts; waits out short retry hints.
+  absl::StatusOr<BlobRef> Describe(const OpenStream& open);
   absl::StatusOr<tributary::v1::SubmitUpdateResponse> SubmitUpdateOnce(const tributary::v1::UpdateHeader& header,
                                                                        const std::string& payload,
                                                                        absl::Duration* upload,

@@ -10,6 +10,14 @@
 
 namespace tributary::worker {
 
+absl::StatusOr<BlobRef> CoordinatorApi::DescribeModel(uint64_t version) {
+  return absl::UnimplementedError(absl::StrCat("model v", version, ": no digest-only call"));
+}
+
+absl::StatusOr<BlobRef> CoordinatorApi::DescribeModelDelta(uint64_t version, uint64_t from_version) {
+  return absl::UnimplementedError(absl::StrCat("model v", version, " from v", from_version, ": no digest-only call"));
+}
+
 absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
   absl::Status prefixed(status.code(), absl::StrCat(prefix, status.message()));
   status.ForEachPayload(

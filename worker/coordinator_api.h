@@ -33,6 +33,14 @@
 
 namespace tributary::worker {
 
+// A payload named by its size and SHA-256 (the wire form, 32 bytes), as a
+// task names its model and shard: enough to fetch it from anywhere that
+// serves it by digest (GET /blobs/<sha256>) and verify what comes back.
+struct BlobRef {
+  std::string sha256;
+  uint64_t bytes = 0;
+};
+
 class CoordinatorApi {
  public:
   virtual ~CoordinatorApi() = default;
@@ -58,6 +66,13 @@ class CoordinatorApi {
                                                       uint64_t max_bytes) = 0;
   virtual absl::StatusOr<std::string> FetchShard(uint64_t shard_id, const std::string& sha256,
                                                  uint64_t bytes) = 0;
+  // The size and digest of model `version`, or of its delta from
+  // `from_version`, without the bytes (the fetches' digest_only): what a
+  // download by digest needs. NOT_FOUND as for the fetches. By default
+  // UNIMPLEMENTED: an implementation without them is never asked for
+  // blobs by digest.
+  virtual absl::StatusOr<BlobRef> DescribeModel(uint64_t version);
+  virtual absl::StatusOr<BlobRef> DescribeModelDelta(uint64_t version, uint64_t from_version);
   // Called after each chunk of an upload with the payload bytes handed
   // over so far.
   using UploadProgress = std::function<void(int64_t sent_bytes)>;

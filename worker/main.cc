@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -20,8 +21,10 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "worker/blob_api.h"
 #include "worker/client.h"
 #include "worker/display.h"
+#include "worker/http_blob_source.h"
 #include "worker/timer.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
@@ -37,6 +40,11 @@ ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert");
 ABSL_FLAG(std::string, join_token_file, "", "File holding the coordinator's join token");
 ABSL_FLAG(std::string, cache_dir, "",
           "Directory caching shards and recent model versions by content hash, for restarts (empty: memory only)");
+ABSL_FLAG(std::string, blob_url, "",
+          "Fetch models, deltas and shards first over HTTP by SHA-256 from this base URL (GET URL/blobs/<sha256>): "
+          "the coordinator's status port or a cache in front of it (deploy/nginx/), e.g. http://relay:8081. Every "
+          "byte is checked against the digest given over gRPC; on any failure the worker falls back to gRPC. "
+          "Empty: gRPC only");
 ABSL_FLAG(int64_t, max_tasks, 0, "Leave cleanly after this many tasks (0 = until the job ends)");
 ABSL_FLAG(bool, quiet, false,
           "Print only warnings, errors and the summary at the end (no status line, no line per task)");
@@ -101,6 +109,15 @@ absl::StatusOr<DisplayOptions> DisplayFromFlags() {
   return display;
 }
 
+// nullopt without --blob_url.
+absl::StatusOr<std::optional<BlobUrl>> BlobUrlFromFlags() {
+  const std::string url = absl::GetFlag(FLAGS_blob_url);
+  if (url.empty()) return std::nullopt;
+  absl::StatusOr<BlobUrl> parsed = ParseBlobUrl(url);
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("--blob_url: ", parsed.status().message()));
+  return std::optional<BlobUrl>(*std::move(parsed));
+}
+
 // Plaintext only without --tls_ca, and then said once.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromFlags() {
   ClientTlsOptions tls;
@@ -143,11 +160,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(credentials.status().message()).c_str());
     return 1;
   }
+  absl::StatusOr<std::optional<tributary::worker::BlobUrl>> blob_url = tributary::worker::BlobUrlFromFlags();
+  if (!blob_url.ok()) {
+    std::fprintf(stderr, "tributary-worker: %s\n", std::string(blob_url.status().message()).c_str());
+    return 1;
+  }
   tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
+  std::optional<tributary::worker::HttpBlobSource> blob_source;
+  std::optional<tributary::worker::BlobFirstApi> blob_first;
+  if (*blob_url) {
+    blob_source.emplace(**blob_url);
+    blob_first.emplace(client, *blob_source);
+    TLOG(INFO) << "fetching blobs from " << (*blob_url)->ToString() << "/blobs/ first, gRPC as the fallback";
+  }
+  tributary::worker::CoordinatorApi& api = blob_first ? static_cast<tributary::worker::CoordinatorApi&>(*blob_first)
+                                                      : client;
   tributary::worker::Display display(*display_options);
   display.Start();
   tributary::worker::RealTimer timer;
-  tributary::worker::Worker worker(*options, client, timer, display);
+  tributary::worker::Worker worker(*options, api, timer, display);
 
   std::atomic<bool> finished{false};
   absl::Status result;
@@ -162,6 +193,7 @@ int main(int argc, char** argv) {
     }
   }
   runner.join();
+  if (blob_first) TLOG(NOTICE) << "blob fetches over HTTP: " << blob_first->stats().Line();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   TLOG(INFO) << "exiting; peak RSS " << usage.ru_maxrss / 1024 << " MiB";
