@@ -47,6 +47,16 @@ size_t Drain(int fd, size_t limit) {
   return received;
 }
 
+// Whether `owner`'s use count reaches `count` within kPrompt.
+bool WaitForUseCount(const std::shared_ptr<const std::string>& owner, long count) {
+  const absl::Time deadline = absl::Now() + kPrompt;
+  while (owner.use_count() != count) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
 std::unique_ptr<HttpServer> StartServer(const HttpServerLimits& limits, const std::string& body) {
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start("127.0.0.1", 0, limits, [body](const HttpRequest&) {
@@ -65,6 +75,7 @@ TEST(HttpServerTest, DropsAClientThatDoesNotReadItsResponse) {
   constexpr size_t kBodyBytes = 64 << 20;
   HttpServerLimits limits;
   limits.write_timeout = absl::Seconds(1);
+  limits.min_send_bytes_per_s = 1e12;  // The deadline is the write timeout alone.
   const std::unique_ptr<HttpServer> server = StartServer(limits, std::string(kBodyBytes, 'x'));
   ASSERT_NE(server, nullptr);
   const int fd = Connect(server->port());
@@ -74,6 +85,44 @@ TEST(HttpServerTest, DropsAClientThatDoesNotReadItsResponse) {
   absl::SleepFor(limits.write_timeout + absl::Seconds(1));
   EXPECT_LT(Drain(fd, kBodyBytes), kBodyBytes);
   close(fd);
+}
+
+// A body shared rather than copied (a model's bytes) goes out a socket
+// buffer at a time: a client that reads none of it holds up no one else,
+// and the body's owner is let go once it is sent.
+TEST(HttpServerTest, ALargeSharedBodyHoldsUpNoOtherRequest) {
+  constexpr size_t kBodyBytes = 32 << 20;
+  auto model = std::make_shared<const std::string>(kBodyBytes, 'm');
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start("127.0.0.1", 0, HttpServerLimits(), [&model](const HttpRequest& request) {
+        HttpResponse response;
+        if (request.path == "/big") {
+          response.shared_body = *model;
+          response.body_owner = model;
+        } else {
+          response.body = "ok";
+        }
+        return response;
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int big = Connect((*server)->port());
+  ASSERT_GE(big, 0);
+  const std::string get_big = "GET /big HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(big, get_big.data(), get_big.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get_big.size()));
+  ASSERT_TRUE(WaitForUseCount(model, 2)) << "the server holds the body while sending it";
+
+  const int small = Connect((*server)->port());
+  ASSERT_GE(small, 0);
+  const std::string get_small = "GET /small HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(small, get_small.data(), get_small.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get_small.size()));
+  const size_t small_bytes = Drain(small, 1 << 20);
+  EXPECT_GT(small_bytes, 2u);
+  EXPECT_LT(small_bytes, 200u);
+  close(small);
+
+  EXPECT_GT(Drain(big, 2 * kBodyBytes), kBodyBytes) << "the whole body and its head";
+  close(big);
+  EXPECT_TRUE(WaitForUseCount(model, 1)) << "let go once sent";
 }
 
 TEST(HttpServerTest, StoppingEndsOpenConnections) {

@@ -140,14 +140,16 @@ HttpServerLimits TestLimits() {
 class StatusHttpTest : public ::testing::Test {
  protected:
   StatusHttpTest()
-      : dataset_(TinyDataset(12, 4)), run_(TinyJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_) {}
+      : dataset_(TinyDataset(12, 4)),
+        run_(TinyJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_),
+        blobs_(*dataset_) {}
 
   void StartServer(const std::string& token = "", const HttpServerLimits& limits = TestLimits()) {
     StatusHttpOptions options;
     options.address = "127.0.0.1:0";
     options.bearer_token = token;
     options.limits = limits;
-    absl::StatusOr<std::unique_ptr<StatusHttpServer>> server = StatusHttpServer::Start(options, run_);
+    absl::StatusOr<std::unique_ptr<StatusHttpServer>> server = StatusHttpServer::Start(options, run_, blobs_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -156,6 +158,7 @@ class StatusHttpTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<Dataset> dataset_;
   TrainingRun run_;
+  BlobIndex blobs_;
   std::unique_ptr<StatusHttpServer> server_;
 };
 
@@ -383,6 +386,29 @@ TEST_F(StatusHttpTest, TokenGuardsEverythingButTheStaticPageAndHealthz) {
   EXPECT_EQ(Exchange(port(), Get("/metrics", "Authorization: Bearer s3cret\r\n")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/healthz")).status, 200);
   EXPECT_EQ(Exchange(port(), Get("/")).status, 200);
+  EXPECT_EQ(Exchange(port(), Get("/api/blobs")).status, 401);
+  // A digest is its own capability: caches fetch blobs without the token.
+  EXPECT_EQ(Exchange(port(), Get("/blobs/" + Sha256Hex(dataset_->shards[0].sha256))).status, 200);
+  EXPECT_EQ(Exchange(port(), Get("/blobs/" + Sha256Hex(Sha256("none")))).status, 404);
+}
+
+TEST_F(StatusHttpTest, ServesAShardByDigestAndCountsIt) {
+  StartServer();
+  const Shard& shard = dataset_->shards[2];
+  const std::string hex = Sha256Hex(shard.sha256);
+  const Reply blob = Exchange(port(), Get("/blobs/" + hex));
+  EXPECT_EQ(blob.status, 200);
+  EXPECT_THAT(blob.text, HasSubstr("Cache-Control: public, max-age=31536000, immutable\r\n"));
+  EXPECT_THAT(blob.text, HasSubstr(absl::StrCat("ETag: \"", hex, "\"\r\n")));
+  EXPECT_THAT(blob.text, HasSubstr(absl::StrCat("\r\n\r\n", dataset_->ShardBytes(shard))));
+  EXPECT_EQ(Exchange(port(), Get("/blobs/" + hex.substr(1))).status, 400);
+  EXPECT_EQ(Exchange(port(), Get("/blobs/" + Sha256Hex(Sha256("none")))).status, 404);
+  const Reply status = Exchange(port(), Get("/api/status"));
+  EXPECT_THAT(status.text, HasSubstr("\"blobs\":{\"bad_request\":1,\"bytes_sent\":28,\"not_found\":1,"
+                                     "\"served\":{\"delta\":0,\"model\":0,\"shard\":1}}"));
+  EXPECT_THAT(Exchange(port(), Get("/api/blobs")).text,
+              HasSubstr(absl::StrCat("{\"digests\":[{\"kind\":\"shard\",\"serves\":1,\"sha256\":\"", hex, "\"}]}")));
+  EXPECT_THAT(Exchange(port(), Get("/metrics")).text, HasSubstr("tributary_blob_bytes_sent_total 28\n"));
 }
 
 TEST(ReadBearerTokenTest, StripsTrailingWhitespaceAndRefusesEmptyOrMissingFiles) {
