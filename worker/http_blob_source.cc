@@ -58,6 +58,17 @@ absl::Status ParseAuthority(absl::string_view host, absl::string_view whole, Blo
   return absl::OkStatus();
 }
 
+// httplib's names for its errors ("Read") say little in a log line.
+std::string Describe(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection: return "cannot connect";
+    case httplib::Error::ConnectionTimeout: return "no connection within the timeout";
+    case httplib::Error::Read: return "no whole HTTP response (not HTTP/1.x, closed early, or timed out)";
+    case httplib::Error::Write: return "the request could not be sent";
+    default: return absl::StrCat("HTTP client error: ", httplib::to_string(error));
+  }
+}
+
 }  // namespace
 
 std::string BlobUrl::ToString() const {
@@ -131,7 +142,7 @@ absl::StatusOr<BlobBody> HttpBlobSource::Get(const BlobRef& ref) {
         return problem.empty();
       });
   if (!problem.empty()) return absl::DataLossError(problem);
-  if (!result) return absl::UnavailableError(httplib::to_string(result.error()));
+  if (!result) return absl::UnavailableError(Describe(result.error()));
   body.sha256 = hasher.Finish();
   return body;
 }

@@ -206,5 +206,42 @@ TEST(BlobCacheTest, EightWorkersFetchThroughNginxAndSurviveACorruptedCache) {
   EXPECT_NE(metrics.find("tributary_blob_bytes_sent_total"), std::string::npos);
 }
 
+// No cache: the workers fetch straight from the coordinator's HTTP port;
+// then from a URL that answers garbage (the gRPC port, which speaks
+// HTTP/2 only), where every fetch fails, is counted, and falls back.
+TEST(BlobCacheTest, WorkersFetchFromTheCoordinatorAndSurviveAUrlThatAnswersGarbage) {
+  Cluster cluster("blobdirect", absl::StrReplaceAll(kJob, {{"epochs: 4", "epochs: 1"}}));
+  cluster.StartCoordinator();
+  ASSERT_GT(cluster.http_port(), 0) << cluster.Logs();
+  Process& direct = cluster.StartWorker("direct", {absl::StrCat("--blob_url=http://127.0.0.1:", cluster.http_port())});
+  Process& garbage = cluster.StartWorker("garbage", {absl::StrCat("--blob_url=http://127.0.0.1:", cluster.grpc_port())});
+  ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(3))) << cluster.Logs();
+  ExpectEveryShardOnce(cluster.Status(), cluster.Get("/api/ledger"));
+  EXPECT_EQ(direct.Wait(absl::Minutes(1)), 0) << cluster.Logs();
+  EXPECT_EQ(garbage.Wait(absl::Minutes(1)), 0) << cluster.Logs();
+
+  int lines = 0;
+  const WorkerBlobs straight = SumBlobLines(direct.Log(), &lines);
+  EXPECT_EQ(lines, 1);
+  EXPECT_GT(straight.ok, 0) << direct.Log();
+  EXPECT_EQ(straight.mismatches, 0) << direct.Log();
+  const WorkerBlobs fallen = SumBlobLines(garbage.Log(), &lines);
+  EXPECT_EQ(lines, 1);
+  EXPECT_EQ(fallen.ok, 0) << garbage.Log();
+  EXPECT_GT(fallen.failed, 0) << garbage.Log();
+  EXPECT_NE(garbage.Log().find("fetching it over gRPC"), std::string::npos);
+  EXPECT_GT(cluster.Status()["blobs"]["served"]["shard"].get<int64_t>(), 0);
+}
+
+TEST(BlobCacheTest, AMalformedBlobUrlIsAFlagError) {
+  const std::string dir = TestDir("bloburl");
+  absl::StatusOr<std::unique_ptr<Process>> worker =
+      Process::Start({Binary("tributary-worker"), "--blob_url=ftp://relay"}, dir + "/worker.log");
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ((*worker)->Wait(absl::Seconds(30)), 1);
+  EXPECT_NE((*worker)->Log().find("--blob_url: \"ftp://relay\" is not http://HOST[:PORT][/PATH]"), std::string::npos)
+      << (*worker)->Log();
+}
+
 }  // namespace
 }  // namespace tributary::testing
