@@ -199,6 +199,56 @@ TEST_F(ServiceTest, ModelDeltasComeFromVersionsStillHeld) {
   EXPECT_EQ(fetch_delta(1, 7).status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// A digest-only answer is one chunk: size and digest, no data; what it
+// names is then in the blob index, for GET /blobs/.
+TEST_F(ServiceTest, DigestOnlyAnswersNameBlobsTheIndexHolds) {
+  ASSERT_TRUE(Join("secret").ok());
+  const tributary::v1::Task task = GetTask();
+  auto digest = [](const std::string& wire) {
+    Sha256Digest d{};
+    std::copy(wire.begin(), wire.end(), d.begin());
+    return d;
+  };
+  EXPECT_TRUE(service_.blobs().Has(digest(task.model_sha256()))) << "the task's model, as the task is handed out";
+  EXPECT_TRUE(service_.blobs().Has(digest(task.shard_sha256())));
+  auto chunks = [](auto& reader) {
+    std::vector<tributary::v1::Chunk> all;
+    tributary::v1::Chunk chunk;
+    while (reader->Read(&chunk)) all.push_back(chunk);
+    EXPECT_TRUE(reader->Finish().ok());
+    return all;
+  };
+  tributary::v1::FetchModelRequest model;
+  model.set_version(0);
+  model.set_digest_only(true);
+  auto model_context = Context();
+  auto model_reader = stub_->FetchModel(model_context.get(), model);
+  const std::vector<tributary::v1::Chunk> model_chunks = chunks(model_reader);
+  ASSERT_EQ(model_chunks.size(), 1u);
+  EXPECT_EQ(model_chunks[0].sha256(), task.model_sha256());
+  EXPECT_EQ(model_chunks[0].total_bytes(), task.model_bytes());
+  EXPECT_TRUE(model_chunks[0].data().empty());
+
+  std::vector<float> update(kNumParams, 0.01f);
+  const std::string good = codec_.Encode(update);
+  tributary::v1::SubmitUpdateResponse response;
+  ASSERT_TRUE(Submit(HeaderFor(task, good.size()), good, &response).ok());
+  tributary::v1::FetchModelDeltaRequest delta;
+  delta.set_version(1);
+  delta.set_from_version(0);
+  delta.set_digest_only(true);
+  auto delta_context = Context();
+  auto delta_reader = stub_->FetchModelDelta(delta_context.get(), delta);
+  const std::vector<tributary::v1::Chunk> delta_chunks = chunks(delta_reader);
+  ASSERT_EQ(delta_chunks.size(), 1u);
+  EXPECT_TRUE(delta_chunks[0].data().empty());
+  const std::optional<Blob> blob = service_.blobs().Find(digest(delta_chunks[0].sha256()));
+  ASSERT_TRUE(blob.has_value()) << "the delta is encoded and held";
+  EXPECT_EQ(blob->kind, BlobKind::kDelta);
+  EXPECT_EQ(blob->bytes.size(), delta_chunks[0].total_bytes());
+  EXPECT_EQ(DigestBytes(Sha256(blob->bytes)), delta_chunks[0].sha256());
+}
+
 TEST_F(ServiceTest, MalformedUploadsAreRefusedAndCounted) {
   ASSERT_TRUE(Join("secret").ok());
   const tributary::v1::Task task = GetTask();

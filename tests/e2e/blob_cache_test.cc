@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -35,12 +36,15 @@ constexpr char kNginx[] = "/usr/sbin/nginx";
 constexpr int kWorkers = 8;
 // 60 shards x 4 epochs; a worker holds the shards it fetched, so in later
 // epochs most fetches are of shards other workers fetched first: cache hits.
+// A version per eight updates, so the workers want the same few models and
+// deltas at about the same time, as a relay's workers do.
 constexpr char kJob[] = R"(
   name: "e2e-blobs"
   data { fashion_mnist { max_train_examples: 6000 } shard_examples: 100 }
   budget { epochs: 4 }
   eval { interval_versions: 1000 }
   optimizer { lr: 0.1 }
+  aggregation { buffer_size: 8 }
   codec { model_deltas: true }
 )";
 
@@ -198,6 +202,13 @@ TEST(BlobCacheTest, EightWorkersFetchThroughNginxAndSurviveACorruptedCache) {
   EXPECT_GT(blobs.bytes, status["bytes"]["sent_wire"].get<int64_t>())
       << "HTTP " << blobs.bytes << " bytes, gRPC " << status["bytes"]["sent_wire"];
   EXPECT_GT(blobs.ok, blobs.failed);
+  EXPECT_GT(blobs.bytes, status["blobs"]["bytes_sent"].get<int64_t>()) << "nginx sent more than it fetched";
+  std::printf("%d workers: over HTTP %lld ok (%lld bytes), %lld failed (%lld digest mismatches; %d cache files "
+              "corrupted); over gRPC %lld bytes; the coordinator served %zu digests, %lld bytes, to nginx\n",
+              kWorkers, static_cast<long long>(blobs.ok), static_cast<long long>(blobs.bytes),
+              static_cast<long long>(blobs.failed), static_cast<long long>(blobs.mismatches), corrupted,
+              static_cast<long long>(status["bytes"]["sent_wire"].get<int64_t>()), served["digests"].size(),
+              static_cast<long long>(status["blobs"]["bytes_sent"].get<int64_t>()));
   // A digest the coordinator served is a hit in nginx now.
   const std::string first = served["digests"][0]["sha256"];
   EXPECT_EQ(Fetch(port, "/blobs/" + first), std::make_pair(200, std::string("HIT")));
@@ -213,8 +224,9 @@ TEST(BlobCacheTest, WorkersFetchFromTheCoordinatorAndSurviveAUrlThatAnswersGarba
   Cluster cluster("blobdirect", absl::StrReplaceAll(kJob, {{"epochs: 4", "epochs: 1"}}));
   cluster.StartCoordinator();
   ASSERT_GT(cluster.http_port(), 0) << cluster.Logs();
-  Process& direct = cluster.StartWorker("direct", {absl::StrCat("--blob_url=http://127.0.0.1:", cluster.http_port())});
-  Process& garbage = cluster.StartWorker("garbage", {absl::StrCat("--blob_url=http://127.0.0.1:", cluster.grpc_port())});
+  const std::string local = "--blob_url=http://127.0.0.1:";
+  Process& direct = cluster.StartWorker("direct", {absl::StrCat(local, cluster.http_port())});
+  Process& garbage = cluster.StartWorker("garbage", {absl::StrCat(local, cluster.grpc_port())});
   ASSERT_TRUE(cluster.WaitUntilDone(absl::Minutes(3))) << cluster.Logs();
   ExpectEveryShardOnce(cluster.Status(), cluster.Get("/api/ledger"));
   EXPECT_EQ(direct.Wait(absl::Minutes(1)), 0) << cluster.Logs();

@@ -25,6 +25,11 @@
 // - finishes: told that every work item is applied, Run() returns OK by
 //   itself, one Leave, and no call after it.
 //
+// Every other schedule also fetches through a flaky HTTP cache first
+// (blob_api.h, --blob_url): its answers are right, corrupted, cut short or
+// missing, and each bad one must cost a fallback to the fake, never a wrong
+// shard (the fake's invariants would catch a different payload).
+//
 // The faults are a function of the seed; the worker's threads are real, so
 // their interleaving is not, and a failing seed replays the same faults
 // (and, nearly always, the failure):
@@ -50,6 +55,7 @@
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "gtest/gtest.h"
+#include "worker/blob_api.h"
 #include "worker/coordinator_api.h"
 #include "worker/display.h"
 #include "worker/timeouts.h"
@@ -570,12 +576,48 @@ class FakeCoordinator : public CoordinatorApi {
   std::vector<std::string> violations_ ABSL_GUARDED_BY(mu_);
 };
 
+// A cache in front of the fake: shards by digest, each answer drawn from
+// the seed (the bytes, corrupted, cut short, or no connection); models are
+// never in it (404).
+class FlakyBlobSource : public BlobSource {
+ public:
+  explicit FlakyBlobSource(uint64_t seed) : rng_(seed ^ 0xb10b) {
+    for (int s = 0; s < kShards; ++s) {
+      std::string bytes = ShardBytes(s);
+      shards_[DigestBytes(Sha256(bytes))] = std::move(bytes);
+    }
+  }
+  absl::StatusOr<BlobBody> Get(const BlobRef& ref) override {
+    const auto it = shards_.find(ref.sha256);
+    if (it == shards_.end()) return absl::NotFoundError("HTTP 404");
+    std::string bytes = it->second;
+    absl::MutexLock lock(&mu_);
+    switch (rng_() % 4) {
+      case 0: return absl::UnavailableError("cannot connect");
+      case 1: bytes[bytes.size() / 2] ^= 1; break;
+      case 2: bytes.pop_back(); break;
+      default: break;
+    }
+    return BlobBody{bytes, Sha256(bytes)};
+  }
+  std::string Url(const BlobRef&) const override { return "http://flaky/blobs/"; }
+
+ private:
+  std::map<std::string, std::string> shards_;  // By digest; fixed after construction.
+  absl::Mutex mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+};
+
 // Runs one seed's schedule; failures name the seed.
 Tally RunSchedule(uint64_t seed) {
   const Faults faults = DrawFaults(seed);
   SCOPED_TRACE(faults.Describe());
   ScaledTimer timer;
   FakeCoordinator coordinator(faults, timer, seed);
+  FlakyBlobSource cache(seed);
+  BlobFirstApi blob_first(coordinator, cache);
+  const bool through_cache = seed % 2 == 0;
+  CoordinatorApi& api = through_cache ? static_cast<CoordinatorApi&>(blob_first) : coordinator;
   DisplayOptions quiet;
   quiet.mode = DisplayMode::kQuiet;
   Display display(quiet);
@@ -583,7 +625,7 @@ Tally RunSchedule(uint64_t seed) {
   options.name = "simulated";
   options.task_delay = faults.task_delay;
   options.seed = seed;
-  Worker worker(options, coordinator, timer, display);
+  Worker worker(options, api, timer, display);
 
   absl::Status result;
   std::atomic<bool> finished{false};
@@ -612,6 +654,9 @@ Tally RunSchedule(uint64_t seed) {
   EXPECT_LE(tally.joins, tally.restarts + 1);
   EXPECT_LE(tally.unauthenticated, kMaxUnauthenticatedPerRestart * tally.restarts);
   EXPECT_LE(tally.max_failures_per_second, kMaxFailuresPerSecond) << "a busy loop";
+  if (through_cache) {
+    EXPECT_GT(blob_first.stats().ok + blob_first.stats().failed, 0) << "shards came via the cache";
+  }
   return tally;
 }
 
