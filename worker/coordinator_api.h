@@ -88,6 +88,13 @@ absl::Status WithRetryHint(absl::Status status, absl::Duration wait);
 // to a call over a rate limit), if it did; capped at kMaxRetryHint.
 std::optional<absl::Duration> RetryHint(const absl::Status& status);
 
+// `status` carrying a standby coordinator's word on where the leader is
+// (gRPC's trailing metadata kLeaderMetadataKey, as a payload).
+absl::Status WithLeaderHint(absl::Status status, absl::string_view leader);
+
+// The leader's address a standby named in its answer, if it did.
+std::optional<std::string> LeaderHint(const absl::Status& status);
+
 }  // namespace tributary::worker
 
 #endif  // TRIBUTARY_WORKER_COORDINATOR_API_H_
