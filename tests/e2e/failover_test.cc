@@ -342,6 +342,7 @@ TEST(FailoverTest, FrozenLeaderStopsWhenResumed) {
   ASSERT_TRUE(WaitFor([&] { return AppliedVersions(cluster).size() >= 20; }, absl::Seconds(60))) << cluster.AllLogs();
 
   cluster.coordinator(0).Signal(SIGSTOP);
+  const absl::Time frozen_at = absl::Now();
   // The standby takes over once the lease has expired, and applies.
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -352,6 +353,8 @@ TEST(FailoverTest, FrozenLeaderStopsWhenResumed) {
       },
       absl::Seconds(60)))
       << cluster.AllLogs();
+  std::printf("frozen leader: the standby applied its first version %.2f s after SIGSTOP (ttl %d s)\n",
+              absl::ToDoubleSeconds(absl::Now() - frozen_at), kTtlSeconds);
   const size_t frozen_log = cluster.Log(0).size();
   int64_t new_term_start = 0;
   for (const Applied& a : AppliedVersions(cluster)) {
