@@ -2,10 +2,8 @@
 
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "common/address_list.h"
 
 namespace tributary::coordinator {
 namespace {
@@ -29,22 +27,16 @@ StoredKey FromKeyValue(const etcdserverpb::KeyValue& kv) {
 
 absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(absl::string_view endpoints,
                                                                absl::Duration call_timeout) {
+  absl::StatusOr<std::vector<std::string>> addresses = SplitAddressList(endpoints);
+  if (!addresses.ok()) return addresses.status();
   std::vector<Endpoint> parsed;
-  for (absl::string_view address : absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
-    address = absl::StripAsciiWhitespace(address);
-    const size_t colon = address.rfind(':');
-    uint32_t port = 0;
-    if (colon == absl::string_view::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-        port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", address, "\" is not HOST:PORT"));
-    }
+  for (const std::string& address : *addresses) {
     Endpoint& endpoint = parsed.emplace_back();
-    endpoint.address = std::string(address);
+    endpoint.address = address;
     endpoint.channel = grpc::CreateChannel(endpoint.address, grpc::InsecureChannelCredentials());
     endpoint.kv = etcdserverpb::KV::NewStub(endpoint.channel);
     endpoint.lease = etcdserverpb::Lease::NewStub(endpoint.channel);
   }
-  if (parsed.empty()) return absl::InvalidArgumentError("no etcd endpoint given");
   return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(parsed), call_timeout));
 }
 

@@ -69,10 +69,6 @@ class FailoverClient : public CoordinatorApi {
   std::map<std::string, std::unique_ptr<CoordinatorApi>> clients_ ABSL_GUARDED_BY(mu_);
 };
 
-// "a:1,b:2" as {"a:1", "b:2"}: --coordinator's list. INVALID_ARGUMENT for
-// an empty list or an entry that is not HOST:PORT.
-absl::StatusOr<std::vector<std::string>> SplitCoordinatorList(absl::string_view list);
-
 }  // namespace tributary::worker
 
 #endif  // TRIBUTARY_WORKER_FAILOVER_CLIENT_H_

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/address_list.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -62,7 +63,7 @@ namespace {
 absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   WorkerOptions options;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
-  if (absl::StatusOr<std::vector<std::string>> addresses = SplitCoordinatorList(options.coordinator);
+  if (absl::StatusOr<std::vector<std::string>> addresses = SplitAddressList(options.coordinator);
       !addresses.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--coordinator: ", addresses.status().message()));
   }
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   // One connection per coordinator address, made when first used; calls
   // follow the leader (failover_client.h).
   tributary::worker::FailoverClient client(
-      *tributary::worker::SplitCoordinatorList(options->coordinator), [&credentials](const std::string& address) {
+      *tributary::SplitAddressList(options->coordinator), [&credentials](const std::string& address) {
         return std::make_unique<tributary::worker::CoordinatorClient>(address, *credentials);
       });
   tributary::worker::Display display(*display_options);

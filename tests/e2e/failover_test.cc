@@ -36,6 +36,7 @@
 #include "common/file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/chaos_job.h"
 #include "tests/e2e/harness.h"
 
 namespace tributary::testing {
@@ -44,18 +45,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kEtcdBinary[] = "/usr/bin/etcd";
-// The chaos job of fault_test.cc: plain SGD, so the 5 % bar measures the
-// faults rather than the schedule's luck.
-constexpr char kJob[] = R"(
-  name: "failover-mlp"
-  data { fashion_mnist { max_train_examples: 12000 } shard_examples: 100 }
-  eval { interval_versions: 60 max_examples: 2000 }
-  optimizer { lr: 0.1 momentum: 0 schedule: COSINE }
-  aggregation { max_staleness: 8 weighting: CONSTANT }
-  budget { epochs: 2 }
-  lease { lease_timeout_s: 6 heartbeat_interval_s: 0.5 heartbeat_timeout_s: 3 }
-  checkpoint { interval_s: 1 }
-)";
 constexpr int kWorkers = 4;
 constexpr char kTaskDelay[] = "--test_task_delay=150ms";
 constexpr int kTtlSeconds = 2;
@@ -95,7 +84,7 @@ class Etcd {
 class HaCluster {
  public:
   HaCluster(const std::string& name, int coordinators) : dir_(TestDir(name)) {
-    WriteFile(dir_ + "/job.textproto", kJob);
+    WriteFile(dir_ + "/job.textproto", kChaosJob);
     etcd_ = Etcd::Start(dir_);
     for (int i = 0; i < coordinators; ++i) {
       grpc_ports_.push_back(FreePort());
@@ -230,7 +219,7 @@ void ExpectLedgerExact(const HaCluster& cluster, int leader) {
 
 // The job's loss on one coordinator without etcd or faults.
 double FaultFreeLoss() {
-  Cluster cluster("failover-baseline", kJob);
+  Cluster cluster("failover-baseline", kChaosJob);
   cluster.StartCoordinator({"--state_dir=" + cluster.dir() + "/state"});
   std::vector<Process*> workers;
   for (int i = 0; i < kWorkers; ++i) {

@@ -134,14 +134,5 @@ TEST_F(FailoverClientTest, OtherErrorsDoNotMoveAndOneAddressStaysPut) {
   EXPECT_TRUE(single.Join({}).ok());
 }
 
-TEST(SplitCoordinatorListTest, ParsesAndRefuses) {
-  absl::StatusOr<std::vector<std::string>> list = SplitCoordinatorList("a:1, b:2 ,[::1]:3");
-  ASSERT_TRUE(list.ok()) << list.status();
-  EXPECT_THAT(*list, ::testing::ElementsAre("a:1", "b:2", "[::1]:3"));
-  for (const char* bad : {"", ",", "a", "a:0", "a:70000", ":1", "a:1,b"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(SplitCoordinatorList(bad).status())) << bad;
-  }
-}
-
 }  // namespace
 }  // namespace tributary::worker
