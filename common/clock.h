@@ -3,6 +3,8 @@
 #ifndef TRIBUTARY_COMMON_CLOCK_H_
 #define TRIBUTARY_COMMON_CLOCK_H_
 
+#include <chrono>
+
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -18,6 +20,16 @@ class Clock {
 class RealClock : public Clock {
  public:
   absl::Time Now() override { return absl::Now(); }
+};
+
+// A clock that never jumps (CLOCK_MONOTONIC): its Now() is not the time
+// of day, only good for measuring intervals, such as how long a lease
+// has left when the wall clock may be stepped.
+class MonotonicClock : public Clock {
+ public:
+  absl::Time Now() override {
+    return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+  }
 };
 
 // A clock that moves only when told to. Thread-safe.

@@ -49,6 +49,11 @@ inline constexpr char kBearerPrefix[] = "Bearer ";
 // before calling again. Workers honour it.
 inline constexpr char kRetryAfterMetadataKey[] = "tributary-retry-after-ms";
 
+// Trailing metadata of a standby coordinator's UNAVAILABLE answer: the
+// leader's address (HOST:PORT), when the standby knows it. Workers given
+// several coordinator addresses go there.
+inline constexpr char kLeaderMetadataKey[] = "tributary-leader";
+
 // A pipelining worker leases its next task while it still computes one and
 // submits another: GetTask keeps at most kMaxKeptTasks of its leases, so a
 // worker holds at most kMaxKeptTasks + 1. A heartbeat names at most

@@ -180,7 +180,7 @@ Accepted Aggregator::Add(const UpdateSource& update, uint64_t base_version, absl
 
 bool Aggregator::Flush() {
   if (filled_ == 0) return false;
-  const float lr = static_cast<float>(LearningRate(version_));
+  const float lr = static_cast<float>(LearningRate(steps()));
   if (filled_ == 1) {
     // Every rule returns a lone update as is (a running sum, divided by its
     // count). Its staleness weight goes to the optimizer, which knows how
@@ -237,6 +237,7 @@ void Aggregator::CombineBuffer() {
 tributary::v1::AggregatorState Aggregator::SaveState() const {
   tributary::v1::AggregatorState state;
   state.set_version(version_);
+  state.set_skipped_versions(skipped_);
   *state.mutable_optimizer() = optimizer_.SaveState();
   for (int i = 0; i < filled_; ++i) {
     const Slot& slot = slots_[i];
@@ -297,6 +298,10 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   for (double norm : state.recent_norms()) {
     if (!(norm >= 0 && std::isfinite(norm))) return absl::InvalidArgumentError(absl::StrCat("recent norm ", norm));
   }
+  if (state.skipped_versions() > state.version()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(state.skipped_versions(), " versions skipped of ", state.version()));
+  }
   Optimizer optimizer(options_.optimizer, params_.size());
   if (absl::Status s = optimizer.RestoreState(state.optimizer()); !s.ok()) return s;
 
@@ -307,6 +312,7 @@ absl::Status Aggregator::RestoreState(std::vector<float> params, const tributary
   recent_norms_.clear();
   for (double norm : state.recent_norms()) recent_norms_.push_back({"", norm});
   version_ = state.version();
+  skipped_ = state.skipped_versions();
   return absl::OkStatus();
 }
 

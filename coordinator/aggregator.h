@@ -25,6 +25,7 @@
 #ifndef TRIBUTARY_COORDINATOR_AGGREGATOR_H_
 #define TRIBUTARY_COORDINATOR_AGGREGATOR_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -62,6 +63,19 @@ class Aggregator {
 
   uint64_t version() const { return version_; }
   absl::Span<const float> params() const { return params_; }
+  // Numbers the current weights `version` (above version()): a new leader
+  // going on after versions its predecessor applied and never checkpointed
+  // (coordinator/failover.h). The learning-rate schedule, which counts
+  // versions, moves on with it.
+  void SkipTo(uint64_t version) {
+    if (version <= version_) return;
+    skipped_ += version - version_;
+    version_ = version;
+  }
+  // Optimizer steps taken: the version less the numbers skipped. The
+  // learning-rate schedule counts these, so a failover's skipped numbers
+  // do not move the schedule on.
+  uint64_t steps() const { return version_ - skipped_; }
   // Accepted updates waiting for the buffer to fill.
   int buffered() const;
 
@@ -154,6 +168,7 @@ class Aggregator {
   // Adds `norm` as `contributor`'s newest, evicting beyond the window.
   void RecordNorm(absl::string_view contributor, double norm);
   uint64_t version_ = 0;
+  uint64_t skipped_ = 0;  // Version numbers SkipTo jumped over.
 };
 
 }  // namespace tributary::coordinator

@@ -7,8 +7,13 @@
 #include "common/log.h"
 
 namespace tributary::coordinator {
-Checkpointer::Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock)
-    : run_(run), state_dir_(std::move(state_dir)), clock_(clock), last_time_(clock.Now()), last_(run.Progress()) {}
+Checkpointer::Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock, CheckpointFence fence)
+    : run_(run),
+      state_dir_(std::move(state_dir)),
+      clock_(clock),
+      fence_(std::move(fence)),
+      last_time_(clock.Now()),
+      last_(run.Progress()) {}
 
 std::optional<std::string> Checkpointer::MaybeWrite() {
   if (state_dir_.empty()) return std::nullopt;
@@ -28,6 +33,10 @@ std::optional<std::string> Checkpointer::Write() {
   // again next time rather than missed.
   const RunProgress progress = run_.Progress();
   if (last_ && progress == *last_) return std::nullopt;  // Nothing new since the last one.
+  if (fence_.may_write && !fence_.may_write()) {
+    TLOG(WARNING) << "checkpoint skipped: this coordinator no longer leads";
+    return std::nullopt;
+  }
   const tributary::v1::Checkpoint checkpoint = run_.MakeCheckpoint();
   absl::StatusOr<std::string> path = WriteCheckpoint(state_dir_, checkpoint);
   if (!path.ok()) {
@@ -35,6 +44,7 @@ std::optional<std::string> Checkpointer::Write() {
     return std::nullopt;
   }
   last_ = progress;
+  if (fence_.written) fence_.written(*path, checkpoint.model_version());
   const auto& items = checkpoint.run().ledger().items();
   const int64_t done = std::count_if(items.begin(), items.end(), [](const auto& item) {
     return item.state() == tributary::v1::LedgerItemState::DONE;

@@ -8,6 +8,7 @@
 #ifndef TRIBUTARY_COORDINATOR_CHECKPOINTER_H_
 #define TRIBUTARY_COORDINATOR_CHECKPOINTER_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,10 +19,18 @@
 
 namespace tributary::coordinator {
 
+// What a coordinator among several (coordinator/failover.h) adds around
+// each write: whether it may write at all (it still leads), and recording
+// the file written as the one to resume from.
+struct CheckpointFence {
+  std::function<bool()> may_write;
+  std::function<void(const std::string& path, uint64_t version)> written;
+};
+
 class Checkpointer {
  public:
   // `run` and `clock` are borrowed. An empty `state_dir` writes nothing.
-  Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock);
+  Checkpointer(TrainingRun& run, std::string state_dir, Clock& clock, CheckpointFence fence = {});
 
   // Writes a checkpoint when an interval has passed and the run moved
   // since the last one. Returns the new file's path, if one was written.
@@ -35,6 +44,7 @@ class Checkpointer {
   TrainingRun& run_;
   const std::string state_dir_;
   Clock& clock_;
+  const CheckpointFence fence_;
   absl::Time last_time_;
   std::optional<RunProgress> last_;  // Of the last checkpoint written or resumed.
 };

@@ -19,6 +19,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -32,6 +33,7 @@
 #include "common/signals.h"
 #include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
+#include "coordinator/failover.h"
 #include "coordinator/grpc_log.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/run.h"
@@ -63,6 +65,15 @@ ABSL_FLAG(std::string, state_dir, "", "Directory for checkpoints (the whole run:
           "there is resumed; empty = none");
 ABSL_FLAG(std::string, tls_cert, "", "Server certificate chain (PEM) for TLS on --listen; empty = plaintext");
 ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls_cert");
+ABSL_FLAG(std::string, etcd, "",
+          "etcd endpoints (HOST:PORT[,HOST:PORT...]): run as one of several coordinators of the job, one leading "
+          "and the others standing by (docs/HA.md); needs a --state_dir every coordinator shares and a --listen port");
+ABSL_FLAG(std::string, etcd_prefix, "", "Prefix of this job's keys in etcd; empty = /tributary/<job name>");
+ABSL_FLAG(int, etcd_ttl_s, 5,
+          "Seconds of the leader's etcd lease: a dead leader is replaced about this long after it stopped renewing");
+ABSL_FLAG(std::string, advertise, "",
+          "HOST:PORT workers reach this coordinator at, which standbys tell them; empty = --listen, with this "
+          "machine's host name for a wildcard host");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "CA certificate (PEM): when set, mutual TLS; every worker must present a certificate it signed");
 
@@ -79,6 +90,10 @@ struct CoordinatorOptions {
   bool exit_when_done = false;
   std::string state_dir;
   ServerTlsOptions tls;
+  std::string etcd;
+  std::string etcd_prefix;
+  int etcd_ttl_s = 5;
+  std::string advertise;
 };
 
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
@@ -188,13 +203,37 @@ bool DoneAndHeard(TrainingRun& run, std::optional<absl::Time>& done_since) {
   return active == 0 || absl::Now() - *done_since >= linger;
 }
 
+// A new leader's first task leased, logged once with the time since it
+// was elected: the end of a failover as workers see it.
+class FirstLeaseLog {
+ public:
+  FirstLeaseLog(TrainingRun& run, int64_t term, absl::Time elected)
+      : term_(term), elected_(elected), leased_before_(run.Status().tasks.leased) {}
+  void Check(TrainingRun& run) {
+    if (logged_ || run.Status().tasks.leased == leased_before_) return;
+    logged_ = true;
+    TLOG(INFO) << "term " << term_ << ": first task leased " << absl::Now() - elected_ << " after the election";
+  }
+
+ private:
+  const int64_t term_;
+  const absl::Time elected_;
+  const int64_t leased_before_;
+  bool logged_ = false;
+};
+
 // Runs the coordinator's timers (lost workers, expired leases, overdue
 // streams, checkpoints) until SIGINT/SIGTERM, or until the run is finished
-// (and its workers told) when asked to exit then; reloads on SIGHUP.
+// (and its workers told) when asked to exit then; reloads on SIGHUP. One
+// of several coordinators (`failover`) ends the process once it no longer
+// leads.
 void ServeUntilShutdown(TrainingRun& run, CoordinatorService& service, Checkpointer& checkpointer,
-                        const CoordinatorOptions& options) {
+                        const CoordinatorOptions& options, Failover* failover, FirstLeaseLog* first_lease) {
   std::optional<absl::Time> done_since;
   while (true) {
+    // A leader resumed after a freeze stops before it touches anything.
+    if (failover != nullptr) failover->ExitUnlessLeading();
+    if (first_lease != nullptr) first_lease->Check(run);
     if (const int sig = WaitForTerminationSignal(kTimerInterval); sig == SIGHUP) {
       Reload(service, run, options);
     } else if (sig != 0) {
@@ -226,6 +265,44 @@ absl::Status InJob(const CoordinatorOptions& options, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(job, ": ", s.message()));
 }
 
+// --etcd's settings, checked; nullopt without --etcd.
+absl::StatusOr<std::optional<FailoverOptions>> MakeFailoverOptions(const CoordinatorOptions& options,
+                                                                   const tributary::v1::JobSpec& job) {
+  if (options.etcd.empty()) return std::nullopt;
+  if (options.state_dir.empty()) {
+    return absl::InvalidArgumentError("--etcd needs --state_dir: a directory every coordinator of the job shares, "
+                                      "where a new leader finds the checkpoint to resume from");
+  }
+  absl::StatusOr<HostPort> listen = SplitHostPort(options.listen);
+  if (!listen.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", listen.status().message()));
+  if (listen->port == 0) {
+    return absl::InvalidArgumentError("--listen: with --etcd the port must be fixed (standbys tell workers the "
+                                      "leader's address)");
+  }
+  if (options.etcd_ttl_s < 2 || options.etcd_ttl_s > 600) {
+    return absl::InvalidArgumentError(absl::StrCat("--etcd_ttl_s: ", options.etcd_ttl_s, "; want 2 to 600 seconds"));
+  }
+  FailoverOptions failover;
+  failover.etcd = options.etcd;
+  failover.ttl = absl::Seconds(options.etcd_ttl_s);
+  failover.state_dir = options.state_dir;
+  failover.prefix = options.etcd_prefix.empty() ? absl::StrCat("/tributary/", job.name()) : options.etcd_prefix;
+  while (absl::EndsWith(failover.prefix, "/")) failover.prefix.pop_back();
+  failover.advertise = options.advertise;
+  if (failover.advertise.empty()) {
+    const bool wildcard = listen->host.empty() || listen->host == "0.0.0.0" || listen->host == "::";
+    char host[256] = {};
+    if (wildcard && gethostname(host, sizeof(host) - 1) != 0) {
+      return absl::InvalidArgumentError("--advertise: this machine has no host name; set --advertise=HOST:PORT");
+    }
+    failover.advertise = wildcard ? absl::StrCat(host, ":", listen->port) : options.listen;
+  }
+  if (absl::StatusOr<HostPort> advertise = SplitHostPort(failover.advertise); !advertise.ok() || advertise->port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--advertise: \"", failover.advertise, "\" is not HOST:PORT"));
+  }
+  return failover;
+}
+
 absl::Status RunCoordinator(const CoordinatorOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFiles(options.tls);
   if (!credentials.ok()) return credentials.status();
@@ -239,7 +316,17 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   if (!join_tokens.ok()) return join_tokens.status();
   absl::StatusOr<StatusHttpOptions> http_options = MakeHttpOptions(options);
   if (!http_options.ok()) return http_options.status();
-  absl::StatusOr<std::optional<LoadedCheckpoint>> resume = FindRunToResume(options.state_dir);
+  absl::StatusOr<std::optional<FailoverOptions>> failover_options = MakeFailoverOptions(options, *job);
+  if (!failover_options.ok()) return failover_options.status();
+  std::unique_ptr<Failover> failover;
+  if (*failover_options) {
+    absl::StatusOr<std::unique_ptr<Failover>> created = Failover::Create(**failover_options);
+    if (!created.ok()) return created.status();
+    failover = *std::move(created);
+  }
+  // A coordinator among several resumes what etcd names once elected.
+  absl::StatusOr<std::optional<LoadedCheckpoint>> resume =
+      failover ? std::optional<LoadedCheckpoint>() : FindRunToResume(options.state_dir);
   if (!resume.ok()) return resume.status();
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = LoadDataset(*job);
   if (!dataset.ok()) return InJob(options, dataset.status());
@@ -261,6 +348,23 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
              << num_params << " parameters, "
              << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
 
+  uint64_t last_applied = 0;
+  absl::Time elected_at;
+  if (failover) {
+    absl::StatusOr<bool> elected = failover->WaitUntilElected(options.listen, *credentials, options.http);
+    if (!elected.ok()) return elected.status();
+    if (!*elected) return absl::OkStatus();
+    elected_at = absl::Now();
+    failover->StartRenewing();
+    resume = failover->CheckpointToResume();
+    absl::StatusOr<uint64_t> last = failover->LastAppliedVersion();
+    if (!resume.ok() || !last.ok()) {
+      failover->Resign();
+      return resume.ok() ? last.status() : resume.status();
+    }
+    last_applied = *last;
+  }
+
   RealClock clock;
   const int aggregation_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   TrainingRun run(*job, **dataset, std::move(params), clock, aggregation_threads);
@@ -275,25 +379,41 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
                << status.shards.done << "/" << status.shards.total << " shards done"
                << (status.done ? " (the run was already done)" : "");
   }
-  Checkpointer checkpointer(run, options.state_dir, clock);
+  CheckpointFence checkpoint_fence;
+  if (failover) {
+    run.SetVersionFence([&failover](uint64_t version) { failover->CommitVersion(version); });
+    run.ContinueAfter(last_applied);
+    checkpoint_fence.may_write = [&failover] { return failover->MayWrite(); };
+    checkpoint_fence.written = [&failover](const std::string& path, uint64_t version) {
+      failover->RecordCheckpoint(path, version);
+    };
+    TLOG(INFO) << "leading term " << failover->term() << " from version " << run.Status().model_version
+               << " (the newest any leader applied: " << last_applied << ")";
+  }
+  Checkpointer checkpointer(run, failover ? failover->CheckpointDir() : options.state_dir, clock,
+                            std::move(checkpoint_fence));
   LiftBans(run, options.unban_file);
   CoordinatorService service(run, **dataset, **codec, *std::move(join_tokens), clock);
   LogTransportSecurity(options.tls, options.listen);
   absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
-  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http = StatusHttpServer::Start(*http_options, run, service.blobs());
+  absl::StatusOr<std::unique_ptr<StatusHttpServer>> http =
+      StatusHttpServer::Start(*http_options, run, service.blobs());
   if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));
   TLOG(INFO) << "workers connect to port " << grpc_server->port << "; status page: " << (*http)->url();
 
   std::atomic<bool> stop_eval{false};
   std::thread eval_thread(EvalLoop, std::ref(run), std::ref(**eval_model), std::cref(**dataset),
                           std::cref(stop_eval));
-  ServeUntilShutdown(run, service, checkpointer, options);
+  std::optional<FirstLeaseLog> first_lease;
+  if (failover) first_lease.emplace(run, failover->term(), elected_at);
+  ServeUntilShutdown(run, service, checkpointer, options, failover.get(), first_lease ? &*first_lease : nullptr);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   stop_eval = true;
   eval_thread.join();
   checkpointer.Write();
+  if (failover) failover->Resign();  // A standby need not wait for the lease to run out.
   const RunStatus status = run.Status();
   TLOG(INFO) << "final: state=" << (status.done ? "done" : "running")
              << " model_version=" << status.model_version
@@ -327,6 +447,10 @@ int main(int argc, char** argv) {
   options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  options.etcd = absl::GetFlag(FLAGS_etcd);
+  options.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  options.etcd_ttl_s = absl::GetFlag(FLAGS_etcd_ttl_s);
+  options.advertise = absl::GetFlag(FLAGS_advertise);
   const absl::Status status = tributary::coordinator::RunCoordinator(options);
   if (!status.ok()) {
     std::fprintf(stderr, "tributary-coordinator: %s\n", std::string(status.message()).c_str());

@@ -123,6 +123,7 @@ void TrainingRun::Tick() {
 
 std::shared_ptr<const ModelSnapshot> TrainingRun::SnapshotIfNew(uint64_t published) {
   if (aggregator_.version() == published) return nullptr;
+  if (fence_) fence_(aggregator_.version());
   auto snapshot = std::make_shared<const ModelSnapshot>(aggregator_.version(), aggregator_.params());
   // Hashed here, on the applier's thread, before anyone is told of it:
   // the GetTask that first names a version would otherwise hash it (about
@@ -490,6 +491,22 @@ absl::Status TrainingRun::Restore(const tributary::v1::Checkpoint& checkpoint) {
   budget_.Resume(state.elapsed_s(), aggregator_.version());
   aggregator_.set_total_steps(budget_.schedule_steps());
   return absl::OkStatus();
+}
+
+void TrainingRun::SetVersionFence(VersionFence fence) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  fence_ = std::move(fence);
+}
+
+void TrainingRun::ContinueAfter(uint64_t version) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  const uint64_t published = aggregator_.version();
+  if (version <= published) return;
+  aggregator_.SkipTo(version + 1);
+  std::shared_ptr<const ModelSnapshot> fresh = SnapshotIfNew(published);
+  absl::MutexLock lock(&mu_);
+  snapshots_.Clear();  // The versions before are of another leader's numbering.
+  PublishLocked(std::move(fresh));
 }
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> TrainingRun::Model(uint64_t version) {

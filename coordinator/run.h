@@ -235,6 +235,21 @@ class TrainingRun {
   // left as it was.
   absl::Status Restore(const tributary::v1::Checkpoint& checkpoint);
 
+  // Called with each new model version after it is made and before anyone
+  // is told of it, on the thread that applies (under the apply lock). The
+  // coordinators' failover records it in etcd there, fenced by the
+  // leader's lease; the fence does not return when it refuses (the process
+  // stops). The one call of the run that waits on the network. Call before
+  // serving.
+  using VersionFence = std::function<void(uint64_t version)>;
+  void SetVersionFence(VersionFence fence);
+
+  // Numbers the current weights `version` when that is above the current
+  // version, and publishes them under it (through the fence): a new leader
+  // goes on after the newest version any leader applied, so versions only
+  // grow across leaders. Call after Restore, before serving.
+  void ContinueAfter(uint64_t version);
+
   // The current model version.
   uint64_t version();
   // Workers with a live session.
@@ -388,6 +403,7 @@ class TrainingRun {
 
   absl::Mutex apply_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Aggregator aggregator_ ABSL_GUARDED_BY(apply_mu_);
+  VersionFence fence_ ABSL_GUARDED_BY(apply_mu_);
 
   absl::Mutex mu_ ABSL_ACQUIRED_AFTER(apply_mu_);
   // The aggregator's version and buffered(), as last published.

@@ -18,13 +18,16 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-// The same, carrying the coordinator's retry hint (trailing metadata) as a
-// payload that RetryHint() reads.
+// The same, carrying the coordinator's retry hint and a standby's leader
+// (trailing metadata) as payloads that RetryHint() and LeaderHint() read.
 absl::Status FromGrpc(const grpc::Status& status, const grpc::ClientContext& context) {
   absl::Status converted = FromGrpc(status);
+  if (converted.ok()) return converted;
   const auto& trailers = context.GetServerTrailingMetadata();
-  if (auto it = trailers.find(kRetryAfterMetadataKey); !converted.ok() && it != trailers.end()) {
-    converted.SetPayload(kRetryAfterMetadataKey, absl::Cord(absl::string_view(it->second.data(), it->second.size())));
+  for (const char* key : {kRetryAfterMetadataKey, kLeaderMetadataKey}) {
+    if (auto it = trailers.find(key); it != trailers.end()) {
+      converted.SetPayload(key, absl::Cord(absl::string_view(it->second.data(), it->second.size())));
+    }
   }
   return converted;
 }

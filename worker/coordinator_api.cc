@@ -37,4 +37,15 @@ std::optional<absl::Duration> RetryHint(const absl::Status& status) {
   return std::min(absl::Milliseconds(ms), kMaxRetryHint);
 }
 
+absl::Status WithLeaderHint(absl::Status status, absl::string_view leader) {
+  status.SetPayload(kLeaderMetadataKey, absl::Cord(leader));
+  return status;
+}
+
+std::optional<std::string> LeaderHint(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kLeaderMetadataKey);
+  if (!payload || payload->empty()) return std::nullopt;
+  return std::string(*payload);
+}
+
 }  // namespace tributary::worker

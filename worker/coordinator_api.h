@@ -69,8 +69,8 @@ class CoordinatorApi {
   // The size and digest of model `version`, or of its delta from
   // `from_version`, without the bytes (the fetches' digest_only): what a
   // download by digest needs. NOT_FOUND as for the fetches. By default
-  // UNIMPLEMENTED: an implementation without them is never asked for
-  // blobs by digest.
+  // UNIMPLEMENTED (BlobFirstApi then fetches such payloads over the
+  // streams); every implementation that routes calls must forward them.
   virtual absl::StatusOr<BlobRef> DescribeModel(uint64_t version);
   virtual absl::StatusOr<BlobRef> DescribeModelDelta(uint64_t version, uint64_t from_version);
   // Called after each chunk of an upload with the payload bytes handed
@@ -102,6 +102,13 @@ absl::Status WithRetryHint(absl::Status status, absl::Duration wait);
 // How long the coordinator asked to wait before calling again (its answer
 // to a call over a rate limit), if it did; capped at kMaxRetryHint.
 std::optional<absl::Duration> RetryHint(const absl::Status& status);
+
+// `status` carrying a standby coordinator's word on where the leader is
+// (gRPC's trailing metadata kLeaderMetadataKey, as a payload).
+absl::Status WithLeaderHint(absl::Status status, absl::string_view leader);
+
+// The leader's address a standby named in its answer, if it did.
+std::optional<std::string> LeaderHint(const absl::Status& status);
 
 }  // namespace tributary::worker
 

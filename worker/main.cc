@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,18 +20,22 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/address_list.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "worker/blob_api.h"
 #include "worker/client.h"
 #include "worker/display.h"
+#include "worker/failover_client.h"
 #include "worker/http_blob_source.h"
 #include "worker/timer.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
 
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "Coordinator gRPC address (HOST:PORT)");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070",
+          "Coordinator gRPC address (HOST:PORT), or several coordinators of one job (HOST:PORT,HOST:PORT,...): the "
+          "worker finds the one that leads (docs/HA.md)");
 ABSL_FLAG(std::string, device, "cpu", "Compute device: cpu");
 ABSL_FLAG(int, threads, 0, "Compute threads (0 = all cores)");
 ABSL_FLAG(std::string, name, "", "Name shown on the dashboard (default: the host name)");
@@ -65,6 +71,10 @@ namespace {
 absl::StatusOr<WorkerOptions> OptionsFromFlags() {
   WorkerOptions options;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (absl::StatusOr<std::vector<std::string>> addresses = SplitAddressList(options.coordinator);
+      !addresses.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--coordinator: ", addresses.status().message()));
+  }
   options.device = absl::GetFlag(FLAGS_device);
   if (options.device != "cpu") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -165,7 +175,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tributary-worker: %s\n", std::string(blob_url.status().message()).c_str());
     return 1;
   }
-  tributary::worker::CoordinatorClient client(options->coordinator, *credentials);
+  // One connection per coordinator address, made when first used; calls
+  // follow the leader (failover_client.h).
+  tributary::worker::FailoverClient client(
+      *tributary::SplitAddressList(options->coordinator), [&credentials](const std::string& address) {
+        return std::make_unique<tributary::worker::CoordinatorClient>(address, *credentials);
+      });
   std::optional<tributary::worker::HttpBlobSource> blob_source;
   std::optional<tributary::worker::BlobFirstApi> blob_first;
   if (*blob_url) {

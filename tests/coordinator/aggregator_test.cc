@@ -87,6 +87,32 @@ TEST(AggregatorTest, CosineScheduleWithWarmup) {
   EXPECT_NEAR(agg.LearningRate(500), 0.0, 1e-12);
 }
 
+// A new leader numbers its versions after its predecessor's (SkipTo); the
+// schedule goes on from the steps taken, and a checkpoint keeps the count.
+TEST(AggregatorTest, SkippedVersionsDoNotMoveTheSchedule) {
+  AggregatorOptions options = PlainSgd(1.0f, 0.0f, false);
+  options.optimizer.set_schedule(OptimizerSpec::COSINE);
+  options.total_steps = 4;
+  Aggregator agg(options, {0.0f});
+  ASSERT_TRUE(agg.Apply(std::vector<float>{1.0f}, 0).ok());  // Step 0: lr 1.
+  EXPECT_FLOAT_EQ(agg.params()[0], -1.0f);
+  agg.SkipTo(10);
+  agg.SkipTo(5);  // Never back.
+  EXPECT_EQ(agg.version(), 10u);
+  EXPECT_EQ(agg.steps(), 1u);
+  ASSERT_EQ(agg.Apply(std::vector<float>{1.0f}, 10)->version, 11u);  // Step 1: lr cos(pi/4)^2 = 0.85355.
+  EXPECT_NEAR(agg.params()[0], -1.0f - agg.LearningRate(1), 1e-6);
+  EXPECT_EQ(agg.steps(), 2u);
+
+  Aggregator restored(options, {0.0f});
+  ASSERT_TRUE(restored.RestoreState({agg.params().begin(), agg.params().end()}, agg.SaveState()).ok());
+  EXPECT_EQ(restored.version(), 11u);
+  EXPECT_EQ(restored.steps(), 2u);
+  tributary::v1::AggregatorState bad = agg.SaveState();
+  bad.set_skipped_versions(12);
+  EXPECT_FALSE(restored.RestoreState({0.0f}, bad).ok());
+}
+
 TEST(AggregatorTest, WeightDecayIsCoupled) {
   AggregatorOptions options = PlainSgd(0.1f, 0.0f, false);
   options.optimizer.set_weight_decay(0.5f);

@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/chaos_job.h"
 #include "tests/e2e/harness.h"
 #include "tools/faultproxy/proxy.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
@@ -80,21 +81,6 @@ TEST(ShutdownTest, SigtermDoesNotWaitForAStuckUpload) {
   EXPECT_FALSE(upload->Finish().ok()) << "the stuck upload was cancelled, not applied";
 }
 
-// The chaos job: the MLP, small enough that a run takes seconds, with
-// leases, heartbeats and checkpoints on a scale of seconds too. Plain SGD:
-// with momentum, asynchronous runs of this short budget spread by +-6 % in
-// final loss even without faults; without it, by +-0.1 %, so the 5 % bar
-// measures the faults, not the luck of the schedule.
-constexpr char kChaosJob[] = R"(
-  name: "chaos-mlp"
-  data { fashion_mnist { max_train_examples: 12000 } shard_examples: 100 }
-  eval { interval_versions: 60 max_examples: 2000 }
-  optimizer { lr: 0.1 momentum: 0 schedule: COSINE }
-  aggregation { max_staleness: 8 weighting: CONSTANT }
-  budget { epochs: 2 }
-  lease { lease_timeout_s: 6 heartbeat_interval_s: 0.5 heartbeat_timeout_s: 3 }
-  checkpoint { interval_s: 1 }
-)";
 // The same run with overlapped DiLoCo tasks (JobSpec.overlap): workers
 // send each pseudo-gradient in the background and go on training, so a
 // fault can hit a task while the one before it is still on its way.
