@@ -303,6 +303,47 @@ absl::StatusOr<std::optional<FailoverOptions>> MakeFailoverOptions(const Coordin
   return failover;
 }
 
+// What a coordinator among several learns when it is elected.
+struct Takeover {
+  std::optional<LoadedCheckpoint> resume;  // The checkpoint etcd names, verified.
+  uint64_t last_applied = 0;               // The newest version any leader applied.
+  absl::Time elected_at;
+};
+
+// Stands by until elected, then keeps the lease and reads what to go on
+// from; nullopt when a signal came first.
+absl::StatusOr<std::optional<Takeover>> StandByUntilElected(Failover& failover, const CoordinatorOptions& options,
+                                                            std::shared_ptr<grpc::ServerCredentials> credentials) {
+  absl::StatusOr<bool> elected = failover.WaitUntilElected(options.listen, std::move(credentials), options.http);
+  if (!elected.ok()) return elected.status();
+  if (!*elected) return std::nullopt;
+  Takeover takeover;
+  takeover.elected_at = absl::Now();
+  failover.StartRenewing();
+  absl::StatusOr<std::optional<LoadedCheckpoint>> resume = failover.CheckpointToResume();
+  absl::StatusOr<uint64_t> last = failover.LastAppliedVersion();
+  if (!resume.ok() || !last.ok()) {
+    failover.Resign();
+    return resume.ok() ? last.status() : resume.status();
+  }
+  takeover.resume = *std::move(resume);
+  takeover.last_applied = *last;
+  return std::optional<Takeover>(std::move(takeover));
+}
+
+// A leader's run: numbered after the newest version any leader applied,
+// every new version fenced in etcd, and the checkpoints' fence.
+CheckpointFence FenceTheRun(Failover& failover, TrainingRun& run, uint64_t last_applied) {
+  run.SetVersionFence([&failover](uint64_t version) { failover.CommitVersion(version); });
+  run.ContinueAfter(last_applied);
+  TLOG(INFO) << "leading term " << failover.term() << " from version " << run.version()
+             << " (the newest any leader applied: " << last_applied << ")";
+  CheckpointFence fence;
+  fence.may_write = [&failover] { return failover.MayWrite(); };
+  fence.written = [&failover](const std::string& path, uint64_t version) { failover.RecordCheckpoint(path, version); };
+  return fence;
+}
+
 absl::Status RunCoordinator(const CoordinatorOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentialsFromFiles(options.tls);
   if (!credentials.ok()) return credentials.status();
@@ -348,21 +389,13 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
              << num_params << " parameters, "
              << (*dataset)->shards.size() << " shards x " << job->budget().epochs() << " epochs";
 
-  uint64_t last_applied = 0;
-  absl::Time elected_at;
+  std::optional<Takeover> takeover;
   if (failover) {
-    absl::StatusOr<bool> elected = failover->WaitUntilElected(options.listen, *credentials, options.http);
+    absl::StatusOr<std::optional<Takeover>> elected = StandByUntilElected(*failover, options, *credentials);
     if (!elected.ok()) return elected.status();
-    if (!*elected) return absl::OkStatus();
-    elected_at = absl::Now();
-    failover->StartRenewing();
-    resume = failover->CheckpointToResume();
-    absl::StatusOr<uint64_t> last = failover->LastAppliedVersion();
-    if (!resume.ok() || !last.ok()) {
-      failover->Resign();
-      return resume.ok() ? last.status() : resume.status();
-    }
-    last_applied = *last;
+    if (!*elected) return absl::OkStatus();  // Signalled while standing by.
+    takeover = *std::move(*elected);
+    resume = std::move(takeover->resume);
   }
 
   RealClock clock;
@@ -379,19 +412,8 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
                << status.shards.done << "/" << status.shards.total << " shards done"
                << (status.done ? " (the run was already done)" : "");
   }
-  CheckpointFence checkpoint_fence;
-  if (failover) {
-    run.SetVersionFence([&failover](uint64_t version) { failover->CommitVersion(version); });
-    run.ContinueAfter(last_applied);
-    checkpoint_fence.may_write = [&failover] { return failover->MayWrite(); };
-    checkpoint_fence.written = [&failover](const std::string& path, uint64_t version) {
-      failover->RecordCheckpoint(path, version);
-    };
-    TLOG(INFO) << "leading term " << failover->term() << " from version " << run.Status().model_version
-               << " (the newest any leader applied: " << last_applied << ")";
-  }
   Checkpointer checkpointer(run, failover ? failover->CheckpointDir() : options.state_dir, clock,
-                            std::move(checkpoint_fence));
+                            failover ? FenceTheRun(*failover, run, takeover->last_applied) : CheckpointFence());
   LiftBans(run, options.unban_file);
   CoordinatorService service(run, **dataset, **codec, *std::move(join_tokens), clock);
   LogTransportSecurity(options.tls, options.listen);
@@ -406,7 +428,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   std::thread eval_thread(EvalLoop, std::ref(run), std::ref(**eval_model), std::cref(**dataset),
                           std::cref(stop_eval));
   std::optional<FirstLeaseLog> first_lease;
-  if (failover) first_lease.emplace(run, failover->term(), elected_at);
+  if (failover) first_lease.emplace(run, failover->term(), takeover->elected_at);
   ServeUntilShutdown(run, service, checkpointer, options, failover.get(), first_lease ? &*first_lease : nullptr);
 
   grpc_server->server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));

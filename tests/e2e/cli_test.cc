@@ -97,6 +97,36 @@ TEST(CliTest, WorkerRefusesAnUnknownDevice) {
   EXPECT_THAT(o.log, HasSubstr("--device"));
 }
 
+// --etcd's companions are checked before anything is started, each error
+// naming its flag (nothing here needs an etcd).
+TEST(CliTest, FailoverFlagsAreCheckedAndNamed) {
+  const std::string dir = TestDir("etcd-flags");
+  const std::string mlp = "--job=" + std::string(TRIBUTARY_SOURCE_DIR) + "/deploy/jobs/mlp.textproto";
+  struct Case {
+    std::vector<std::string> flags;
+    const char* named;
+  };
+  const std::vector<Case> cases = {
+      {{mlp, "--etcd=127.0.0.1:2379"}, "--etcd needs --state_dir"},
+      {{mlp, "--etcd=no-port", "--state_dir=" + dir}, "--etcd: \"no-port\" is not HOST:PORT"},
+      {{mlp, "--etcd=127.0.0.1:2379", "--state_dir=" + dir, "--etcd_ttl_s=1"}, "--etcd_ttl_s"},
+      {{mlp, "--etcd=127.0.0.1:2379", "--state_dir=" + dir, "--advertise=nowhere"}, "--advertise"},
+  };
+  for (const Case& c : cases) {
+    const Outcome o = RunToEnd("etcd-flags", Coordinator(c.flags));
+    EXPECT_EQ(o.exit_code, 1) << o.log;
+    EXPECT_THAT(o.log, HasSubstr(c.named));
+  }
+  // A port the coordinator picks cannot be told to workers.
+  const Outcome o = RunToEnd("etcd-port", {Binary("tributary-coordinator"), mlp, "--etcd=127.0.0.1:2379",
+                                           "--state_dir=" + dir, "--listen=127.0.0.1:0"});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_THAT(o.log, HasSubstr("--listen: with --etcd the port must be fixed"));
+  const Outcome w = RunToEnd("coordinator-list", {Binary("tributary-worker"), "--coordinator=a:1,b"});
+  EXPECT_EQ(w.exit_code, 1);
+  EXPECT_THAT(w.log, HasSubstr("--coordinator: \"b\" is not HOST:PORT"));
+}
+
 TEST(CliTest, WorkerWithoutCoordinatorRetriesWithBackoffAndLeavesOnSigterm) {
   const std::string log = TestDir("retry") + "/worker.log";
   auto worker = Process::Start({Binary("tributary-worker"),
