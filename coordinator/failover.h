@@ -128,6 +128,7 @@ class Failover {
   // Where this coordinator writes its checkpoints.
   std::string CheckpointDir() const;
   int64_t term() const { return election_.term(); }
+  const std::string& advertise() const { return options_.advertise; }
 
  private:
   Failover(const FailoverOptions& options, std::unique_ptr<EtcdClient> etcd);

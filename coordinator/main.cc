@@ -419,6 +419,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
   LogTransportSecurity(options.tls, options.listen);
   absl::StatusOr<RunningServer> grpc_server = StartGrpcServer(options.listen, *credentials, &service);
   if (!grpc_server.ok()) return absl::UnavailableError(absl::StrCat("--listen: ", grpc_server.status().message()));
+  if (failover) http_options->leadership = StatusHttpOptions::Leadership{failover->term(), failover->advertise()};
   absl::StatusOr<std::unique_ptr<StatusHttpServer>> http =
       StatusHttpServer::Start(*http_options, run, service.blobs());
   if (!http.ok()) return absl::UnavailableError(absl::StrCat("--http: ", http.status().message()));

@@ -49,23 +49,41 @@ HttpResponse Json(const nlohmann::json& body) {
 }
 
 // `blobs` and `counters` are borrowed; StatusHttpServer keeps them alive.
-std::vector<Route> Routes(TrainingRun& run, const BlobIndex& blobs, BlobCounters& counters) {
+// "ha": null for a coordinator on its own; the leader's term and address.
+nlohmann::json LeadershipJson(const std::optional<StatusHttpOptions::Leadership>& leadership) {
+  if (!leadership) return nullptr;
+  return {{"role", "leader"}, {"term", leadership->term}, {"address", leadership->address}};
+}
+
+std::string LeadershipPrometheusText(const std::optional<StatusHttpOptions::Leadership>& leadership) {
+  if (!leadership) return "";
+  return absl::StrCat(
+      "# HELP tributary_leader_term This coordinator leads; its term (etcd's create revision of the leader key)\n"
+      "# TYPE tributary_leader_term gauge\n"
+      "tributary_leader_term ",
+      leadership->term, "\n");
+}
+
+std::vector<Route> Routes(TrainingRun& run, const BlobIndex& blobs, BlobCounters& counters,
+                          const std::optional<StatusHttpOptions::Leadership>& leadership) {
   using Request = const HttpRequest&;
   return {
       {"/", false, [](Request) { return Content(kDashboardHtml, "text/html; charset=utf-8"); }},
       {"/healthz", false, [](Request) { return Content("ok\n", "text/plain"); }},
       {"/api/status", true,
-       [&run, &counters](Request) {
+       [&run, &counters, ha = LeadershipJson(leadership)](Request) {
          nlohmann::json status = StatusJson(run.Status());
          status["blobs"] = BlobStatsJson(counters.stats());
+         status["ha"] = ha;
          return Json(status);
        }},
       {"/api/history", true, [&run](Request) { return Json(HistoryJson(run.History())); }},
       {"/api/ledger", true, [&run](Request) { return Json(LedgerJson(run.LedgerItems())); }},
       {"/api/blobs", true, [&counters](Request) { return Json(BlobServesJson(counters.PerDigest())); }},
       {"/metrics", true,
-       [&run, &counters](Request) {
-         return Content(PrometheusText(run.Status()) + BlobPrometheusText(counters.stats()), kPrometheusContentType);
+       [&run, &counters, term = LeadershipPrometheusText(leadership)](Request) {
+         return Content(PrometheusText(run.Status()) + BlobPrometheusText(counters.stats()) + term,
+                        kPrometheusContentType);
        }},
       // A digest is its own capability (blob_http.h): no token, so caches can serve it.
       {kBlobsPathPrefix.data(), false,
@@ -131,7 +149,7 @@ absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(const 
   auto counters = std::make_unique<BlobCounters>();
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       hp->host, hp->port, options.limits,
-      [routes = Routes(run, blobs, *counters), token = options.bearer_token](const HttpRequest& request) {
+      [routes = Routes(run, blobs, *counters, options.leadership), token = options.bearer_token](const HttpRequest& request) {
         return Serve(request, routes, token);
       });
   if (!server.ok()) return server.status();

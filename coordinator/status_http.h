@@ -24,6 +24,7 @@
 #define TRIBUTARY_COORDINATOR_STATUS_HTTP_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,13 @@ struct StatusHttpOptions {
   // When not empty, what "Authorization: Bearer" must carry.
   std::string bearer_token;
   HttpServerLimits limits;
+  // Set on the leader of several coordinators (docs/HA.md): shown as
+  // /api/status "ha" and the tributary_leader_term gauge.
+  struct Leadership {
+    int64_t term = 0;
+    std::string address;  // --advertise
+  };
+  std::optional<Leadership> leadership;
 };
 
 class StatusHttpServer {

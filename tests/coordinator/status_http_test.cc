@@ -144,11 +144,13 @@ class StatusHttpTest : public ::testing::Test {
         run_(TinyJob(), *dataset_, std::vector<float>(kNumParams, 0.0f), clock_),
         blobs_(*dataset_) {}
 
-  void StartServer(const std::string& token = "", const HttpServerLimits& limits = TestLimits()) {
+  void StartServer(const std::string& token = "", const HttpServerLimits& limits = TestLimits(),
+                   std::optional<StatusHttpOptions::Leadership> leadership = std::nullopt) {
     StatusHttpOptions options;
     options.address = "127.0.0.1:0";
     options.bearer_token = token;
     options.limits = limits;
+    options.leadership = std::move(leadership);
     absl::StatusOr<std::unique_ptr<StatusHttpServer>> server = StatusHttpServer::Start(options, run_, blobs_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -176,6 +178,19 @@ TEST_F(StatusHttpTest, ServesTheRoutesOneRequestPerConnection) {
   EXPECT_THAT(metrics.text, HasSubstr("\r\n\r\n# HELP tributary_model_version "));
   EXPECT_EQ(Exchange(port(), Get("/nowhere")).status, 404);
   EXPECT_EQ(server_->url(), absl::StrCat("http://127.0.0.1:", port(), "/"));
+}
+
+// A coordinator on its own says "ha": null and has no term; the leader of
+// several says so, with its term, in the status and in /metrics.
+TEST_F(StatusHttpTest, TheLeaderOfSeveralShowsItsTerm) {
+  StartServer();
+  EXPECT_THAT(Exchange(port(), Get("/api/status")).text, HasSubstr("\"ha\":null"));
+  EXPECT_THAT(Exchange(port(), Get("/metrics")).text, Not(HasSubstr("tributary_leader_term")));
+  server_.reset();
+  StartServer("", TestLimits(), StatusHttpOptions::Leadership{1204, "coord-b:7070"});
+  EXPECT_THAT(Exchange(port(), Get("/api/status")).text,
+              HasSubstr("\"ha\":{\"address\":\"coord-b:7070\",\"role\":\"leader\",\"term\":1204}"));
+  EXPECT_THAT(Exchange(port(), Get("/metrics")).text, HasSubstr("\ntributary_leader_term 1204\n"));
 }
 
 // The dashboard shows the run's utilization in its summary and each
