@@ -19,7 +19,9 @@
 // `mu_`, then publishes the new version; a checkpoint, holding
 // `apply_mu_`, never falls between the two.
 //
-// Time comes from the injected Clock; no call blocks on I/O or the network.
+// Time comes from the injected Clock; no call blocks on I/O or the network,
+// except a version fence when one is set (SetVersionFence: several
+// coordinators on etcd).
 // Thread-safe.
 #ifndef TRIBUTARY_COORDINATOR_RUN_H_
 #define TRIBUTARY_COORDINATOR_RUN_H_
