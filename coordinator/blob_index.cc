@@ -6,16 +6,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace tributary::coordinator {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-}  // namespace
-
 absl::string_view BlobKindName(BlobKind kind) {
   switch (kind) {
     case BlobKind::kModel: return "model";
@@ -23,22 +13,6 @@ absl::string_view BlobKindName(BlobKind kind) {
     case BlobKind::kShard: return "shard";
   }
   return "unknown";
-}
-
-absl::StatusOr<Sha256Digest> ParseSha256Hex(absl::string_view hex) {
-  Sha256Digest digest{};
-  if (hex.size() != 2 * digest.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("a digest is 64 hex characters, got ", hex.size()));
-  }
-  for (size_t i = 0; i < digest.size(); ++i) {
-    const int high = HexValue(hex[2 * i]), low = HexValue(hex[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("a digest is lowercase hex; character ", high < 0 ? 2 * i + 1 : 2 * i + 2, " is not"));
-    }
-    digest[i] = static_cast<uint8_t>(high << 4 | low);
-  }
-  return digest;
 }
 
 BlobIndex::BlobIndex(const Dataset& dataset, size_t max_held) : dataset_(dataset), max_held_(max_held) {

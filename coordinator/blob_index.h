@@ -39,11 +39,6 @@ inline constexpr int kBlobKinds = 3;
 // "model", "delta", "shard": the label /api/status and /metrics use.
 absl::string_view BlobKindName(BlobKind kind);
 
-// `hex` as a digest: exactly 64 lowercase hex characters (the one spelling
-// a URL of a blob has, so a cache never holds one blob under two keys);
-// INVALID_ARGUMENT saying what is wrong otherwise.
-absl::StatusOr<Sha256Digest> ParseSha256Hex(absl::string_view hex);
-
 // Weakly held models and deltas: a few versions back to the staleness
 // bound and the delta cache's 16 pairs fit many times over.
 inline constexpr size_t kMaxHeldBlobs = 1024;

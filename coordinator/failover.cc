@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -77,7 +76,7 @@ absl::StatusOr<CheckpointRecord> ParseCheckpointRecord(absl::string_view text) {
        {"sha256",
         [&](const std::string& value) {
           record.sha256_hex = value;
-          return value.size() == 64 && absl::c_all_of(value, [](char c) { return absl::ascii_isxdigit(c); });
+          return ParseSha256Hex(value).ok();
         }},
        {"path", [&](const std::string& value) {
           record.path = value;

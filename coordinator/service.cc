@@ -472,12 +472,10 @@ grpc::ServerUnaryReactor* CoordinatorService::GetTask(grpc::CallbackServerContex
 }
 
 void CoordinatorService::HoldModel(uint64_t version, const std::string& sha256) {
-  Sha256Digest digest{};
-  if (sha256.size() != digest.size()) return;
-  std::copy(sha256.begin(), sha256.end(), digest.begin());
-  if (blobs_.Has(digest)) return;
+  const std::optional<Sha256Digest> digest = DigestFromBytes(sha256);
+  if (!digest || blobs_.Has(*digest)) return;
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = run_.Model(version);
-  if (model.ok()) blobs_.Add(BlobKind::kModel, digest, *model, (*model)->bytes);
+  if (model.ok()) blobs_.Add(BlobKind::kModel, *digest, *model, (*model)->bytes);
 }
 
 grpc::ServerWriteReactor<Chunk>* CoordinatorService::StartDownload(grpc::CallbackServerContext* context,

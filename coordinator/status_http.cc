@@ -120,20 +120,6 @@ HttpResponse Serve(const HttpRequest& request, const std::vector<Route>& routes,
 
 }  // namespace
 
-absl::StatusOr<HostPort> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  HostPort hp;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &hp.port) || hp.port < 0 || hp.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", address, "\" is not HOST:PORT"));
-  }
-  hp.host = address.substr(0, colon);
-  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  return hp;
-}
-
 absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
   absl::StatusOr<std::string> contents = ReadFile(path);
   if (!contents.ok()) return contents.status();
@@ -149,9 +135,8 @@ absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(const 
   auto counters = std::make_unique<BlobCounters>();
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       hp->host, hp->port, options.limits,
-      [routes = Routes(run, blobs, *counters, options.leadership), token = options.bearer_token](const HttpRequest& request) {
-        return Serve(request, routes, token);
-      });
+      [routes = Routes(run, blobs, *counters, options.leadership),
+       token = options.bearer_token](const HttpRequest& request) { return Serve(request, routes, token); });
   if (!server.ok()) return server.status();
   return std::unique_ptr<StatusHttpServer>(
       new StatusHttpServer(std::move(counters), *std::move(server), hp->host));

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/address_list.h"
 #include "coordinator/blob_counters.h"
 #include "coordinator/blob_index.h"
 #include "coordinator/http_server.h"
@@ -72,14 +73,6 @@ class StatusHttpServer {
   std::unique_ptr<HttpServer> server_;
   std::string host_;
 };
-
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-// Splits "host:port" or "[v6]:port"; INVALID_ARGUMENT naming the address otherwise.
-absl::StatusOr<HostPort> SplitHostPort(const std::string& address);
 
 // The token in `path`, trailing whitespace stripped; an error naming the path
 // if it cannot be read or holds none.

@@ -377,12 +377,9 @@ Worker::Outcome Worker::NextTask() {
 absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
     const std::string& what, const std::string& sha256, PayloadCache& cache,
     const std::function<absl::StatusOr<std::string>()>& fetch) {
-  Sha256Digest digest{};
-  if (sha256.size() != digest.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": malformed digest"));
-  }
-  std::copy(sha256.begin(), sha256.end(), digest.begin());
-  if (auto cached = cache.Get(digest)) return cached;
+  const std::optional<Sha256Digest> digest = DigestFromBytes(sha256);
+  if (!digest) return absl::InvalidArgumentError(absl::StrCat(what, ": malformed digest"));
+  if (auto cached = cache.Get(*digest)) return cached;
   const absl::Time start = timer_.Now();
   absl::StatusOr<std::string> fetched = fetch();
   if (!fetched.ok()) {
@@ -390,7 +387,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Worker::Payload(
   }
   LogDownload(what, fetched->size(), start);
   auto payload = Shared(*std::move(fetched));
-  cache.Put(digest, payload, /*persist=*/true);
+  cache.Put(*digest, payload, /*persist=*/true);
   return payload;
 }
 

@@ -6,6 +6,20 @@
 namespace tributary {
 namespace {
 
+TEST(SplitHostPortTest, SplitsNamesAndBracketedV6AndRefusesTheRest) {
+  absl::StatusOr<HostPort> hp = SplitHostPort("example.org:7070");
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host, "example.org");
+  EXPECT_EQ(hp->port, 7070);
+  hp = SplitHostPort("[::1]:0");  // A listener may ask for any port.
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 0);
+  for (const char* bad : {"", "host", ":80", "host:", "host:-1", "host:65536", "host:http"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(SplitHostPort(bad).status())) << bad;
+  }
+}
+
 TEST(SplitAddressListTest, ParsesAndRefuses) {
   absl::StatusOr<std::vector<std::string>> list = SplitAddressList("a:1, b:2 ,[::1]:3");
   ASSERT_TRUE(list.ok()) << list.status();

@@ -1,5 +1,7 @@
 #include "common/sha256.h"
 
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace tributary {
@@ -19,6 +21,31 @@ TEST(Sha256Test, IncrementalMatchesOneShot) {
   hasher.Update("c");
   EXPECT_EQ(hasher.Finish(), Sha256("abc"));
   EXPECT_EQ(DigestBytes(Sha256("abc")).size(), 32u);
+}
+
+TEST(DigestBytesTest, RoundTripsAndRefusesOtherLengths) {
+  const Sha256Digest digest = Sha256("blob");
+  EXPECT_EQ(DigestFromBytes(DigestBytes(digest)), digest);
+  EXPECT_FALSE(DigestFromBytes("").has_value());
+  EXPECT_FALSE(DigestFromBytes(DigestBytes(digest) + "x").has_value());
+}
+
+TEST(ParseSha256HexTest, TakesSixtyFourLowercaseHexCharacters) {
+  const Sha256Digest digest = Sha256("blob");
+  const absl::StatusOr<Sha256Digest> parsed = ParseSha256Hex(Sha256Hex(digest));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, digest);
+}
+
+TEST(ParseSha256HexTest, RefusesEveryOtherSpelling) {
+  const std::string hex = Sha256Hex(Sha256("blob"));
+  std::string upper = hex;
+  upper[0] = 'A';
+  upper[1] = 'B';
+  for (const std::string& bad : {std::string(), hex.substr(1), hex + "0", upper, std::string(64, 'g'),
+                                 hex.substr(0, 63) + "%", std::string(64, ' ')}) {
+    EXPECT_EQ(ParseSha256Hex(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace

@@ -10,24 +10,6 @@
 namespace tributary::coordinator {
 namespace {
 
-TEST(ParseSha256HexTest, TakesSixtyFourLowercaseHexCharacters) {
-  const Sha256Digest digest = Sha256("blob");
-  const absl::StatusOr<Sha256Digest> parsed = ParseSha256Hex(Sha256Hex(digest));
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(*parsed, digest);
-}
-
-TEST(ParseSha256HexTest, RefusesEveryOtherSpelling) {
-  const std::string hex = Sha256Hex(Sha256("blob"));
-  std::string upper = hex;
-  upper[0] = 'A';
-  upper[1] = 'B';
-  for (const std::string& bad : {std::string(), hex.substr(1), hex + "0", upper, std::string(64, 'g'),
-                                 hex.substr(0, 63) + "%", std::string(64, ' ')}) {
-    EXPECT_EQ(ParseSha256Hex(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
-  }
-}
-
 TEST(BlobIndexTest, FindsEveryShardByItsDigest) {
   const std::unique_ptr<Dataset> dataset = TinyDataset(40, 10);
   const BlobIndex index(*dataset);
