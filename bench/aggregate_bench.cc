@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "common/codec/codec.h"
 #include "common/parallel.h"
+#include "common/usage.h"
 
 ABSL_FLAG(int64_t, values, 3257856, "Values per update (default: the flagship GPT's parameters)");
 ABSL_FLAG(int, threads, 2, "Threads (the kernels also run on 1)");
@@ -115,6 +115,8 @@ int Run() {
 }  // namespace tributary
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(
+      argc, argv,
+      "How fast the coordinator folds updates into its buffer, beside a STREAM-like triad.\n  aggregate_bench");
   return tributary::Run();
 }

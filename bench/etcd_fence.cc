@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
+#include "common/usage.h"
 #include "coordinator/election.h"
 #include "coordinator/etcd_client.h"
 #include "coordinator/failover.h"
@@ -66,6 +66,7 @@ int Main() {
 }  // namespace tributary::coordinator
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(
+      argc, argv, "Times fenced etcd writes as the failover's applier makes them.\n  etcd_fence --etcd=HOST:PORT");
   return tributary::coordinator::Main();
 }

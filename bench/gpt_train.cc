@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "common/job_spec.h"
 #include "common/models/model.h"
 #include "common/optim/optimizer.h"
+#include "common/usage.h"
 #include "coordinator/dataset.h"
 
 ABSL_FLAG(std::string, job, "", "Job spec");
@@ -113,6 +113,8 @@ int Main() {
 }  // namespace tributary
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(argc, argv,
+                        "Trains a job in one process, without the network: the baseline a distributed run is measured "
+                        "against.\n  gpt_train --job=FILE");
   return tributary::Main();
 }

@@ -51,7 +51,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,6 +62,7 @@
 #include "absl/time/time.h"
 #include "common/codec/codec.h"
 #include "common/models/model.h"
+#include "common/usage.h"
 #include "common/wire.h"
 #include "grpcpp/grpcpp.h"
 #include "tributary/v1/coordinator.grpc.pb.h"
@@ -907,7 +907,9 @@ void LoadGen::Report() {
 }  // namespace tributary::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(
+      argc, argv,
+      "Simulated workers against a real coordinator on 127.0.0.1.\n  loadgen --target=HOST:PORT --workers=N");
   tributary::bench::Options options;
   options.target = absl::GetFlag(FLAGS_target);
   options.http = absl::GetFlag(FLAGS_http);

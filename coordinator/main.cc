@@ -15,8 +15,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -31,6 +29,7 @@
 #include "common/log.h"
 #include "common/models/model.h"
 #include "common/signals.h"
+#include "common/usage.h"
 #include "coordinator/checkpointer.h"
 #include "coordinator/dataset.h"
 #include "coordinator/failover.h"
@@ -452,8 +451,7 @@ absl::Status RunCoordinator(const CoordinatorOptions& options) {
 }  // namespace tributary::coordinator
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Serves a Tributary training job to workers.\n  tributary-coordinator --job=FILE");
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(argc, argv, "Serves a Tributary training job to workers.\n  tributary-coordinator --job=FILE");
   // Taken synchronously by WaitForShutdown.
   tributary::BlockTerminationSignals();
   tributary::coordinator::RouteGrpcLogs();

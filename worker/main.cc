@@ -14,8 +14,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +22,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/usage.h"
 #include "worker/blob_api.h"
 #include "worker/client.h"
 #include "worker/display.h"
@@ -146,9 +145,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromFlags()
 }  // namespace tributary::worker
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Joins a Tributary coordinator and trains.\n  tributary-worker --coordinator=HOST:PORT");
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(argc, argv,
+                        "Joins a Tributary coordinator and trains.\n  tributary-worker --coordinator=HOST:PORT");
   tributary::BlockTerminationSignals();
 
   absl::StatusOr<tributary::worker::WorkerOptions> options = tributary::worker::OptionsFromFlags();

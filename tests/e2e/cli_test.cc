@@ -14,6 +14,7 @@ namespace tributary::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Outcome {
   std::optional<int> exit_code;
@@ -89,6 +90,36 @@ TEST(CliTest, BusyPortIsNamed) {
                                       absl::StrCat("--http=127.0.0.1:", FreePort())});
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_THAT(o.log, HasSubstr("--listen"));
+}
+
+// --help lists the binary's own flags (Abseil's default lists only flags
+// from a file named after the program, and answered "No flags matched").
+TEST(CliTest, HelpListsTheBinarysOwnFlags) {
+  struct Case {
+    const char* binary;
+    std::vector<const char*> flags;
+  };
+  const std::vector<Case> cases = {
+      {"tributary-coordinator", {"--job", "--listen", "--http", "--state_dir", "--etcd"}},
+      {"tributary-worker", {"--coordinator", "--device", "--quiet", "--verbose", "--blob_url"}},
+      {"tributary-export", {"--checkpoint", "--format", "--out"}},
+      {"tributary-sample", {"--checkpoint", "--prompt"}},
+  };
+  for (const Case& c : cases) {
+    const Outcome o = RunToEnd("help", {Binary(c.binary), "--help"});
+    EXPECT_THAT(o.log, Not(HasSubstr("No flags matched"))) << c.binary;
+    for (const char* flag : c.flags) EXPECT_THAT(o.log, HasSubstr(flag)) << c.binary << " --help";
+    // Abseil's own flags are for --helpfull.
+    EXPECT_THAT(o.log, Not(HasSubstr("--flagfile"))) << c.binary;
+  }
+}
+
+// A word that is not a flag is refused, not ignored: a worker given its
+// coordinator's address without --coordinator= would otherwise go to the default.
+TEST(CliTest, AnArgumentThatIsNotAFlagIsRefused) {
+  const Outcome o = RunToEnd("positional", {Binary("tributary-worker"), "10.0.0.5:7070"});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_THAT(o.log, HasSubstr("unexpected argument '10.0.0.5:7070'"));
 }
 
 TEST(CliTest, WorkerRefusesAnUnknownDevice) {

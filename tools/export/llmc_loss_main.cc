@@ -17,13 +17,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint.h"
 #include "common/file.h"
 #include "common/models/gpt.h"
+#include "common/usage.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "Checkpoint file, or a --state_dir (its newest valid checkpoint)");
 ABSL_FLAG(std::string, tokens, "", "llm.c token file (uint16 tokens, each a byte)");
@@ -98,10 +97,9 @@ absl::Status PrintLoss() {
 }  // namespace tributary
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Our GPT's loss on the batches train_gpt2.c's val loss reads.\n"
-      "  llmc_loss --checkpoint=DIR_OR_FILE --tokens=VAL.bin [--batch=4] [--batches=5]");
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(argc, argv,
+                        "Our GPT's loss on the batches train_gpt2.c's val loss reads.\n"
+                        "  llmc_loss --checkpoint=DIR_OR_FILE --tokens=VAL.bin [--batch=4] [--batches=5]");
   const absl::Status status = tributary::PrintLoss();
   if (!status.ok()) {
     std::fprintf(stderr, "llmc_loss: %s\n", std::string(status.message()).c_str());

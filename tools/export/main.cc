@@ -17,14 +17,13 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint.h"
 #include "common/models/gpt.h"
 #include "common/models/model.h"
 #include "common/safetensors.h"
+#include "common/usage.h"
 #include "google/protobuf/text_format.h"
 #include "tools/export/hf_format.h"
 #include "tools/export/llmc_format.h"
@@ -150,10 +149,10 @@ absl::Status Export() {
 }  // namespace tributary
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  tributary::ParseFlags(
+      argc, argv,
       "Writes a checkpoint's weights as safetensors, a Hugging Face transformers directory or an llm.c "
       "checkpoint.\n  tributary-export --checkpoint=DIR_OR_FILE [--format=safetensors|hf|llmc] [--out=PATH]");
-  absl::ParseCommandLine(argc, argv);
   const absl::Status status = tributary::Export();
   if (!status.ok()) {
     std::fprintf(stderr, "tributary-export: %s\n", std::string(status.message()).c_str());

@@ -15,13 +15,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/usage.h"
 #include "tools/faultproxy/proxy.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7070",
@@ -51,10 +50,9 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "A fault-injecting TCP proxy on loopback.\n  tributary-faultproxy --target=127.0.0.1:7070 "
-      "[--allow_target_cidr=10.77.0.0/24 --target=10.77.0.2:7070]");
-  absl::ParseCommandLine(argc, argv);
+  tributary::ParseFlags(argc, argv,
+                        "A fault-injecting TCP proxy on loopback.\n  tributary-faultproxy --target=127.0.0.1:7070 "
+                        "[--allow_target_cidr=10.77.0.0/24 --target=10.77.0.2:7070]");
   tributary::BlockTerminationSignals();
   const std::string target = absl::GetFlag(FLAGS_target);
   const size_t colon = target.rfind(':');
