@@ -318,7 +318,7 @@ grpc::Status CoordinatorService::Refuse(grpc::CallbackServerContext* context, ab
   return Reply(context, status);
 }
 
-absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContext* context) {
+absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContext* context, RateLimited limited) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(kSessionMetadataKey);
   absl::StatusOr<std::string> worker = absl::UnauthenticatedError("missing session token; call Join");
@@ -332,6 +332,7 @@ absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContex
     run_.CountRefused("auth");
     return worker;
   }
+  if (limited == RateLimited::kNo) return worker;
   absl::Duration wait;
   {
     absl::MutexLock lock(&admission_mu_);
@@ -581,7 +582,7 @@ absl::StatusOr<SubmitResult> CoordinatorService::CompleteSubmit(
 grpc::ServerUnaryReactor* CoordinatorService::Leave(grpc::CallbackServerContext* context,
                                                     const tributary::v1::LeaveRequest*,
                                                     tributary::v1::LeaveResponse*) {
-  absl::StatusOr<std::string> worker = Admit(context);
+  absl::StatusOr<std::string> worker = Admit(context, RateLimited::kNo);
   if (!worker.ok()) return FinishUnary(context, Reply(context, worker.status()));
   run_.Leave(*worker);
   return FinishUnary(context, grpc::Status::OK);

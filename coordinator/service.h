@@ -112,10 +112,15 @@ class CoordinatorService final : public tributary::v1::Coordinator::CallbackServ
   grpc::Status Refuse(grpc::CallbackServerContext* context, absl::string_view reason, const absl::Status& status);
 
  private:
+  // Whether a call counts against its session's call rate. Leave does not:
+  // it ends the session, so a session makes it once, and a worker that ends
+  // its job over the rate (a fast MLP worker does) must still be told apart
+  // from one that vanished, instead of being declared lost 10 s later.
+  enum class RateLimited { kYes, kNo };
   // The calling worker's id, from the session token in the call's metadata,
   // once its session's rate limit admits the call. UNAUTHENTICATED or
   // RESOURCE_EXHAUSTED with a retry hint, counted.
-  absl::StatusOr<std::string> Admit(grpc::CallbackServerContext* context);
+  absl::StatusOr<std::string> Admit(grpc::CallbackServerContext* context, RateLimited limited = RateLimited::kYes);
   // Checks the join rate of `identity` and of the peer's address.
   absl::Status AdmitJoin(const std::string& identity, const std::string& address);
   // Opens a stream of `worker` of `bytes` (a bound for uploads) in the table.

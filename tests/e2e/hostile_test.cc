@@ -104,10 +104,10 @@ bool IsTokenIdentity(const std::string& identity, const std::string& name) {
 
 // One identity per attack (AttackTarget adds "honest" and "observer").
 const std::vector<std::string> kIdentities = {
-    "atk-flipped", "atk-replay",     "victim",         "atk-steal",     "atk-expired",    "atk-notask",
-    "atk-huge",    "atk-overflow",   "atk-tiny",       "atk-stall",     "atk-stall-none", "atk-big",
-    "atk-length",  "atk-nan",        "atk-codec",      "atk-flood",     "atk-streams",    "atk-ban",
-    "atk-raw",     "atk-topk-range", "atk-topk-order", "atk-topk-count"};
+    "atk-flipped", "atk-replay",   "victim",         "atk-steal",      "atk-expired",    "atk-notask",
+    "atk-huge",    "atk-overflow", "atk-tiny",       "atk-stall",      "atk-stall-none", "atk-big",
+    "atk-length",  "atk-nan",      "atk-codec",      "atk-flood",      "atk-leave",      "atk-streams",
+    "atk-ban",     "atk-raw",      "atk-topk-range", "atk-topk-order", "atk-topk-count"};
 
 int64_t CounterValue(const json& status, const Counter& counter) {
   const json& object = status.value(counter.object, json::object());
@@ -433,6 +433,27 @@ TEST_F(HostileTest, HeartbeatFloodIsRateLimitedWithARetryHint) {
   EXPECT_EQ(other, 0);
   ExpectCounted(before, target().Status(), {kRefusedRate});
   EXPECT_GT(honest_after, honest_before) << "the honest worker stalled during the flood";
+}
+
+// Leaving is answered even over the call rate: a worker that ends its job
+// over the rate must leave, not be declared lost once it falls silent.
+TEST_F(HostileTest, LeaveIsAnsweredOverTheCallRate) {
+  std::unique_ptr<HostileClient> attacker = target().Attacker("atk-leave");
+  ASSERT_NE(attacker, nullptr);
+  bool limited = false;
+  const absl::Time end = absl::Now() + absl::Seconds(4);
+  for (int i = 0; i < 20000 && !limited && absl::Now() < end; ++i) {
+    std::unique_ptr<grpc::ClientContext> context = attacker->Context();
+    tributary::v1::HeartbeatResponse response;
+    limited = attacker->stub().Heartbeat(context.get(), {}, &response).error_code() ==
+              grpc::StatusCode::RESOURCE_EXHAUSTED;
+  }
+  ASSERT_TRUE(limited) << "the flood never reached the call rate";
+  const grpc::Status leave = attacker->Leave();
+  EXPECT_TRUE(leave.ok()) << leave.error_message();
+  // It ended the session: a second Leave is refused, so Leave cannot be a
+  // flood of its own.
+  EXPECT_EQ(attacker->Leave().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(HostileTest, UnreadDownloadStreamsBeyondThePerWorkerCapAreRefused) {
