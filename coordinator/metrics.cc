@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/time_budget.h"
+#include "coordinator/reasons.h"
 #include "coordinator/registry.h"
 
 namespace tributary::coordinator {
@@ -57,8 +58,10 @@ class Exposition {
     Sample(name, value);
   }
   // A family with one sample per key of `values`, labelled `label`.
+  // `known` label values are written at 0 until they have a value.
   void ByLabel(absl::string_view name, absl::string_view type, absl::string_view help, const std::string& label,
-               const std::map<std::string, int64_t>& values) {
+               std::map<std::string, int64_t> values, absl::Span<const char* const> known = {}) {
+    for (const char* key : known) values[key] += 0;
     Family(name, type, help);
     for (const auto& [key, value] : values) Sample(name, static_cast<double>(value), {{label, key}});
   }
@@ -133,9 +136,10 @@ std::string PrometheusText(const RunStatus& s) {
            s.uptime_s);
   m.Single("updates_applied_total", "counter", "Updates folded into the model.",
            static_cast<double>(s.updates_applied));
-  m.ByLabel("updates_rejected_total", "counter", "Updates rejected, by reason.", "reason", s.rejected_by_reason);
+  m.ByLabel("updates_rejected_total", "counter", "Updates rejected, by reason.", "reason", s.rejected_by_reason,
+            rejected::kAll);
   m.ByLabel("requests_refused_total", "counter", "Requests refused before they reached the run, by reason.",
-            "reason", s.refused_by_reason);
+            "reason", s.refused_by_reason, refused::kAll);
   m.Single("samples_total", "counter", "Training examples in applied updates.",
            static_cast<double>(s.samples_processed));
   m.Single("tokens_total", "counter", "Predicted tokens in applied updates (language models).",

@@ -10,6 +10,7 @@
 #include "common/models/gpt.h"
 #include "common/params.h"
 #include "coordinator/identity.h"
+#include "coordinator/reasons.h"
 #include "coordinator/task_builder.h"
 #include "google/protobuf/util/message_differencer.h"
 
@@ -608,7 +609,7 @@ absl::StatusOr<TrainingRun::Checked> TrainingRun::CheckSubmit(const std::string&
   absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now);
   if (!live.ok() || *live) RecordTime(*worker, header);
   if (!live.ok()) {
-    CountRejected(*worker, "lease");
+    CountRejected(*worker, rejected::kLease);
     return live.status();
   }
   if (!*live) return Checked{false, version_};
@@ -617,20 +618,20 @@ absl::StatusOr<TrainingRun::Checked> TrainingRun::CheckSubmit(const std::string&
   // newer than the lease's; never on one older, nor on one not made yet.
   if (header.base_version() < item.base_version || header.base_version() > version_ ||
       header.epoch() != item.epoch || header.shard_id() != item.shard) {
-    CountRejected(*worker, "invalid");
+    CountRejected(*worker, rejected::kInvalid);
     return absl::InvalidArgumentError(absl::StrCat(
         "task ", task_id, ": an update from version ", header.base_version(), " for epoch ", header.epoch(),
         " shard ", header.shard_id(), ", but the lease is version ", item.base_version, " (now ", version_,
         ") epoch ", item.epoch, " shard ", item.shard));
   }
   if (absl::Status claims = CheckClaims(header, item); !claims.ok()) {
-    CountRejected(*worker, "invalid");
+    CountRejected(*worker, rejected::kInvalid);
     return claims;
   }
   // Refused before it is decoded: a stale update costs no model-sized work.
   if (absl::Status stale = aggregator_.CheckStaleness(header.base_version()); !stale.ok()) {
     ledger_.Abandon(task_id);
-    CountRejected(*worker, absl::IsAborted(stale) ? "stale" : "invalid");
+    CountRejected(*worker, absl::IsAborted(stale) ? rejected::kStale : rejected::kInvalid);
     return absl::Status(stale.code(), absl::StrCat("task ", task_id, ": ", stale.message()));
   }
   return Checked{true, version_};
@@ -643,13 +644,13 @@ absl::StatusOr<uint64_t> TrainingRun::CommitSubmit(const std::string& worker_id,
   // The lease may have lapsed, or its worker been lost, while the update
   // was decoded (Tick runs meanwhile).
   if (absl::StatusOr<bool> live = ledger_.CheckLive(task_id, worker_id, now); !live.ok() || !*live) {
-    CountRejected(worker_id, "lease");
+    CountRejected(worker_id, rejected::kLease);
     return live.ok() ? absl::FailedPreconditionError(absl::StrCat("task ", task_id, ": completed meanwhile"))
                      : live.status();
   }
   if (absl::Status s = aggregator_.AdmitNorm(norm, worker_id); !s.ok()) {
     ledger_.Abandon(task_id);
-    CountRejected(worker_id, "norm");
+    CountRejected(worker_id, rejected::kNorm);
     return absl::Status(s.code(), absl::StrCat("task ", task_id, ": ", s.message()));
   }
   WorkerRecord* worker = registry_.Find(worker_id);
@@ -676,7 +677,7 @@ absl::StatusOr<uint64_t> TrainingRun::CommitSubmit(const std::string& worker_id,
 void TrainingRun::RecordTime(WorkerRecord& worker, const tributary::v1::UpdateHeader& header) {
   if (!header.has_time()) return;  // A worker that does not report.
   if (!CheckTimeBudget(header.time()).ok()) {
-    CountRefused("time_budget");
+    CountRefused(refused::kTimeBudget);
     return;
   }
   AddTimeBudget(header.time(), worker.time);
@@ -702,7 +703,7 @@ absl::Status TrainingRun::RefuseIfStale(const std::string& worker_id, const trib
   const uint64_t base = header.base_version(), bound = job_.aggregation().max_staleness();
   if (base < item.base_version || base > version_ || version_ - base <= bound) return absl::OkStatus();
   ledger_.Abandon(task_id);
-  CountRejected(worker_id, "stale");
+  CountRejected(worker_id, rejected::kStale);
   return absl::AbortedError(absl::StrCat("task ", task_id, ": staleness ", version_ - base,
                                          " exceeds the bound of ", bound, " (refused before its upload)"));
 }
@@ -711,7 +712,7 @@ absl::Status TrainingRun::RecordInvalid(const std::string& worker_id, const absl
   absl::MutexLock lock(&mu_);
   WorkerRecord* worker = registry_.Find(worker_id);
   if (worker == nullptr) return error;
-  CountRejected(*worker, "invalid");
+  CountRejected(*worker, rejected::kInvalid);
   if (worker->state != WorkerState::kActive ||
       !registry_.RecordInvalid(*worker, job_.lease().max_invalid_requests())) {
     return error;

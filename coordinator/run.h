@@ -191,10 +191,9 @@ class TrainingRun {
   // Lifts the ban on `identity`; returns whether there was one.
   bool LiftBan(absl::string_view identity);
 
-  // Counts a request refused before it reached the run ("auth", "rate",
-  // "streams", "too_large", "deadline", "banned", "invalid"), or the part
-  // of one the run ignored ("time_budget"). Does not take the run's lock,
-  // so a flood of refusals never stalls the run.
+  // Counts a request refused before it reached the run, or the part of one
+  // the run ignored (`reason`: one of coordinator/reasons.h's refused::).
+  // Does not take the run's lock, so a flood of refusals never stalls the run.
   void CountRefused(absl::string_view reason);
 
   // Records how long a submit took, from its upload's start (`total`) and

@@ -18,6 +18,7 @@
 #include "common/sha256.h"
 #include "common/wire.h"
 #include "coordinator/identity.h"
+#include "coordinator/reasons.h"
 #include "coordinator/task_builder.h"
 #include "coordinator/tls.h"
 #include "coordinator/upload.h"
@@ -218,7 +219,7 @@ class UpdateReader final : public grpc::ServerReadReactor<SubmitUpdateChunk>, pu
     const bool had_header = upload_.has_header();
     absl::Status status = upload_.Add(chunk_);
     if (status.ok() && !had_header) status = service_.CheckHeader(upload_.header());
-    if (absl::IsResourceExhausted(status)) run_.CountRefused("too_large");
+    if (absl::IsResourceExhausted(status)) run_.CountRefused(refused::kTooLarge);
     if (status.ok() && !had_header) {
       // Too stale already: refused before the payload comes (not invalid).
       if (absl::Status fresh = run_.RefuseIfStale(worker_id_, upload_.header()); !fresh.ok()) {
@@ -329,7 +330,7 @@ absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContex
                  : absl::StatusOr<std::string>(absl::UnauthenticatedError("malformed authorization metadata"));
   }
   if (!worker.ok()) {
-    run_.CountRefused("auth");
+    run_.CountRefused(refused::kAuth);
     return worker;
   }
   if (limited == RateLimited::kNo) return worker;
@@ -339,7 +340,7 @@ absl::StatusOr<std::string> CoordinatorService::Admit(grpc::CallbackServerContex
     wait = session_calls_.Take(*worker, clock_.Now());
   }
   if (wait > absl::ZeroDuration()) {
-    run_.CountRefused("rate");
+    run_.CountRefused(refused::kRate);
     return WithRetryHint(absl::StrCat("over ", limits_.requests_per_s(), " calls/s (limits.requests_per_s)"), wait);
   }
   return worker;
@@ -378,7 +379,7 @@ void CoordinatorService::CutOverdueStreams() {
   absl::MutexLock lock(&streams_mu_);
   for (uint64_t id : streams_.TakeOverdue(clock_.Now())) {
     auto it = live_streams_.find(id);
-    if (it != live_streams_.end() && it->second->Cut()) run_.CountRefused("deadline");
+    if (it != live_streams_.end() && it->second->Cut()) run_.CountRefused(refused::kDeadline);
   }
 }
 
@@ -387,7 +388,8 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
                                                    tributary::v1::JoinResponse* response) {
   if (request->join_token().size() > kMaxJoinTokenBytes || request->name().size() > kMaxNameBytes ||
       request->device().size() > kMaxDeviceBytes || request->threads() < 0) {
-    return FinishUnary(context, Refuse(context, "invalid", absl::InvalidArgumentError("Join: field out of bounds")));
+    return FinishUnary(context,
+                       Refuse(context, refused::kInvalid, absl::InvalidArgumentError("Join: field out of bounds")));
   }
   std::shared_ptr<const JoinTokens> tokens;
   {
@@ -399,11 +401,12 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   const std::string address = PeerAddress(context->peer());
   if (!token_name) {
     TLOG(WARNING) << "join refused from " << SafeText(address) << ": bad join token";
-    return FinishUnary(context, Refuse(context, "auth", absl::UnauthenticatedError("bad join token")));
+    return FinishUnary(context, Refuse(context, refused::kAuth, absl::UnauthenticatedError("bad join token")));
   }
-  const std::string identity = WorkerIdentity(*token_name, PeerCertificateFingerprint(*context->auth_context()),
-                                              context->peer());
-  if (absl::Status s = AdmitJoin(identity, address); !s.ok()) return FinishUnary(context, Refuse(context, "rate", s));
+  const std::string identity =
+      WorkerIdentity(*token_name, PeerCertificateFingerprint(*context->auth_context()), context->peer());
+  if (absl::Status s = AdmitJoin(identity, address); !s.ok())
+    return FinishUnary(context, Refuse(context, refused::kRate, s));
   absl::StatusOr<std::string> session = NewSessionToken();
   if (!session.ok()) return FinishUnary(context, ToGrpcStatus(session.status()));
   absl::StatusOr<std::string> worker =
@@ -411,8 +414,9 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
                            request->threads(), identity},
                 *session);
   if (!worker.ok()) {
-    return FinishUnary(context, Refuse(context, absl::IsPermissionDenied(worker.status()) ? "banned" : "sessions",
-                                       worker.status()));
+    return FinishUnary(
+        context, Refuse(context, absl::IsPermissionDenied(worker.status()) ? refused::kBanned : refused::kSessions,
+                        worker.status()));
   }
   const tributary::v1::JobSpec& job = run_.job();
   response->set_worker_id(*worker);
@@ -486,7 +490,7 @@ grpc::ServerWriteReactor<Chunk>* CoordinatorService::StartDownload(grpc::Callbac
                                                                    const Sha256Digest& sha256,
                                                                    int64_t raw_bytes, bool digest_only) {
   absl::StatusOr<uint64_t> stream = OpenStream(worker, StreamKind::kDownload, digest_only ? 0 : payload.size());
-  if (!stream.ok()) return new PayloadWriter(Refuse(context, "streams", stream.status()));
+  if (!stream.ok()) return new PayloadWriter(Refuse(context, refused::kStreams, stream.status()));
   // A stream cut short counts the same share of its raw size.
   const double raw_per_byte = payload.empty() ? 0 : static_cast<double>(raw_bytes) / payload.size();
   auto* writer = new PayloadWriter(context, std::move(owner), payload, sha256, digest_only,
@@ -550,7 +554,7 @@ grpc::ServerReadReactor<SubmitUpdateChunk>* CoordinatorService::SubmitUpdate(
   if (!worker.ok()) return new RefuseUpload(Reply(context, worker.status()));
   const size_t max_bytes = codec_.MaxEncodedBytes();
   absl::StatusOr<uint64_t> stream = OpenStream(*worker, StreamKind::kUpload, max_bytes);
-  if (!stream.ok()) return new RefuseUpload(Refuse(context, "streams", stream.status()));
+  if (!stream.ok()) return new RefuseUpload(Refuse(context, refused::kStreams, stream.status()));
   auto* reader = new UpdateReader(*this, run_, context, *worker, response, max_bytes,
                                   StreamDeadline(limits_, max_bytes),
                                   [this, id = *stream] { UnregisterStream(id); });

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "coordinator/reasons.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -101,6 +103,25 @@ TEST(MetricsTest, CountersGaugesAndLabelsCarryTheRunsNumbers) {
   EXPECT_THAT(text, HasSubstr("tributary_eval_loss 1.5\n"));
   EXPECT_THAT(text, Not(HasSubstr("tributary_train_loss"))) << "unknown values are left out";
   EXPECT_THAT(text, Not(HasSubstr("tributary_utilization"))) << "no time report yet";
+}
+
+// Every reason of coordinator/reasons.h has a series from the start, at 0
+// until it happens (rate() over a missing series is "No data", not 0), and
+// a reason the list lacks still gets its own.
+TEST(MetricsTest, EveryRejectionAndRefusalReasonIsWrittenEvenAtZero) {
+  RunStatus s = SomeStatus();
+  s.refused_by_reason["unlisted"] = 2;
+  const std::string text = PrometheusText(s);
+  for (const char* reason : rejected::kAll) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("tributary_updates_rejected_total{reason=\"", reason, "\"} ")));
+  }
+  for (const char* reason : refused::kAll) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("tributary_requests_refused_total{reason=\"", reason, "\"} ")));
+  }
+  EXPECT_THAT(text, HasSubstr("tributary_updates_rejected_total{reason=\"lease\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_updates_rejected_total{reason=\"stale\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_requests_refused_total{reason=\"auth\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tributary_requests_refused_total{reason=\"unlisted\"} 2\n"));
 }
 
 // Accepted updates by staleness {10, 30, 0, 10}: cumulative buckets, the
