@@ -1,6 +1,7 @@
 #include "coordinator/history.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace tributary::coordinator {
@@ -8,12 +9,19 @@ namespace tributary::coordinator {
 LossHistory::LossHistory(size_t capacity) : capacity_(std::max<size_t>(capacity, 4)) {}
 
 void LossHistory::Append(const HistoryPoint& point) {
-  points_.push_back(point);
+  // Nearly always the end; an evaluation's point goes a few places back.
+  auto at = points_.end();
+  while (at != points_.begin() && std::prev(at)->version > point.version) --at;
+  points_.insert(at, point);
   if (points_.size() > capacity_) Thin();
 }
 
 void LossHistory::Assign(std::vector<HistoryPoint> points) {
   points_ = std::move(points);
+  // Checkpoints written before Append kept version order hold evaluations
+  // where they ended.
+  std::stable_sort(points_.begin(), points_.end(),
+                   [](const HistoryPoint& a, const HistoryPoint& b) { return a.version < b.version; });
   while (points_.size() > capacity_) Thin();
 }
 

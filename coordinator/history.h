@@ -35,8 +35,14 @@ class LossHistory {
  public:
   explicit LossHistory(size_t capacity = kHistoryCapacity);
 
+  // Adds `point` in version order, after every point of its version or an
+  // older one. Points come in order but for an evaluation's: it is
+  // recorded when the evaluation ends, after the points of the versions
+  // applied while it ran, and carries the version, time and samples of the
+  // model it evaluated (so a curve drawn in order never turns back).
   void Append(const HistoryPoint& point);
-  // Replaces the points (a restored checkpoint's), thinned to the capacity.
+  // Replaces the points (a restored checkpoint's), in version order and
+  // thinned to the capacity.
   void Assign(std::vector<HistoryPoint> points);
   const std::vector<HistoryPoint>& points() const { return points_; }
 

@@ -754,15 +754,16 @@ std::optional<EvalRequest> TrainingRun::WaitForEval(absl::Duration timeout) {
     return std::nullopt;
   }
   eval_.Start();
-  return EvalRequest{snapshots_.current(), TrainingEnded(), counters_.samples_processed()};
+  return EvalRequest{snapshots_.current(), TrainingEnded(), counters_.samples_processed(),
+                     SecondsSinceStart(clock_.Now()), counters_.train_loss()};
 }
 
 void TrainingRun::RecordEval(const EvalRequest& request, const LossStats& stats) {
   absl::MutexLock lock(&mu_);
   eval_.Finish(request.model->version, request.final);
   counters_.RecordEval(stats);
-  history_.Append({request.model->version, SecondsSinceStart(clock_.Now()), request.samples_processed,
-                   counters_.train_loss(), stats.mean_loss()});
+  history_.Append({request.model->version, request.time_s, request.samples_processed, request.train_loss,
+                   stats.mean_loss()});
   TLOG(INFO) << "eval at version " << request.model->version << ": loss " << stats.mean_loss()
              << (job_.model().has_mlp() ? absl::StrCat(" accuracy ", stats.accuracy()) : "")
              << (request.final ? " (final)" : "");

@@ -76,7 +76,11 @@ struct SubmitResult {
 struct EvalRequest {
   std::shared_ptr<const ModelSnapshot> model;
   bool final = false;  // The evaluation after the budget is spent.
-  int64_t samples_processed = 0;  // When the snapshot was taken.
+  // The run when the evaluation was asked for (its model the newest): where
+  // the evaluation goes on the loss curves.
+  int64_t samples_processed = 0;
+  double time_s = 0;  // Since the run started.
+  std::optional<double> train_loss;
 };
 
 // How far a run has come: a checkpoint is worth writing only when it moved.

@@ -53,6 +53,38 @@ TEST(LossHistoryTest, StaysBoundedAndOrderedOnALongRun) {
   EXPECT_GT(static_cast<double>(evals) / points.size(), 1.0 / 50) << "evaluations are preferred";
 }
 
+// An evaluation's point is recorded when it ends, after the points of the
+// versions applied meanwhile: it goes back to its version's place, after a
+// training point of the same version, so curves drawn in order never turn.
+TEST(LossHistoryTest, ALateEvaluationTakesItsVersionsPlace) {
+  LossHistory history(64);
+  for (uint64_t v = 1; v <= 10; ++v) history.Append(Point(v, false));
+  history.Append(Point(7, true));
+  const std::vector<HistoryPoint>& points = history.points();
+  ASSERT_EQ(points.size(), 11u);
+  EXPECT_EQ(points[6].version, 7u);
+  EXPECT_FALSE(points[6].eval_loss.has_value());
+  EXPECT_EQ(points[7].version, 7u);
+  EXPECT_TRUE(points[7].eval_loss.has_value());
+  EXPECT_EQ(points[8].version, 8u);
+  for (size_t i = 1; i < points.size(); ++i) {
+    EXPECT_LE(points[i - 1].samples_processed, points[i].samples_processed);
+    EXPECT_LE(points[i - 1].time_s, points[i].time_s);
+  }
+}
+
+// A checkpoint written before evaluations took their version's place.
+TEST(LossHistoryTest, AssignPutsARestoredHistoryInVersionOrder) {
+  std::vector<HistoryPoint> points;
+  for (uint64_t v = 1; v <= 10; ++v) points.push_back(Point(v, false));
+  points.push_back(Point(7, true));
+  LossHistory history(64);
+  history.Assign(points);
+  ASSERT_EQ(history.points().size(), 11u);
+  EXPECT_TRUE(history.points()[7].eval_loss.has_value());
+  EXPECT_EQ(history.points()[10].version, 10u);
+}
+
 TEST(LossHistoryTest, AssignThinsARestoredHistory) {
   std::vector<HistoryPoint> points;
   for (uint64_t v = 1; v <= 1000; ++v) points.push_back(Point(v, false));

@@ -1,7 +1,9 @@
 #include "coordinator/run.h"
 
+#include <algorithm>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -484,6 +486,44 @@ TEST_F(RunTest, EvaluationsAreRequestedOnScheduleAndTheFinalOneEndsTheRun) {
   EXPECT_TRUE(run_.WaitUntilDone(absl::ZeroDuration()));
   EXPECT_TRUE(run_.Status().done);
   EXPECT_FALSE(run_.History().empty());
+}
+
+// Training goes on while an evaluation runs: its point on the curves is
+// where its model was (version, samples, time and train loss when it was
+// asked for), not where the run is when it ends.
+TEST(RunHistoryTest, AnEvaluationIsPlottedAtTheModelItEvaluated) {
+  FakeClock clock;
+  auto dataset = TinyDataset(120, 4);  // 30 shards.
+  const tributary::v1::JobSpec job = TinyJob();
+  TrainingRun run(job, *dataset, std::vector<float>(kNumParams, 0.0f), clock);
+  const std::string w = run.Join({"a", "cpu", 1, "ip:test"}, "sa").value();
+  auto step = [&] {
+    clock.Advance(absl::Seconds(1));
+    ASSERT_TRUE(SubmitConstant(run, w, LeaseTask(run, w)).ok());
+  };
+  for (int i = 0; i < 2; ++i) step();
+  std::optional<EvalRequest> request = run.WaitForEval(absl::ZeroDuration());
+  ASSERT_TRUE(request.has_value());
+  ASSERT_EQ(request->model->version, 2u);
+  const int64_t samples_then = run.Status().samples_processed;
+  EXPECT_EQ(request->samples_processed, samples_then);
+  for (int i = 0; i < 10; ++i) step();  // Versions 3 to 12 while version 2 is evaluated.
+  run.RecordEval(*request, LossStats{3.0, 2, 4});
+
+  const std::vector<HistoryPoint> history = run.History();
+  const auto eval =
+      std::find_if(history.begin(), history.end(), [](const HistoryPoint& p) { return p.eval_loss.has_value(); });
+  ASSERT_NE(eval, history.end());
+  EXPECT_EQ(eval->version, 2u);
+  EXPECT_EQ(eval->samples_processed, samples_then);
+  EXPECT_DOUBLE_EQ(eval->time_s, request->time_s);
+  ASSERT_GT(history.back().version, 2u) << "a training point of a later version";
+  EXPECT_EQ(history.back().eval_loss, std::nullopt) << "the evaluation is not the newest point";
+  for (size_t i = 1; i < history.size(); ++i) {
+    EXPECT_LE(history[i - 1].version, history[i].version);
+    EXPECT_LE(history[i - 1].samples_processed, history[i].samples_processed);
+    EXPECT_LE(history[i - 1].time_s, history[i].time_s);
+  }
 }
 
 TEST_F(RunTest, OldModelVersionsAreNoLongerServed) {
