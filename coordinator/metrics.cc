@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "common/time_budget.h"
 #include "coordinator/reasons.h"
 #include "coordinator/registry.h"
