@@ -405,8 +405,9 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   }
   const std::string identity =
       WorkerIdentity(*token_name, PeerCertificateFingerprint(*context->auth_context()), context->peer());
-  if (absl::Status s = AdmitJoin(identity, address); !s.ok())
+  if (absl::Status s = AdmitJoin(identity, address); !s.ok()) {
     return FinishUnary(context, Refuse(context, refused::kRate, s));
+  }
   absl::StatusOr<std::string> session = NewSessionToken();
   if (!session.ok()) return FinishUnary(context, ToGrpcStatus(session.status()));
   absl::StatusOr<std::string> worker =
